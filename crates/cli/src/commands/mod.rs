@@ -1,0 +1,55 @@
+//! One module per subcommand: parse its flags, call deploy-core, print through `Output`.
+
+use std::path::PathBuf;
+
+use deploy_core::Project;
+use deploy_core::config::{Config, Environment, Overrides};
+
+use crate::output::{CliError, EXIT_INPUT};
+
+pub mod compile;
+pub mod render;
+pub mod validate;
+
+/// The global flags commands share.
+#[derive(Debug)]
+pub struct Context {
+    /// `--config`.
+    pub config: Option<PathBuf>,
+    /// `--env`.
+    pub env: Option<String>,
+}
+
+impl Context {
+    /// Opens the project file given with `--config`, or the nearest `druidctl.toml`.
+    pub fn project(&self) -> Result<Project, CliError> {
+        let path = if let Some(path) = &self.config {
+            path.clone()
+        } else {
+            let cwd =
+                std::env::current_dir().map_err(|err| CliError::io("reading the current directory", err))?;
+            let found = Config::discover(&cwd)?;
+            // Show paths relative to where the user stands when the file is here.
+            found.strip_prefix(&cwd).map(PathBuf::from).unwrap_or(found)
+        };
+        Ok(Project::open(&path)?)
+    }
+
+    /// The environment named by `--env`, required by the caller.
+    pub fn environment(&self, project: &Project) -> Result<Environment, CliError> {
+        let Some(name) = &self.env else {
+            let known: Vec<&str> = project.config().environment_names().collect();
+            return Err(CliError::new(
+                "this command needs --env",
+                EXIT_INPUT,
+                Some(format!("pass --env with one of: {}", known.join(", "))),
+            ));
+        };
+        Ok(project.environment(name, &overrides())?)
+    }
+}
+
+/// The `DRUIDCTL_*` overrides of the process environment.
+pub fn overrides() -> Overrides {
+    Overrides::from_vars(std::env::vars())
+}

@@ -1,0 +1,98 @@
+//! `druidctl`: ship Protobuf schema changes into Apache Druid safely.
+//!
+//! This binary parses arguments and prints; the work is done by `deploy-core`.
+
+mod commands;
+mod output;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::output::Output;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0  success
+  1  a check failed (invalid dimension mapping, breaking change, failed verification)
+  2  usage, configuration or input error (bad flag, unknown environment, .proto syntax error)
+  3  an external system failed or was unreachable (Druid, S3)";
+
+/// Ship Protobuf schema changes into Apache Druid safely.
+#[derive(Debug, Parser)]
+#[command(name = "druidctl", version, after_help = EXIT_CODES, propagate_version = true)]
+struct Cli {
+    /// Project file; by default druidctl.toml in this directory or the nearest parent.
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+
+    /// Environment to act on (dev, staging, prod, ... as defined in the project file).
+    #[arg(long, short = 'e', global = true, value_name = "ENV")]
+    env: Option<String>,
+
+    /// Output format: text for people, json for scripts (one document on stdout).
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Text)]
+    output: Format,
+
+    /// More detail on stderr.
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    verbose: u8,
+
+    /// Only errors and the command's result.
+    #[arg(long, short = 'q', global = true)]
+    quiet: bool,
+
+    /// No colours (NO_COLOR is honoured too).
+    #[arg(long, global = true)]
+    no_color: bool,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Compile every .proto under the proto root into a FileDescriptorSet (imports included).
+    Compile(commands::compile::Args),
+    /// Check dimensions.json and the environments against the schema, as Druid will read it.
+    Validate(commands::validate::Args),
+    /// Print the Kafka supervisor spec of an environment.
+    Render(commands::render::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return ExitCode::from(code);
+        }
+    };
+    let out = Output::new(cli.output, cli.quiet, cli.verbose, cli.no_color);
+    let context = commands::Context { config: cli.config, env: cli.env };
+    let result = match cli.command {
+        Command::Compile(args) => commands::compile::run(&context, &args, &out),
+        Command::Validate(args) => commands::validate::run(&context, &args, &out),
+        Command::Render(args) => commands::render::run(&context, &args, &out),
+    };
+    out.finish(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}

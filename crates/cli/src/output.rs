@@ -1,0 +1,203 @@
+//! Everything the binary writes: results to stdout, notes and errors to stderr.
+//!
+//! The only module allowed to print. A closed stdout (`druidctl render | head`) is not an
+//! error: the command stops and exits 0.
+#![allow(clippy::print_stdout, clippy::print_stderr)]
+
+use std::fmt::Display;
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+use anstyle::{AnsiColor, Style};
+use serde::Serialize;
+
+use crate::Format;
+
+/// How a command that ran to the end went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Exit 0.
+    Success,
+    /// Exit 1: the command ran and a check it performs failed.
+    CheckFailed,
+}
+
+/// Exit code of usage, configuration and input errors.
+pub const EXIT_INPUT: u8 = 2;
+/// Exit code of failures of Druid, S3 or the network.
+pub const EXIT_EXTERNAL: u8 = 3;
+
+/// A command that could not run to the end.
+#[derive(Debug)]
+pub struct CliError {
+    error: Box<dyn std::error::Error + Send + Sync>,
+    code: u8,
+    hint: Option<String>,
+    broken_pipe: bool,
+}
+
+impl CliError {
+    /// An error with its exit code and an optional hint of what to do next.
+    pub fn new(
+        error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+        code: u8,
+        hint: Option<String>,
+    ) -> Self {
+        Self { error: error.into(), code, hint, broken_pipe: false }
+    }
+
+    /// A local I/O failure with what was being done (`writing target/x.binpb`).
+    pub fn io(action: impl Display, source: io::Error) -> Self {
+        Self::new(ContextError { context: action.to_string(), source }, EXIT_INPUT, None)
+    }
+}
+
+impl From<io::Error> for CliError {
+    /// Writing to stdout failed; a closed pipe means the reader has seen enough.
+    fn from(error: io::Error) -> Self {
+        let broken_pipe = error.kind() == io::ErrorKind::BrokenPipe;
+        let mut cli = Self::io("writing to stdout", error);
+        cli.broken_pipe = broken_pipe;
+        cli
+    }
+}
+
+impl From<deploy_core::Error> for CliError {
+    fn from(error: deploy_core::Error) -> Self {
+        use deploy_core::{Category, Error};
+        let code = match error.category() {
+            Category::CheckFailed => 1,
+            Category::External => EXIT_EXTERNAL,
+            _ => EXIT_INPUT,
+        };
+        let hint = match &error {
+            Error::ConfigNotFound { .. } => {
+                Some("run druidctl in the project directory, or pass --config PATH".into())
+            }
+            Error::UnknownEnvironment { .. } => Some("pass --env with one of the environments listed".into()),
+            Error::ConfigInvalid { .. } | Error::ConfigSyntax { .. } => {
+                Some("fix that key in the project file; docs/configuration.md lists every setting".into())
+            }
+            Error::Schema(schema_registry::Error::Compile { .. }) => {
+                Some("fix the .proto file at that location".into())
+            }
+            Error::Schema(schema_registry::Error::Dimensions { .. }) => {
+                Some("fix dimensions.json at that location; docs/dimensions.md describes the format".into())
+            }
+            Error::Schema(schema_registry::Error::UnknownMessage { .. }) => {
+                Some("set [schema] message in the project file to a message the sources define".into())
+            }
+            Error::InvalidMapping { .. } => {
+                Some("run `druidctl validate` for every problem with its fix".into())
+            }
+            _ => None,
+        };
+        Self::new(error, code, hint)
+    }
+}
+
+/// "failed X" with the I/O error as its cause.
+#[derive(Debug, thiserror::Error)]
+#[error("failed {context}")]
+struct ContextError {
+    context: String,
+    source: io::Error,
+}
+
+/// What every command writes through.
+#[derive(Debug)]
+pub struct Output {
+    format: Format,
+    quiet: bool,
+    verbose: u8,
+}
+
+const ERROR: Style = AnsiColor::Red.on_default().bold();
+const WARNING: Style = AnsiColor::Yellow.on_default().bold();
+const INFO: Style = AnsiColor::Cyan.on_default().bold();
+const DIM: Style = Style::new().dimmed();
+
+// Writers take `&self` although some need no state today: every command prints through
+// one handle, so the format or a capture can change in one place.
+#[allow(clippy::unused_self)]
+impl Output {
+    /// Output settings from the global flags; `NO_COLOR` and non-terminals disable colour.
+    pub fn new(format: Format, quiet: bool, verbose: u8, no_color: bool) -> Self {
+        if no_color {
+            anstream::ColorChoice::Never.write_global();
+        }
+        Self { format, quiet, verbose }
+    }
+
+    /// Whether the user asked for JSON.
+    pub fn is_json(&self) -> bool {
+        self.format == Format::Json
+    }
+
+    /// Whether informational lines are shown.
+    pub fn shows_notes(&self) -> bool {
+        !self.quiet
+    }
+
+    /// Whether extra detail was asked for (`-v`).
+    #[allow(dead_code)]
+    pub fn is_verbose(&self) -> bool {
+        self.verbose > 0
+    }
+
+    /// One line of the command's result on stdout.
+    pub fn line(&self, text: impl Display) -> io::Result<()> {
+        writeln!(anstream::stdout().lock(), "{text}")
+    }
+
+    /// The command's result as one pretty JSON document on stdout.
+    pub fn json<T: Serialize>(&self, value: &T) -> io::Result<()> {
+        let mut stdout = anstream::stdout().lock();
+        serde_json::to_writer_pretty(&mut stdout, value).map_err(io::Error::from)?;
+        writeln!(stdout)
+    }
+
+    /// A progress or summary line on stderr, hidden by `-q`.
+    pub fn note(&self, text: impl Display) {
+        if !self.quiet {
+            let _ = writeln!(anstream::stderr().lock(), "{DIM}{text}{DIM:#}");
+        }
+    }
+
+    /// A line on stderr that `-q` does not hide.
+    pub fn error_line(&self, text: impl Display) {
+        let _ = writeln!(anstream::stderr().lock(), "{text}");
+    }
+
+    /// A styled severity label (`error`, `warning`, `info`).
+    pub fn label(severity: schema_registry::Severity) -> String {
+        let style = match severity {
+            schema_registry::Severity::Error => ERROR,
+            schema_registry::Severity::Warning => WARNING,
+            schema_registry::Severity::Info => INFO,
+        };
+        format!("{style}{severity}{style:#}")
+    }
+
+    /// Ends the command: prints the error chain if any and picks the exit code.
+    pub fn finish(&self, result: Result<Status, CliError>) -> ExitCode {
+        match result {
+            Ok(Status::Success) => ExitCode::SUCCESS,
+            Ok(Status::CheckFailed) => ExitCode::from(1),
+            Err(error) if error.broken_pipe => ExitCode::SUCCESS,
+            Err(error) => {
+                let mut stderr = anstream::stderr().lock();
+                let _ = writeln!(stderr, "{ERROR}error:{ERROR:#} {}", error.error);
+                let mut source = error.error.source();
+                while let Some(cause) = source {
+                    let _ = writeln!(stderr, "  caused by: {cause}");
+                    source = cause.source();
+                }
+                if let Some(hint) = &error.hint {
+                    let _ = writeln!(stderr, "  {INFO}hint:{INFO:#} {hint}");
+                }
+                ExitCode::from(error.code)
+            }
+        }
+    }
+}

@@ -1,0 +1,829 @@
+//! `druidctl.toml`: the project file (schema paths) and one table per environment.
+//!
+//! Each `[environments.NAME]` table is merged over `[defaults]` (tables merge key by key,
+//! anything else is replaced), then a few variables override the result so CI jobs can point
+//! an environment elsewhere without editing files (see [`Overrides`]). Paths are relative to
+//! the directory holding `druidctl.toml`. The reference is `docs/configuration.md`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::{Error, Result};
+
+/// The file name looked for when no `--config` is given.
+pub const CONFIG_FILE: &str = "druidctl.toml";
+
+/// A parsed `druidctl.toml`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    path: PathBuf,
+    /// The `[schema]` table.
+    pub schema: SchemaSettings,
+    defaults: toml::Table,
+    environments: BTreeMap<String, toml::Table>,
+}
+
+/// `[schema]`: where the sources and the dimension mapping are.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSettings {
+    /// Directory compiled as the import root; every `.proto` below it is compiled.
+    #[serde(default = "default_proto_root")]
+    pub proto_root: PathBuf,
+    /// Full name of the Kafka record's message type.
+    pub message: String,
+    /// The dimension mapping (`docs/dimensions.md`).
+    #[serde(default = "default_dimensions")]
+    pub dimensions: PathBuf,
+}
+
+fn default_proto_root() -> PathBuf {
+    PathBuf::from("schemas/proto")
+}
+
+fn default_dimensions() -> PathBuf {
+    PathBuf::from("config/dimensions.json")
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    schema: SchemaSettings,
+    #[serde(default)]
+    defaults: toml::Table,
+    #[serde(default)]
+    environments: BTreeMap<String, toml::Table>,
+}
+
+impl Config {
+    /// Reads `path`.
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| Error::ConfigRead { path: path.to_owned(), source })?;
+        Self::parse(&text, path)
+    }
+
+    /// Parses `text`, read from `path` (paths in it are relative to `path`'s directory).
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let raw: RawConfig = toml::from_str(text).map_err(|err| Error::ConfigSyntax {
+            path: path.to_owned(),
+            message: err.to_string().trim_end().to_owned(),
+        })?;
+        if raw.environments.is_empty() {
+            return Err(Error::ConfigInvalid {
+                path: path.to_owned(),
+                at: "environments".into(),
+                message: "no environment is defined; add an [environments.dev] table".into(),
+            });
+        }
+        Ok(Self {
+            path: path.to_owned(),
+            schema: raw.schema,
+            defaults: raw.defaults,
+            environments: raw.environments,
+        })
+    }
+
+    /// Finds `druidctl.toml` in `start` or the nearest ancestor directory.
+    pub fn discover(start: &Path) -> Result<PathBuf> {
+        start
+            .ancestors()
+            .map(|dir| dir.join(CONFIG_FILE))
+            .find(|candidate| candidate.is_file())
+            .ok_or_else(|| Error::ConfigNotFound { start: start.to_owned() })
+    }
+
+    /// The file this was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The directory relative paths are resolved against.
+    pub fn base_dir(&self) -> &Path {
+        self.path.parent().unwrap_or_else(|| Path::new("."))
+    }
+
+    /// A path from the file, made relative to the working directory.
+    pub fn resolve(&self, path: &Path) -> PathBuf {
+        if path.is_absolute() || self.base_dir().as_os_str().is_empty() {
+            path.to_owned()
+        } else {
+            self.base_dir().join(path)
+        }
+    }
+
+    /// Names of the environments, sorted.
+    pub fn environment_names(&self) -> impl Iterator<Item = &str> {
+        self.environments.keys().map(String::as_str)
+    }
+
+    /// The environment `name`: its table over `[defaults]`, then `overrides`.
+    pub fn environment(&self, name: &str, overrides: &Overrides) -> Result<Environment> {
+        let Some(table) = self.environments.get(name) else {
+            return Err(Error::UnknownEnvironment {
+                name: name.to_owned(),
+                known: self.environments.keys().cloned().collect(),
+            });
+        };
+        let mut merged = self.defaults.clone();
+        merge(&mut merged, table.clone());
+        let at = format!("environments.{name}");
+        let raw: RawEnvironment = deserialize_table(merged, &self.path, &at)?;
+        let mut environment = raw.finish(name, self, &at)?;
+        overrides.apply(&mut environment, self)?;
+        Ok(environment)
+    }
+}
+
+/// Deep-merges `over` into `base`: tables merge key by key, other values replace.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (base.get_mut(&key), value) {
+            (Some(toml::Value::Table(base_table)), toml::Value::Table(over_table)) => {
+                merge(base_table, over_table);
+            }
+            (_, value) => {
+                base.insert(key, value);
+            }
+        }
+    }
+}
+
+fn deserialize_table<T: DeserializeOwned>(table: toml::Table, path: &Path, at: &str) -> Result<T> {
+    serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
+        let field = err.path().to_string();
+        Error::ConfigInvalid {
+            path: path.to_owned(),
+            at: if field == "." { at.to_owned() } else { format!("{at}.{field}") },
+            message: err.inner().to_string().trim_end().to_owned(),
+        }
+    })
+}
+
+/// One deployment target, fully resolved.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Environment {
+    /// `dev`, `staging`, `prod`, ...
+    pub name: String,
+    /// Druid datasource, also the supervisor id.
+    pub datasource: String,
+    /// Registry channel this environment follows.
+    pub channel: String,
+    /// Where schema versions are stored.
+    pub registry: RegistryLocation,
+    /// IANA time zone of the deploy window (`Europe/Paris`).
+    pub time_zone: String,
+    /// How to reach Druid.
+    pub druid: DruidSettings,
+    /// The topic to ingest.
+    pub kafka: KafkaSettings,
+    /// Supervisor sizing.
+    pub ingestion: IngestionSettings,
+    /// How Druid gets the descriptor.
+    pub descriptor: DescriptorSettings,
+    /// When deploys are allowed.
+    pub window: DeployWindow,
+    /// Post-deploy and monitoring thresholds.
+    pub thresholds: Thresholds,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnvironment {
+    datasource: String,
+    #[serde(default)]
+    channel: Option<String>,
+    #[serde(default = "default_registry")]
+    registry: String,
+    #[serde(default = "default_time_zone")]
+    time_zone: String,
+    druid: DruidSettings,
+    kafka: KafkaSettings,
+    #[serde(default)]
+    ingestion: IngestionSettings,
+    #[serde(default)]
+    descriptor: DescriptorSettings,
+    #[serde(default)]
+    window: RawWindow,
+    #[serde(default)]
+    thresholds: Thresholds,
+}
+
+fn default_registry() -> String {
+    "file://.registry".to_owned()
+}
+
+fn default_time_zone() -> String {
+    "UTC".to_owned()
+}
+
+impl RawEnvironment {
+    fn finish(self, name: &str, config: &Config, at: &str) -> Result<Environment> {
+        let invalid = |field: &str, message: String| Error::ConfigInvalid {
+            path: config.path.clone(),
+            at: format!("{at}.{field}"),
+            message,
+        };
+        let channel = match self.channel {
+            Some(channel) => channel,
+            None => default_channel(name)
+                .ok_or_else(|| invalid("channel", format!("no default channel for `{name}`; set one")))?
+                .to_owned(),
+        };
+        if self.datasource.trim().is_empty() {
+            return Err(invalid("datasource", "must not be empty".into()));
+        }
+        if self.kafka.topic.trim().is_empty() {
+            return Err(invalid("kafka.topic", "must not be empty".into()));
+        }
+        if self.ingestion.task_count == 0 || self.ingestion.replicas == 0 {
+            return Err(invalid("ingestion", "task_count and replicas must be at least 1".into()));
+        }
+        if self.descriptor.delivery == Delivery::Url {
+            match &self.descriptor.url {
+                Some(url)
+                    if url.starts_with("https://")
+                        || url.starts_with("http://")
+                        || url.starts_with("file:") => {}
+                Some(url) => {
+                    return Err(invalid(
+                        "descriptor.url",
+                        format!(
+                            "`{url}`: Druid loads descriptors from file, http or https URLs only (not s3://)"
+                        ),
+                    ));
+                }
+                None => return Err(invalid("descriptor.url", "delivery = \"url\" needs a url".into())),
+            }
+        }
+        self.thresholds.check().map_err(|message| invalid("thresholds", message))?;
+        let registry = RegistryLocation::parse(&self.registry, config.base_dir())
+            .map_err(|message| invalid("registry", message))?;
+        let window = self.window.finish().map_err(|message| invalid("window", message))?;
+        Ok(Environment {
+            name: name.to_owned(),
+            datasource: self.datasource,
+            channel,
+            registry,
+            time_zone: self.time_zone,
+            druid: self.druid,
+            kafka: self.kafka,
+            ingestion: self.ingestion,
+            descriptor: self.descriptor,
+            window,
+            thresholds: self.thresholds,
+        })
+    }
+}
+
+/// The registry channel an environment follows by default (`dev` -> `develop-latest`,
+/// `staging` -> `staging-latest`, `prod` -> `stable`).
+pub fn default_channel(environment: &str) -> Option<&'static str> {
+    match environment {
+        "dev" => Some("develop-latest"),
+        "staging" => Some("staging-latest"),
+        "prod" => Some("stable"),
+        _ => None,
+    }
+}
+
+/// How to reach Druid. Credentials are best given through `DRUIDCTL_DRUID_*` variables.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DruidSettings {
+    /// The Router, or one address serving the Overlord and Broker APIs.
+    pub url: String,
+    /// Overlord, when it is not reached through `url`.
+    #[serde(default)]
+    pub overlord_url: Option<String>,
+    /// Broker, when it is not reached through `url`.
+    #[serde(default)]
+    pub broker_url: Option<String>,
+    /// Coordinator, when it is not reached through `url`.
+    #[serde(default)]
+    pub coordinator_url: Option<String>,
+    /// Basic-auth user.
+    #[serde(default)]
+    pub user: Option<String>,
+    /// Basic-auth password; never printed.
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// Bearer token; never printed.
+    #[serde(default)]
+    pub token: Option<SecretString>,
+    /// PEM file of a CA to trust besides the system's.
+    #[serde(default)]
+    pub ca_cert: Option<PathBuf>,
+    /// Seconds to wait for a TCP/TLS connection (5).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout_secs: u64,
+    /// Seconds to wait for a whole response (30).
+    #[serde(default = "default_request_timeout")]
+    pub request_timeout_secs: u64,
+}
+
+fn default_connect_timeout() -> u64 {
+    5
+}
+
+fn default_request_timeout() -> u64 {
+    30
+}
+
+/// The Kafka side.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KafkaSettings {
+    /// Topic holding the records.
+    pub topic: String,
+    /// `host:port,host:port`.
+    pub bootstrap_servers: String,
+    /// More consumer properties (`security.protocol`, ...), passed as given.
+    #[serde(default)]
+    pub consumer_properties: BTreeMap<String, String>,
+}
+
+/// Supervisor sizing and parse-error bookkeeping.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestionSettings {
+    /// Reading tasks per replica (1).
+    #[serde(default = "one")]
+    pub task_count: u32,
+    /// Copies of each task (1).
+    #[serde(default = "one")]
+    pub replicas: u32,
+    /// ISO 8601 duration of a task before it publishes (`PT1H`).
+    #[serde(default = "default_task_duration")]
+    pub task_duration: String,
+    /// Read a new topic from its start rather than its end (false).
+    #[serde(default)]
+    pub use_earliest_offset: bool,
+    /// Parse errors each task keeps for inspection (100); must be above 0 for `/parseErrors`.
+    #[serde(default = "default_saved_parse_exceptions")]
+    pub max_saved_parse_exceptions: u32,
+}
+
+impl Default for IngestionSettings {
+    fn default() -> Self {
+        Self {
+            task_count: 1,
+            replicas: 1,
+            task_duration: default_task_duration(),
+            use_earliest_offset: false,
+            max_saved_parse_exceptions: default_saved_parse_exceptions(),
+        }
+    }
+}
+
+fn one() -> u32 {
+    1
+}
+
+fn default_task_duration() -> String {
+    "PT1H".to_owned()
+}
+
+fn default_saved_parse_exceptions() -> u32 {
+    100
+}
+
+/// How the supervisor spec references the descriptor.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DescriptorSettings {
+    /// `inline` (default) or `url`.
+    #[serde(default)]
+    pub delivery: Delivery,
+    /// With `url`: where Druid downloads `descriptor.binpb`; `{version}` is replaced by the
+    /// schema version, e.g. `https://schemas.example.com/schemas/{version}/descriptor.binpb`.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// Descriptor delivery.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Delivery {
+    /// base64 in the spec: the spec carries its exact schema and Druid needs no credentials.
+    #[default]
+    Inline,
+    /// A `file` decoder with an http(s) URL.
+    Url,
+}
+
+/// Where the registry lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryLocation {
+    /// `s3://bucket/prefix`.
+    S3 {
+        /// Bucket name.
+        bucket: String,
+        /// Key prefix, without leading or trailing `/` (may be empty).
+        prefix: String,
+    },
+    /// `file://path`, relative to `druidctl.toml`'s directory unless absolute.
+    File(PathBuf),
+}
+
+impl RegistryLocation {
+    /// Parses `s3://bucket/prefix` or `file://path`.
+    pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
+        if let Some(rest) = text.strip_prefix("s3://") {
+            let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+            if bucket.is_empty() {
+                return Err(format!("`{text}` names no bucket"));
+            }
+            return Ok(Self::S3 { bucket: bucket.to_owned(), prefix: prefix.trim_matches('/').to_owned() });
+        }
+        if let Some(rest) = text.strip_prefix("file://") {
+            if rest.is_empty() {
+                return Err("`file://` names no directory".to_owned());
+            }
+            let path = Path::new(rest);
+            let path = if path.is_absolute() || base.as_os_str().is_empty() {
+                path.to_owned()
+            } else {
+                base.join(path)
+            };
+            return Ok(Self::File(path));
+        }
+        Err(format!("`{text}` is neither s3://bucket/prefix nor file://path"))
+    }
+}
+
+impl fmt::Display for RegistryLocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::S3 { bucket, prefix } if prefix.is_empty() => write!(f, "s3://{bucket}"),
+            Self::S3 { bucket, prefix } => write!(f, "s3://{bucket}/{prefix}"),
+            Self::File(path) => write!(f, "file://{}", path.display()),
+        }
+    }
+}
+
+/// Days and hours (in the environment's time zone) when deploys may start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeployWindow {
+    /// Allowed days.
+    pub days: Vec<Weekday>,
+    /// Opening, minutes after midnight.
+    pub start_minute: u16,
+    /// Closing, minutes after midnight (1440 for `24:00`).
+    pub end_minute: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWindow {
+    #[serde(default = "weekdays")]
+    days: Vec<Weekday>,
+    #[serde(default = "midnight")]
+    start: String,
+    #[serde(default = "end_of_day")]
+    end: String,
+}
+
+impl Default for RawWindow {
+    fn default() -> Self {
+        Self { days: weekdays(), start: midnight(), end: end_of_day() }
+    }
+}
+
+fn weekdays() -> Vec<Weekday> {
+    vec![Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+}
+
+fn midnight() -> String {
+    "00:00".to_owned()
+}
+
+fn end_of_day() -> String {
+    "24:00".to_owned()
+}
+
+impl RawWindow {
+    fn finish(self) -> Result<DeployWindow, String> {
+        let start_minute = parse_hhmm(&self.start)?;
+        let end_minute = parse_hhmm(&self.end)?;
+        if end_minute <= start_minute {
+            return Err(format!("end {} is not after start {}", self.end, self.start));
+        }
+        if self.days.is_empty() {
+            return Err("no day is allowed; list at least one in `days`".to_owned());
+        }
+        Ok(DeployWindow { days: self.days, start_minute, end_minute })
+    }
+}
+
+fn parse_hhmm(text: &str) -> Result<u16, String> {
+    let parsed = text
+        .split_once(':')
+        .and_then(|(hours, minutes)| Some((hours.parse::<u16>().ok()?, minutes.parse::<u16>().ok()?)))
+        .filter(|&(hours, minutes)| minutes < 60 && (hours < 24 || (hours == 24 && minutes == 0)));
+    parsed
+        .map(|(hours, minutes)| hours * 60 + minutes)
+        .ok_or_else(|| format!("`{text}` is not a time of day as HH:MM (00:00 to 24:00)"))
+}
+
+/// A day of the week, written `mon` ... `sun`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+#[allow(missing_docs)]
+pub enum Weekday {
+    Mon,
+    Tue,
+    Wed,
+    Thu,
+    Fri,
+    Sat,
+    Sun,
+}
+
+/// Thresholds of the post-deploy checks and monitoring; defaults are the team's runbook values.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Thresholds {
+    /// Largest unparseable / processed ratio accepted (0.01).
+    #[serde(default = "default_unparseable")]
+    pub max_unparseable_ratio: f64,
+    /// Largest failed / completed ratio of recent tasks accepted (0.05).
+    #[serde(default = "default_task_failure")]
+    pub max_task_failure_ratio: f64,
+    /// Largest ingestion lag accepted, in seconds (300).
+    #[serde(default = "default_lag")]
+    pub max_lag_seconds: u64,
+    /// Moving average (`1m`, `5m` or `15m`) the ingestion rate is read from (`5m`).
+    #[serde(default = "default_rate_window")]
+    pub rate_window: String,
+    /// Seconds to wait for the supervisor to be RUNNING and healthy after a submit (300).
+    #[serde(default = "default_ready_timeout")]
+    pub ready_timeout_secs: u64,
+    /// Report a zero ingestion rate as a warning, not a failure (for idle topics).
+    #[serde(default)]
+    pub rate_warn_only: bool,
+    /// Report an empty SQL probe as a warning, not a failure (for idle topics).
+    #[serde(default)]
+    pub probe_warn_only: bool,
+}
+
+impl Default for Thresholds {
+    fn default() -> Self {
+        Self {
+            max_unparseable_ratio: default_unparseable(),
+            max_task_failure_ratio: default_task_failure(),
+            max_lag_seconds: default_lag(),
+            rate_window: default_rate_window(),
+            ready_timeout_secs: default_ready_timeout(),
+            rate_warn_only: false,
+            probe_warn_only: false,
+        }
+    }
+}
+
+impl Thresholds {
+    fn check(&self) -> Result<(), String> {
+        for (name, ratio) in [
+            ("max_unparseable_ratio", self.max_unparseable_ratio),
+            ("max_task_failure_ratio", self.max_task_failure_ratio),
+        ] {
+            if !(0.0..=1.0).contains(&ratio) {
+                return Err(format!("{name} = {ratio} is not a ratio between 0 and 1 (1 % is 0.01)"));
+            }
+        }
+        if !matches!(self.rate_window.as_str(), "1m" | "5m" | "15m") {
+            return Err(format!("rate_window = `{}`: Druid averages over 1m, 5m or 15m", self.rate_window));
+        }
+        Ok(())
+    }
+}
+
+fn default_unparseable() -> f64 {
+    0.01
+}
+
+fn default_task_failure() -> f64 {
+    0.05
+}
+
+fn default_lag() -> u64 {
+    300
+}
+
+fn default_rate_window() -> String {
+    "5m".to_owned()
+}
+
+fn default_ready_timeout() -> u64 {
+    300
+}
+
+/// Variables that override the selected environment. Read by the binary from the process
+/// environment and passed in, so library users decide where they come from.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `DRUIDCTL_DRUID_URL`: Router, or one address serving Overlord and Broker.
+    pub druid_url: Option<String>,
+    /// `DRUIDCTL_DRUID_USER`.
+    pub druid_user: Option<String>,
+    /// `DRUIDCTL_DRUID_PASSWORD`.
+    pub druid_password: Option<SecretString>,
+    /// `DRUIDCTL_DRUID_TOKEN`.
+    pub druid_token: Option<SecretString>,
+    /// `DRUIDCTL_REGISTRY`: `s3://bucket/prefix` or `file://path`.
+    pub registry: Option<String>,
+    /// `DRUIDCTL_KAFKA_BOOTSTRAP`.
+    pub kafka_bootstrap: Option<String>,
+}
+
+impl Overrides {
+    /// Picks the `DRUIDCTL_*` variables out of `vars` (such as `std::env::vars()`); empty
+    /// values count as unset.
+    pub fn from_vars(vars: impl IntoIterator<Item = (String, String)>) -> Self {
+        let mut overrides = Self::default();
+        for (key, value) in vars {
+            if value.is_empty() {
+                continue;
+            }
+            match key.as_str() {
+                "DRUIDCTL_DRUID_URL" => overrides.druid_url = Some(value),
+                "DRUIDCTL_DRUID_USER" => overrides.druid_user = Some(value),
+                "DRUIDCTL_DRUID_PASSWORD" => overrides.druid_password = Some(value.into()),
+                "DRUIDCTL_DRUID_TOKEN" => overrides.druid_token = Some(value.into()),
+                "DRUIDCTL_REGISTRY" => overrides.registry = Some(value),
+                "DRUIDCTL_KAFKA_BOOTSTRAP" => overrides.kafka_bootstrap = Some(value),
+                _ => {}
+            }
+        }
+        overrides
+    }
+
+    fn apply(&self, environment: &mut Environment, config: &Config) -> Result<()> {
+        if let Some(url) = &self.druid_url {
+            // One address for everything: per-service URLs from the file no longer apply.
+            environment.druid.url.clone_from(url);
+            environment.druid.overlord_url = None;
+            environment.druid.broker_url = None;
+            environment.druid.coordinator_url = None;
+        }
+        if let Some(user) = &self.druid_user {
+            environment.druid.user = Some(user.clone());
+        }
+        if let Some(password) = &self.druid_password {
+            environment.druid.password = Some(password.clone());
+        }
+        if let Some(token) = &self.druid_token {
+            environment.druid.token = Some(token.clone());
+        }
+        if let Some(bootstrap) = &self.kafka_bootstrap {
+            environment.kafka.bootstrap_servers.clone_from(bootstrap);
+        }
+        if let Some(registry) = &self.registry {
+            // Relative to the working directory, as any path given on a command line.
+            environment.registry = RegistryLocation::parse(registry, Path::new("")).map_err(|message| {
+                Error::ConfigInvalid { path: config.path.clone(), at: "DRUIDCTL_REGISTRY".into(), message }
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use secrecy::ExposeSecret;
+
+    use super::*;
+
+    const FILE: &str = r#"
+[schema]
+message = "p.M"
+
+[defaults]
+time_zone = "Europe/Paris"
+registry = "file://.registry"
+druid = { url = "http://druid:8888", password = "from-file" }
+kafka = { bootstrap_servers = "kafka:9092" }
+thresholds = { max_lag_seconds = 600 }
+
+[environments.dev]
+datasource = "m_dev"
+kafka = { topic = "m-dev" }
+
+[environments.prod]
+datasource = "m"
+kafka = { topic = "m", bootstrap_servers = "kafka-prod:9092" }
+ingestion = { task_count = 4, replicas = 2 }
+window = { days = ["tue", "wed"], start = "10:00", end = "16:00" }
+druid.overlord_url = "http://overlord:8090"
+
+[environments.qa]
+datasource = "m_qa"
+kafka = { topic = "m-qa" }
+"#;
+
+    fn config() -> Config {
+        Config::parse(FILE, Path::new("project/druidctl.toml")).unwrap()
+    }
+
+    #[test]
+    fn environments_merge_over_defaults() {
+        let config = config();
+        let prod = config.environment("prod", &Overrides::default()).unwrap();
+        assert_eq!(prod.channel, "stable");
+        assert_eq!(prod.kafka.bootstrap_servers, "kafka-prod:9092");
+        assert_eq!(prod.druid.url, "http://druid:8888");
+        assert_eq!(prod.druid.overlord_url.as_deref(), Some("http://overlord:8090"));
+        assert_eq!((prod.ingestion.task_count, prod.ingestion.replicas), (4, 2));
+        assert_eq!(prod.window.days, [Weekday::Tue, Weekday::Wed]);
+        assert_eq!((prod.window.start_minute, prod.window.end_minute), (600, 960));
+        assert_eq!(prod.thresholds.max_lag_seconds, 600);
+        assert!((prod.thresholds.max_unparseable_ratio - 0.01).abs() < f64::EPSILON);
+        assert_eq!(prod.registry, RegistryLocation::File(PathBuf::from("project/.registry")));
+        let dev = config.environment("dev", &Overrides::default()).unwrap();
+        assert_eq!(dev.channel, "develop-latest");
+        assert_eq!(dev.window.days.len(), 5);
+        assert_eq!(dev.ingestion.max_saved_parse_exceptions, 100);
+    }
+
+    #[test]
+    fn variables_override_the_environment() {
+        let overrides = Overrides::from_vars([
+            ("DRUIDCTL_DRUID_URL".to_owned(), "http://other:8888".to_owned()),
+            ("DRUIDCTL_DRUID_PASSWORD".to_owned(), "s3cr3t".to_owned()),
+            ("DRUIDCTL_REGISTRY".to_owned(), "s3://bucket/team/schemas/".to_owned()),
+            ("DRUIDCTL_KAFKA_BOOTSTRAP".to_owned(), "k:1".to_owned()),
+            ("DRUIDCTL_DRUID_USER".to_owned(), String::new()),
+            ("HOME".to_owned(), "/root".to_owned()),
+        ]);
+        let prod = config().environment("prod", &overrides).unwrap();
+        assert_eq!(prod.druid.url, "http://other:8888");
+        assert_eq!(prod.druid.overlord_url, None);
+        assert_eq!(prod.druid.user, None);
+        assert_eq!(prod.druid.password.as_ref().unwrap().expose_secret(), "s3cr3t");
+        assert_eq!(prod.kafka.bootstrap_servers, "k:1");
+        assert_eq!(
+            prod.registry,
+            RegistryLocation::S3 { bucket: "bucket".into(), prefix: "team/schemas".into() }
+        );
+        let debug = format!("{prod:?} {overrides:?}");
+        assert!(!debug.contains("s3cr3t") && !debug.contains("from-file"), "{debug}");
+    }
+
+    #[test]
+    fn unknown_environment_lists_the_known_ones() {
+        let err = config().environment("prd", &Overrides::default()).unwrap_err().to_string();
+        assert_eq!(err, "unknown environment `prd`; known: dev, prod, qa");
+    }
+
+    #[test]
+    fn an_environment_without_a_standard_name_needs_a_channel() {
+        let err = config().environment("qa", &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("environments.qa.channel"), "{err}");
+    }
+
+    #[test]
+    fn mistakes_name_the_key() {
+        let text = FILE.replace("task_count = 4", "task_cuont = 4");
+        let err = Config::parse(&text, Path::new("druidctl.toml"))
+            .unwrap()
+            .environment("prod", &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("environments.prod.ingestion"), "{err}");
+        assert!(err.contains("task_cuont"), "{err}");
+
+        let text = FILE.replace("end = \"16:00\"", "end = \"09:00\"");
+        let err = Config::parse(&text, Path::new("druidctl.toml"))
+            .unwrap()
+            .environment("prod", &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("end 09:00 is not after start 10:00"), "{err}");
+
+        let err =
+            Config::parse("[schema]\nmessage = 1\n", Path::new("druidctl.toml")).unwrap_err().to_string();
+        assert!(err.starts_with("druidctl.toml: "), "{err}");
+        assert!(err.contains("line 2"), "{err}");
+    }
+
+    #[test]
+    fn registry_locations() {
+        let base = Path::new("/p");
+        assert_eq!(
+            RegistryLocation::parse("s3://b", base).unwrap(),
+            RegistryLocation::S3 { bucket: "b".into(), prefix: String::new() }
+        );
+        assert_eq!(
+            RegistryLocation::parse("file:///abs", base).unwrap(),
+            RegistryLocation::File("/abs".into())
+        );
+        assert!(RegistryLocation::parse("gs://b", base).is_err());
+        assert!(RegistryLocation::parse("s3:///x", base).is_err());
+    }
+}

@@ -1,0 +1,202 @@
+//! The druidctl workflow as a library: configuration, validation and spec rendering today;
+//! plan, deploy, verify and rollback next. Nothing here prints or exits.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use deploy_core::{Project, config::Overrides};
+//!
+//! let project = Project::open(Path::new("druidctl.toml"))?;
+//! let environment = project.environment("prod", &Overrides::from_vars(std::env::vars()))?;
+//! let checked = project.check()?;
+//! let spec = checked.render(&environment, None)?;
+//! println!("{}", serde_json::to_string_pretty(&spec).unwrap());
+//! # Ok::<(), deploy_core::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+use std::path::{Path, PathBuf};
+
+use druid_client::spec::SupervisorSpec;
+use prost_reflect::MessageDescriptor;
+use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
+
+pub mod config;
+pub mod render;
+
+use config::{Config, Environment, Overrides};
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No `druidctl.toml` in the directory or its ancestors.
+    #[error("no {} found in {} or any parent directory", config::CONFIG_FILE, start.display())]
+    ConfigNotFound {
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// The configuration file could not be read.
+    #[error("cannot read {}", path.display())]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has unknown tables.
+    #[error("{}: {message}", path.display())]
+    ConfigSyntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value in the configuration is wrong.
+    #[error("{}: {at}: {message}", path.display())]
+    ConfigInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key (`environments.prod.ingestion.task_count`).
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--env` names no environment of the file.
+    #[error("unknown environment `{name}`; known: {}", known.join(", "))]
+    UnknownEnvironment {
+        /// The name given.
+        name: String,
+        /// The environments the file defines.
+        known: Vec<String>,
+    },
+    /// Compiling the schema or reading `dimensions.json` failed.
+    #[error(transparent)]
+    Schema(#[from] schema_registry::Error),
+    /// `dimensions.json` does not match the schema; the problems say how.
+    #[error("{} does not match the schema ({errors} error{})", path.display(), if *errors == 1 { "" } else { "s" })]
+    InvalidMapping {
+        /// `dimensions.json`.
+        path: PathBuf,
+        /// How many problems are errors.
+        errors: usize,
+        /// Every finding, errors first.
+        problems: Vec<Problem>,
+    },
+}
+
+impl Error {
+    /// What kind of failure this is, for exit codes.
+    pub fn category(&self) -> Category {
+        match self {
+            Self::InvalidMapping { .. } => Category::CheckFailed,
+            _ => Category::Input,
+        }
+    }
+}
+
+/// Broad kinds of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Category {
+    /// Usage, configuration or input the user must fix.
+    Input,
+    /// The input is well formed but a check refused it.
+    CheckFailed,
+    /// An external system (Druid, S3) failed or was unreachable.
+    External,
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A project: `druidctl.toml` and the files it points at.
+#[derive(Debug, Clone)]
+pub struct Project {
+    config: Config,
+}
+
+impl Project {
+    /// Reads the configuration at `path`.
+    pub fn open(path: &Path) -> Result<Self> {
+        Ok(Self { config: Config::load(path)? })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The environment `name`, with `overrides` applied.
+    pub fn environment(&self, name: &str, overrides: &Overrides) -> Result<Environment> {
+        self.config.environment(name, overrides)
+    }
+
+    /// The proto root, relative to the working directory.
+    pub fn proto_root(&self) -> PathBuf {
+        self.config.resolve(&self.config.schema.proto_root)
+    }
+
+    /// `dimensions.json`, relative to the working directory.
+    pub fn dimensions_path(&self) -> PathBuf {
+        self.config.resolve(&self.config.schema.dimensions)
+    }
+
+    /// Compiles the proto root.
+    pub fn compile(&self) -> Result<CompiledSchema> {
+        Ok(CompiledSchema::compile_dir(&self.proto_root())?)
+    }
+
+    /// Compiles, finds the message type, reads `dimensions.json` and validates it.
+    pub fn check(&self) -> Result<Checked> {
+        let schema = self.compile()?;
+        let message = schema.message(&self.config.schema.message)?;
+        let dimensions_path = self.dimensions_path();
+        let dimensions = DimensionsConfig::load(&dimensions_path)?;
+        let problems = schema_registry::validate(&message, &dimensions);
+        Ok(Checked { schema, message, dimensions, dimensions_path, problems })
+    }
+}
+
+/// A compiled and validated project, ready to render.
+#[derive(Debug, Clone)]
+pub struct Checked {
+    /// The compiled schema.
+    pub schema: CompiledSchema,
+    /// The record's message type.
+    pub message: MessageDescriptor,
+    /// The dimension mapping.
+    pub dimensions: DimensionsConfig,
+    /// Where the mapping was read from.
+    pub dimensions_path: PathBuf,
+    /// Every validation finding, errors first.
+    pub problems: Vec<Problem>,
+}
+
+impl Checked {
+    /// How many findings are errors.
+    pub fn error_count(&self) -> usize {
+        self.problems.iter().filter(|problem| problem.severity == Severity::Error).count()
+    }
+
+    /// Renders the spec for `environment`; refuses when the mapping has errors. `version`
+    /// defaults to [`render::content_version`].
+    pub fn render(&self, environment: &Environment, version: Option<&str>) -> Result<SupervisorSpec> {
+        let errors = self.error_count();
+        if errors > 0 {
+            return Err(Error::InvalidMapping {
+                path: self.dimensions_path.clone(),
+                errors,
+                problems: self.problems.clone(),
+            });
+        }
+        let content_version = render::content_version(&self.schema);
+        Ok(render::render(&render::RenderInput {
+            environment,
+            schema: &self.schema,
+            message_type: self.message.full_name(),
+            dimensions: &self.dimensions,
+            version: version.unwrap_or(&content_version),
+        }))
+    }
+}

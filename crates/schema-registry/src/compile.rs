@@ -1,0 +1,229 @@
+//! Compiling a tree of `.proto` files into a deterministic `FileDescriptorSet`.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use miette::Diagnostic as _;
+use prost_reflect::{DescriptorPool, MessageDescriptor};
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Result};
+
+/// One `.proto` file as compiled: its import name (relative to the root, `/`-separated) and
+/// its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Import name, e.g. `settlement_transaction.proto`.
+    pub name: String,
+    /// File contents.
+    pub contents: Vec<u8>,
+}
+
+/// The result of compiling every `.proto` under a root.
+#[derive(Debug, Clone)]
+pub struct CompiledSchema {
+    root: PathBuf,
+    sources: Vec<SourceFile>,
+    descriptor_set: Vec<u8>,
+    sha256: String,
+    pool: DescriptorPool,
+}
+
+impl CompiledSchema {
+    /// Compiles every `.proto` file below `root`, with `root` as the only include path.
+    ///
+    /// Well-known types (`google/protobuf/*.proto`) resolve without protoc. The encoded set
+    /// includes imports and leaves out source info, so it is what Druid needs and nothing
+    /// more; its bytes depend only on the sources.
+    pub fn compile_dir(root: &Path) -> Result<Self> {
+        let names = proto_files(root)?;
+        if names.is_empty() {
+            return Err(Error::NoProtoFiles { root: root.to_owned() });
+        }
+        let mut compiler = protox::Compiler::new([root]).map_err(|source| Error::Compile {
+            location: root.display().to_string(),
+            message: source.to_string(),
+        })?;
+        compiler.include_imports(true).include_source_info(false);
+        compiler.open_files(names.iter()).map_err(|err| compile_error(root, &err))?;
+
+        let descriptor_set = compiler.encode_file_descriptor_set();
+        let sha256 = hex::encode(Sha256::digest(&descriptor_set));
+        let mut sources = Vec::with_capacity(names.len());
+        for name in names {
+            let path = root.join(&name);
+            let contents = std::fs::read(&path).map_err(|source| Error::Read { path, source })?;
+            sources.push(SourceFile { name, contents });
+        }
+        Ok(Self { root: root.to_owned(), sources, descriptor_set, sha256, pool: compiler.descriptor_pool() })
+    }
+
+    /// The directory the sources were compiled from.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The `.proto` files under the root, sorted by name.
+    pub fn sources(&self) -> &[SourceFile] {
+        &self.sources
+    }
+
+    /// The encoded `FileDescriptorSet`, imports included.
+    pub fn descriptor_set(&self) -> &[u8] {
+        &self.descriptor_set
+    }
+
+    /// Lowercase hex sha256 of [`Self::descriptor_set`].
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Number of files in the descriptor set (sources and imports).
+    pub fn file_count(&self) -> usize {
+        self.pool.files().len()
+    }
+
+    /// The descriptors, with source locations for diagnostics.
+    pub fn pool(&self) -> &DescriptorPool {
+        &self.pool
+    }
+
+    /// The message type named `full_name` (`package.Message`), or an error that lists what
+    /// the sources define.
+    pub fn message(&self, full_name: &str) -> Result<MessageDescriptor> {
+        let wanted = full_name.trim_start_matches('.');
+        if let Some(message) = self.pool.get_message_by_name(wanted) {
+            return Ok(message);
+        }
+        let own: Vec<String> = self
+            .pool
+            .all_messages()
+            .filter(|message| !message.parent_file().name().starts_with("google/protobuf/"))
+            .map(|message| message.full_name().to_owned())
+            .collect();
+        let suggestion = crate::closest(wanted, own.iter().map(String::as_str));
+        Err(Error::UnknownMessage {
+            name: wanted.to_owned(),
+            root: self.root.clone(),
+            suggestion: suggestion.map(str::to_owned),
+        })
+    }
+}
+
+/// Import names of the `.proto` files below `root`, sorted; hidden directories are skipped.
+fn proto_files(root: &Path) -> Result<Vec<String>> {
+    let mut names = Vec::new();
+    let walker =
+        walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
+            |entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'),
+        );
+    for entry in walker {
+        let entry = entry
+            .map_err(|err| Error::Read { path: err.path().unwrap_or(root).to_owned(), source: err.into() })?;
+        if entry.file_type().is_file() && entry.path().extension().is_some_and(|ext| ext == "proto") {
+            let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
+            let name = relative
+                .components()
+                .map(|part| part.as_os_str().to_string_lossy())
+                .collect::<Vec<_>>()
+                .join("/");
+            names.push(name);
+        }
+    }
+    Ok(names)
+}
+
+/// Turns a protox error into `path:line:col: message`, reading the file to place the span.
+fn compile_error(root: &Path, err: &protox::Error) -> Error {
+    let mut message = err.to_string();
+    if let Some(help) = err.help() {
+        let _ = write!(message, " ({help})");
+    }
+    let Some(file) = err.file() else {
+        return Error::Compile { location: root.display().to_string(), message };
+    };
+    let path = root.join(file);
+    let offset = err.labels().and_then(|mut labels| labels.next()).map(|label| label.offset());
+    let location = match (offset, std::fs::read_to_string(&path)) {
+        (Some(offset), Ok(text)) => {
+            let (line, column) = line_column(&text, offset);
+            format!("{}:{line}:{column}", path.display())
+        }
+        _ => path.display().to_string(),
+    };
+    Error::Compile { location, message }
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let line_start = before.rfind('\n').map_or(0, |index| index + 1);
+    (line, before[line_start..].chars().count() + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn compiles_nested_files_with_well_known_imports() {
+        let dir = tempfile::tempdir().unwrap();
+        write(
+            dir.path(),
+            "a/v1/a.proto",
+            "syntax = \"proto3\";\npackage a.v1;\nimport \"google/protobuf/timestamp.proto\";\nimport \"b.proto\";\nmessage A { google.protobuf.Timestamp at = 1; b.B b = 2; }\n",
+        );
+        write(dir.path(), "b.proto", "syntax = \"proto3\";\npackage b;\nmessage B { string x = 1; }\n");
+        write(dir.path(), ".hidden/c.proto", "this is not protobuf");
+        write(dir.path(), "buf.yaml", "version: v2\n");
+        let compiled = CompiledSchema::compile_dir(dir.path()).unwrap();
+        let names: Vec<_> = compiled.sources().iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["a/v1/a.proto", "b.proto"]);
+        assert_eq!(compiled.file_count(), 3);
+        assert!(compiled.message("a.v1.A").is_ok());
+        let again = CompiledSchema::compile_dir(dir.path()).unwrap();
+        assert_eq!(compiled.descriptor_set(), again.descriptor_set());
+        assert_eq!(compiled.sha256().len(), 64);
+    }
+
+    #[test]
+    fn syntax_errors_carry_file_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "bad.proto", "syntax = \"proto3\";\n\nmessage A {\n  string x = ;\n}\n");
+        let err = CompiledSchema::compile_dir(dir.path()).unwrap_err();
+        let text = err.to_string();
+        let expected = format!("{}:4:14: ", dir.path().join("bad.proto").display());
+        assert!(text.starts_with(&expected), "{text}");
+    }
+
+    #[test]
+    fn unresolved_types_are_located_too() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "bad.proto", "syntax = \"proto3\";\nmessage A {\n  Missing m = 1;\n}\n");
+        let err = CompiledSchema::compile_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("bad.proto:3:3: "), "{err}");
+        assert!(err.contains("Missing"), "{err}");
+    }
+
+    #[test]
+    fn unknown_message_suggests_the_closest_name() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "a.proto", "syntax = \"proto3\";\npackage p;\nmessage Settlement {}\n");
+        let compiled = CompiledSchema::compile_dir(dir.path()).unwrap();
+        let err = compiled.message("p.Setlement").unwrap_err().to_string();
+        assert!(err.contains("did you mean `p.Settlement`"), "{err}");
+    }
+
+    #[test]
+    fn an_empty_root_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(CompiledSchema::compile_dir(dir.path()), Err(Error::NoProtoFiles { .. })));
+    }
+}
