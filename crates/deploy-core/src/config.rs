@@ -160,7 +160,8 @@ fn deserialize_table<T: DeserializeOwned>(table: toml::Table, path: &Path, at: &
         Error::ConfigInvalid {
             path: path.to_owned(),
             at: if field == "." { at.to_owned() } else { format!("{at}.{field}") },
-            message: err.inner().to_string().trim_end().to_owned(),
+            // toml appends "in `key`" on a second line; `at` already says where.
+            message: err.inner().to_string().lines().next().unwrap_or_default().to_owned(),
         }
     })
 }

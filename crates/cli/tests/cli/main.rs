@@ -1,0 +1,54 @@
+//! The `druidctl` binary run as a user runs it: arguments in, stdout, stderr and exit code out.
+
+mod offline;
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The repository root, which holds the sample project.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+}
+
+/// `druidctl` with no inherited DRUIDCTL_* variables or colour, run in `dir`.
+pub fn druidctl(dir: &Path) -> Command {
+    let mut command = Command::cargo_bin("druidctl").unwrap();
+    command.current_dir(dir).env("NO_COLOR", "1");
+    for (key, _) in std::env::vars() {
+        if key.starts_with("DRUIDCTL_") {
+            command.env_remove(key);
+        }
+    }
+    command
+}
+
+/// A copy of the sample project in a temporary directory, to edit freely.
+pub fn sample_copy() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(repo_root().join("druidctl.toml"), dir.path().join("druidctl.toml")).unwrap();
+    for part in ["schemas", "config"] {
+        copy_dir(&repo_root().join(part), &dir.path().join(part));
+    }
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+/// Replaces `from` by `to` in `path`, failing when `from` is not there.
+pub fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
