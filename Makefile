@@ -27,6 +27,7 @@ test-examples:
 
 bench: ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline
+	cargo bench -p druid-client --bench status_many
 
 lint: ## What CI checks besides the tests
 	cargo fmt --check
