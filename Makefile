@@ -2,8 +2,10 @@
 # DRUIDCTL runs the binary from this checkout; set DRUIDCTL=druidctl to use an installed one.
 DRUIDCTL ?= cargo run --quiet -p druidctl --
 ENV ?= dev
+# The S3-compatible server the S3 tests use (LocalStack, started by s3-up).
+S3_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help compile validate test-template test test-rust test-examples bench lint
+.PHONY: help compile validate test-template list-schemas test test-rust test-examples bench lint s3-up s3-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -17,10 +19,13 @@ validate: ## Check dimensions.json and every environment against the schema
 test-template: ## Print the supervisor spec of ENV (make test-template ENV=prod)
 	$(DRUIDCTL) render --env $(ENV)
 
-test: test-rust test-examples ## Every test suite (what CI runs)
+list-schemas: ## Versions in ENV's registry and the channels pointing at them
+	$(DRUIDCTL) schemas list --env $(ENV)
+
+test: s3-up test-rust test-examples ## Every test suite (what CI runs); starts LocalStack first
 
 test-rust:
-	cargo test --workspace
+	DRUIDCTL_TEST_S3_ENDPOINT=$(S3_ENDPOINT) cargo test --workspace
 
 test-examples:
 	cargo run --quiet -p druidctl-examples --bin render-spec -- prod druidctl.toml > /dev/null
@@ -28,6 +33,12 @@ test-examples:
 bench: ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline
 	cargo bench -p druid-client --bench status_many
+
+s3-up: ## Start LocalStack (S3 only) on 127.0.0.1:4566, installing it on first use
+	scripts/s3-local.sh up
+
+s3-down: ## Stop the LocalStack that s3-up started
+	scripts/s3-local.sh down
 
 lint: ## What CI checks besides the tests
 	cargo fmt --check

@@ -66,6 +66,11 @@ enum Command {
     Validate(commands::validate::Args),
     /// Print the Kafka supervisor spec of an environment.
     Render(commands::render::Args),
+    /// The schema registry of an environment: list, show, publish, promote.
+    Schemas {
+        #[command(subcommand)]
+        command: commands::schemas::Command,
+    },
 }
 
 fn main() -> ExitCode {
@@ -83,6 +88,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => commands::compile::run(&context, &args, &out),
         Command::Validate(args) => commands::validate::run(&context, &args, &out),
         Command::Render(args) => commands::render::run(&context, &args, &out),
+        Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
     };
     out.finish(result)
 }

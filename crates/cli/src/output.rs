@@ -90,6 +90,15 @@ impl From<deploy_core::Error> for CliError {
             Error::InvalidMapping { .. } => {
                 Some("run `druidctl validate` for every problem with its fix".into())
             }
+            Error::Schema(
+                schema_registry::Error::UnknownVersion { .. } | schema_registry::Error::EmptyChannel { .. },
+            ) => Some("`druidctl schemas list` shows the published versions and channels".into()),
+            Error::Schema(schema_registry::Error::Store { .. }) => Some(
+                "check the registry location and credentials (AWS_* variables, DRUIDCTL_REGISTRY)".into(),
+            ),
+            Error::Schema(schema_registry::Error::ChannelMoved { .. }) => {
+                Some("someone else moved it meanwhile: look with `druidctl schemas list`, then retry".into())
+            }
             _ => None,
         };
         Self::new(error, code, hint)

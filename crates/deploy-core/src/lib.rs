@@ -22,6 +22,7 @@ use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
 
 pub mod config;
 pub mod render;
+pub mod versions;
 
 use config::{Config, Environment, Overrides};
 
@@ -73,6 +74,14 @@ pub enum Error {
     /// Compiling the schema or reading `dimensions.json` failed.
     #[error(transparent)]
     Schema(#[from] schema_registry::Error),
+    /// Staging and prod take only committed schemas.
+    #[error(
+        "the working tree has uncommitted changes: `{environment}` takes only committed schemas (commit, or publish to dev)"
+    )]
+    DirtyTree {
+        /// The environment.
+        environment: String,
+    },
     /// `dimensions.json` does not match the schema; the problems say how.
     #[error("{} does not match the schema ({errors} error{})", path.display(), if *errors == 1 { "" } else { "s" })]
     InvalidMapping {
@@ -88,8 +97,17 @@ pub enum Error {
 impl Error {
     /// What kind of failure this is, for exit codes.
     pub fn category(&self) -> Category {
+        use schema_registry::Error as Registry;
         match self {
             Self::InvalidMapping { .. } => Category::CheckFailed,
+            Self::Schema(
+                Registry::Store { .. }
+                | Registry::Digest { .. }
+                | Registry::Corrupt { .. }
+                | Registry::ChannelMoved { .. }
+                | Registry::LockHeld { .. }
+                | Registry::LockLost { .. },
+            ) => Category::External,
             _ => Category::Input,
         }
     }

@@ -105,7 +105,7 @@ impl Default for RetryPolicy {
             max_attempts: 5,
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(5),
-            deadline: Duration::from_secs(60),
+            deadline: Duration::from_mins(1),
         }
     }
 }

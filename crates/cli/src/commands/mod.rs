@@ -9,6 +9,7 @@ use crate::output::{CliError, EXIT_INPUT};
 
 pub mod compile;
 pub mod render;
+pub mod schemas;
 pub mod validate;
 
 /// The global flags commands share.
@@ -52,4 +53,23 @@ impl Context {
 /// The `DRUIDCTL_*` overrides of the process environment.
 pub fn overrides() -> Overrides {
     Overrides::from_vars(std::env::vars())
+}
+
+/// Runs an async command body on a runtime of its own (commands that need no network never
+/// start one).
+pub fn block_on<T>(future: impl std::future::Future<Output = Result<T, CliError>>) -> Result<T, CliError> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|err| CliError::io("starting the async runtime", err))?;
+    runtime.block_on(future)
+}
+
+/// Who is acting, for registry records: the GitLab user in CI, else the login name.
+pub fn whoami() -> String {
+    ["DRUIDCTL_ACTOR", "GITLAB_USER_LOGIN", "USER", "USERNAME"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok().filter(|value| !value.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
 }

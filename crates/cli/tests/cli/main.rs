@@ -1,6 +1,7 @@
 //! The `druidctl` binary run as a user runs it: arguments in, stdout, stderr and exit code out.
 
 mod offline;
+mod schemas;
 
 use std::path::{Path, PathBuf};
 
@@ -51,4 +52,26 @@ pub fn edit(path: &Path, from: &str, to: &str) {
     let text = std::fs::read_to_string(path).unwrap();
     assert!(text.contains(from), "{} has no {from:?}", path.display());
     std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// Runs git in `dir` with a fixed identity.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["-c", "user.name=Test", "-c", "user.email=test@example.com", "-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// A sample copy committed to a fresh git repository (with the registry ignored).
+pub fn sample_repo() -> tempfile::TempDir {
+    let dir = sample_copy();
+    std::fs::write(dir.path().join(".gitignore"), "/.registry\n/target\n").unwrap();
+    git(dir.path(), &["init", "-q"]);
+    git(dir.path(), &["add", "-A"]);
+    git(dir.path(), &["commit", "-qm", "sample"]);
+    dir
 }

@@ -1,0 +1,207 @@
+//! `druidctl schemas list|show|publish|promote`: the registry of the selected environment.
+
+use deploy_core::versions::{self, PublishOptions};
+use schema_registry::{Channel, Version};
+use serde::Serialize;
+
+use super::{Context, block_on, whoami};
+use crate::output::{CliError, Output, Status};
+
+/// `schemas` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// List published versions and the channels pointing at them.
+    List {
+        /// Only the versions this channel has pointed at, oldest first.
+        #[arg(long, value_name = "CHANNEL")]
+        channel: Option<String>,
+    },
+    /// Show a version's manifest: a version, a channel (`stable`) or `previous-<channel>`.
+    Show {
+        /// What to show.
+        reference: String,
+    },
+    /// Publish the working schema and dimensions as a new immutable version.
+    Publish {
+        /// Accept breaking changes; the reason is recorded with the version.
+        #[arg(long, requires = "reason")]
+        allow_breaking: bool,
+        /// Why the breaking change is acceptable.
+        #[arg(long, value_name = "TEXT", requires = "allow_breaking")]
+        reason: Option<String>,
+        /// Version name [default: the short git commit; `<commit>-dirty-<digest>` for dev with
+        /// uncommitted changes; `sha256-<digest>` outside git].
+        #[arg(long = "schema-version", value_name = "VERSION")]
+        schema_version: Option<String>,
+    },
+    /// Point a channel at a version (compare-and-swap; every move is recorded).
+    Promote {
+        /// A version, a channel or `previous-<channel>`.
+        reference: String,
+        /// The channel to move.
+        #[arg(long, value_name = "CHANNEL")]
+        channel: String,
+    },
+}
+
+pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status, CliError> {
+    let project = context.project()?;
+    let environment = context.environment(&project)?;
+    block_on(async {
+        let registry = versions::open_registry(&environment.registry).await;
+        match command {
+            Command::List { channel } => list(&registry, channel.as_deref(), out).await,
+            Command::Show { reference } => show(&registry, reference, out).await,
+            Command::Publish { reason, schema_version, .. } => {
+                let checked = project.check()?;
+                let options = PublishOptions {
+                    version: schema_version.clone(),
+                    allow_breaking: reason.clone(),
+                    author: Some(whoami()),
+                };
+                let outcome =
+                    versions::publish(&checked, &environment, project.config().base_dir(), &options).await?;
+                let manifest = &outcome.published.manifest;
+                if out.is_json() {
+                    out.json(&serde_json::json!({
+                        "version": outcome.version.as_str(),
+                        "created": outcome.published.created,
+                        "registry": outcome.registry,
+                        "parent": outcome.parent.as_ref().map(Version::as_str),
+                        "manifest": manifest,
+                    }))?;
+                } else if outcome.published.created {
+                    out.line(format_args!(
+                        "published {} to {} ({} files, descriptor sha256 {})",
+                        outcome.version,
+                        outcome.registry,
+                        manifest.files.len(),
+                        short(manifest.descriptor_sha256().unwrap_or_default())
+                    ))?;
+                } else {
+                    out.line(format_args!(
+                        "{} is already published to {} with this content: nothing to do",
+                        outcome.version, outcome.registry
+                    ))?;
+                }
+                Ok(Status::Success)
+            }
+            Command::Promote { reference, channel } => {
+                let channel = Channel::parse(channel).map_err(deploy_core::Error::from)?;
+                let version = registry.resolve(reference).await.map_err(deploy_core::Error::from)?;
+                let before = registry.channel(&channel).await.map_err(deploy_core::Error::from)?;
+                let pointer = registry
+                    .promote_from(&channel, before.as_ref(), &version, Some(&whoami()), None)
+                    .await
+                    .map_err(deploy_core::Error::from)?;
+                if out.is_json() {
+                    out.json(&pointer)?;
+                } else if before.as_ref().is_some_and(|state| state.pointer.version == pointer.version) {
+                    out.line(format_args!("{channel} already points at {version}: nothing to do"))?;
+                } else {
+                    out.line(format_args!(
+                        "{channel}: {} -> {} (move {})",
+                        pointer.previous.as_deref().unwrap_or("(none)"),
+                        pointer.version,
+                        pointer.sequence
+                    ))?;
+                }
+                Ok(Status::Success)
+            }
+        }
+    })
+}
+
+fn short(digest: &str) -> &str {
+    &digest[..digest.len().min(12)]
+}
+
+#[derive(Serialize)]
+struct ChannelListing {
+    channel: String,
+    moves: Vec<schema_registry::registry::ChannelPointer>,
+}
+
+async fn list(
+    registry: &schema_registry::Registry,
+    channel: Option<&str>,
+    out: &Output,
+) -> Result<Status, CliError> {
+    if let Some(channel) = channel {
+        let channel = Channel::parse(channel).map_err(deploy_core::Error::from)?;
+        let moves = registry.channel_history(&channel).await.map_err(deploy_core::Error::from)?;
+        if out.is_json() {
+            out.json(&ChannelListing { channel: channel.to_string(), moves })?;
+            return Ok(Status::Success);
+        }
+        let mut table = table(&["#", "VERSION", "MOVED AT", "BY", "REASON"]);
+        for pointer in &moves {
+            table.add_row(vec![
+                pointer.sequence.to_string(),
+                pointer.version.clone(),
+                pointer.moved_at.clone(),
+                pointer.moved_by.clone().unwrap_or_default(),
+                pointer.reason.clone().unwrap_or_default(),
+            ]);
+        }
+        out.line(table)?;
+        out.note(format_args!("{} move(s) of {channel} in {}", moves.len(), registry.location()));
+        return Ok(Status::Success);
+    }
+    let versions = registry.list().await.map_err(deploy_core::Error::from)?;
+    if out.is_json() {
+        out.json(&versions)?;
+        return Ok(Status::Success);
+    }
+    let mut table = table(&["VERSION", "CREATED", "CHANNELS", "COMMIT", "DESCRIPTOR"]);
+    for info in &versions {
+        table.add_row(vec![
+            info.version.clone(),
+            info.created_at.clone(),
+            info.channels.join(", "),
+            info.git_commit.as_deref().map(short).unwrap_or_default().to_owned(),
+            info.descriptor_sha256.as_deref().map(short).unwrap_or_default().to_owned(),
+        ]);
+    }
+    out.line(table)?;
+    out.note(format_args!("{} version(s) in {}", versions.len(), registry.location()));
+    Ok(Status::Success)
+}
+
+async fn show(
+    registry: &schema_registry::Registry,
+    reference: &str,
+    out: &Output,
+) -> Result<Status, CliError> {
+    let version = registry.resolve(reference).await.map_err(deploy_core::Error::from)?;
+    let contents = registry.get(&version).await.map_err(deploy_core::Error::from)?;
+    let manifest = &contents.manifest;
+    if out.is_json() {
+        out.json(manifest)?;
+        return Ok(Status::Success);
+    }
+    let field = |name: &str, value: Option<&str>| format!("{name:<14}{}", value.unwrap_or("-"));
+    out.line(field("version", Some(&manifest.version)))?;
+    out.line(field("message type", Some(&manifest.message_type)))?;
+    out.line(field("created", Some(&manifest.created_at)))?;
+    out.line(field("author", manifest.author.as_deref()))?;
+    out.line(field("git commit", manifest.git_commit.as_deref()))?;
+    out.line(field("parent", manifest.parent.as_deref()))?;
+    if let Some(accepted) = &manifest.breaking_override {
+        out.line(field("override", Some(&accepted.reason)))?;
+    }
+    let mut table = table(&["FILE", "BYTES", "SHA256"]);
+    for (path, entry) in &manifest.files {
+        table.add_row(vec![path.clone(), entry.size.to_string(), entry.sha256.clone()]);
+    }
+    out.line(table)?;
+    out.note("every file matches its digest");
+    Ok(Status::Success)
+}
+
+/// A plain table: no borders, so it reads well in a terminal and greps well in a log.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING).set_header(header.iter().copied());
+    table
+}

@@ -1,0 +1,173 @@
+//! Opening an environment's registry, naming versions from git, publishing.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use schema_registry::registry::{Bundle, Override, PublishMeta, Published};
+use schema_registry::s3::{S3Options, S3Store};
+use schema_registry::{Channel, LocalStore, Registry, Version};
+
+use crate::config::{Environment, RegistryLocation};
+use crate::{Checked, Error, Result};
+
+/// Opens the registry at `location`. S3 settings (region, credentials, `AWS_ENDPOINT_URL`)
+/// come from the standard AWS chain.
+pub async fn open_registry(location: &RegistryLocation) -> Registry {
+    match location {
+        RegistryLocation::File(path) => Registry::new(Arc::new(LocalStore::new(path))),
+        RegistryLocation::S3 { bucket, prefix } => {
+            Registry::new(Arc::new(S3Store::connect(bucket, prefix, S3Options::default()).await))
+        }
+    }
+}
+
+/// Where the sources are in git.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitState {
+    /// Full commit id of `HEAD`.
+    pub commit: String,
+    /// Abbreviated commit id (7 characters, more when git needs them to be unique).
+    pub short: String,
+    /// Whether the published inputs have uncommitted changes (untracked files included).
+    pub dirty: bool,
+}
+
+/// The git state of the checkout holding `dir`, or `None` outside git (or without git).
+/// Only `inputs` (the proto root, `dimensions.json`) count for `dirty`: a local registry or
+/// build output in the tree does not make the schema uncommitted.
+pub fn git_state(dir: &Path, inputs: &[&Path]) -> Option<GitState> {
+    let run = |args: &[&std::ffi::OsStr]| -> Option<String> {
+        let output = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
+        output.status.success().then(|| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let commit = run(&["rev-parse".as_ref(), "--verify".as_ref(), "HEAD".as_ref()])?;
+    let short = run(&["rev-parse".as_ref(), "--short=7".as_ref(), "HEAD".as_ref()])?;
+    let mut status: Vec<&std::ffi::OsStr> = vec!["status".as_ref(), "--porcelain".as_ref(), "--".as_ref()];
+    status.extend(inputs.iter().map(|input| input.as_os_str()));
+    let dirty = !run(&status)?.is_empty();
+    Some(GitState { commit, short, dirty })
+}
+
+/// The version name of `bundle` for `environment`:
+///
+/// - a clean git checkout: the short commit id, as the team's runbook does;
+/// - uncommitted changes: refused for any environment but `dev`, where the name is
+///   `<short>-dirty-<12 hex digits of the content digest>` so it is never mistaken for a commit;
+/// - outside git: `sha256-<12 hex digits of the content digest>`.
+pub fn version_name(environment: &Environment, git: Option<&GitState>, bundle: &Bundle) -> Result<Version> {
+    let digest = bundle.content_sha256();
+    let name = match git {
+        Some(git) if !git.dirty => git.short.clone(),
+        Some(git) if environment.name == "dev" => format!("{}-dirty-{}", git.short, &digest[..12]),
+        Some(_) => return Err(Error::DirtyTree { environment: environment.name.clone() }),
+        None => format!("sha256-{}", &digest[..12]),
+    };
+    Ok(Version::parse(&name)?)
+}
+
+/// How to publish.
+#[derive(Debug, Clone, Default)]
+pub struct PublishOptions {
+    /// Use this name instead of the git-derived one.
+    pub version: Option<String>,
+    /// Accept breaking findings, with the reason recorded in the manifest.
+    pub allow_breaking: Option<String>,
+    /// Who publishes (recorded).
+    pub author: Option<String>,
+}
+
+/// What [`publish`] did.
+#[derive(Debug, Clone)]
+pub struct PublishOutcome {
+    /// The version name.
+    pub version: Version,
+    /// The version the environment's channel pointed at, recorded as parent.
+    pub parent: Option<Version>,
+    /// The manifest, and whether it was new.
+    pub published: Published,
+    /// Where it went.
+    pub registry: String,
+}
+
+/// Publishes the checked project to `environment`'s registry (idempotent). A mapping with
+/// errors is refused.
+pub async fn publish(
+    checked: &Checked,
+    environment: &Environment,
+    project_dir: &Path,
+    options: &PublishOptions,
+) -> Result<PublishOutcome> {
+    let errors = checked.error_count();
+    if errors > 0 {
+        return Err(Error::InvalidMapping {
+            path: checked.dimensions_path.clone(),
+            errors,
+            problems: checked.problems.clone(),
+        });
+    }
+    let dimensions = std::fs::read(&checked.dimensions_path)
+        .map_err(|source| Error::ConfigRead { path: checked.dimensions_path.clone(), source })?;
+    let bundle = Bundle::new(&checked.schema, checked.message.full_name(), dimensions);
+    let proto_root =
+        checked.schema.root().canonicalize().unwrap_or_else(|_| checked.schema.root().to_owned());
+    let dimensions_path =
+        checked.dimensions_path.canonicalize().unwrap_or_else(|_| checked.dimensions_path.clone());
+    let git = git_state(project_dir, &[&proto_root, &dimensions_path]);
+    let version = match &options.version {
+        Some(name) => Version::parse(name)?,
+        None => version_name(environment, git.as_ref(), &bundle)?,
+    };
+    let registry = open_registry(&environment.registry).await;
+    let channel = Channel::parse(&environment.channel)?;
+    let parent = match registry.channel(&channel).await? {
+        Some(state) => Some(Version::parse(&state.pointer.version)?),
+        None => None,
+    };
+    let meta = PublishMeta {
+        author: options.author.clone(),
+        git_commit: git.map(|git| git.commit),
+        parent: parent.clone(),
+        compatibility: None,
+        breaking_override: options
+            .allow_breaking
+            .as_ref()
+            .map(|reason| Override { reason: reason.clone(), by: options.author.clone() }),
+    };
+    let published = registry.publish(&version, &bundle, meta).await?;
+    Ok(PublishOutcome { version, parent, published, registry: registry.location() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn environment(name: &str) -> Environment {
+        let text = format!(
+            "[schema]\nmessage = \"p.M\"\n[environments.{name}]\ndatasource = \"d\"\nchannel = \"c\"\ndruid.url = \"http://d\"\nkafka = {{ topic = \"t\", bootstrap_servers = \"k:9092\" }}\n"
+        );
+        crate::config::Config::parse(&text, Path::new("druidctl.toml"))
+            .unwrap()
+            .environment(name, &crate::config::Overrides::default())
+            .unwrap()
+    }
+
+    fn bundle() -> Bundle {
+        Bundle { message_type: "p.M".into(), descriptor_set: vec![1], dimensions: vec![2], sources: vec![] }
+    }
+
+    #[test]
+    fn versions_follow_git() {
+        let clean = GitState { commit: "abc123f".repeat(6), short: "abc123f".into(), dirty: false };
+        let dirty = GitState { dirty: true, ..clean.clone() };
+        assert_eq!(version_name(&environment("prod"), Some(&clean), &bundle()).unwrap().as_str(), "abc123f");
+        let dev = version_name(&environment("dev"), Some(&dirty), &bundle()).unwrap();
+        assert!(dev.as_str().starts_with("abc123f-dirty-"), "{dev}");
+        assert_eq!(dev.as_str().len(), "abc123f-dirty-".len() + 12);
+        let err = version_name(&environment("prod"), Some(&dirty), &bundle()).unwrap_err();
+        assert!(err.to_string().contains("uncommitted changes"), "{err}");
+        assert!(version_name(&environment("staging"), Some(&dirty), &bundle()).is_err());
+        let outside = version_name(&environment("prod"), None, &bundle()).unwrap();
+        assert!(outside.as_str().starts_with("sha256-"), "{outside}");
+    }
+}
