@@ -5,7 +5,7 @@ ENV ?= dev
 # The S3-compatible server the S3 tests use (LocalStack, started by s3-up).
 S3_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help compile validate test-template list-schemas test test-rust test-examples bench lint s3-up s3-down
+.PHONY: help compile validate test-template list-schemas test test-rust test-examples bench bench-compat lint s3-up s3-down
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -30,9 +30,13 @@ test-rust:
 test-examples:
 	cargo run --quiet -p druidctl-examples --bin render-spec -- prod druidctl.toml > /dev/null
 
-bench: ## Benchmarks; they print figures, they assert nothing
+bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline
 	cargo bench -p druid-client --bench status_many
+	cargo bench -p schema-registry --bench compat
+
+bench-compat: ## druidctl check vs buf breaking on a large schema (buf from npm when installed)
+	scripts/bench-compat.sh
 
 s3-up: ## Start LocalStack (S3 only) on 127.0.0.1:4566, installing it on first use
 	scripts/s3-local.sh up

@@ -64,6 +64,9 @@ enum Command {
     Compile(commands::compile::Args),
     /// Check dimensions.json and the environments against the schema, as Druid will read it.
     Validate(commands::validate::Args),
+    /// Breaking changes between two schemas: buf's rules (file, package, wire-json, wire) plus
+    /// the Druid rules (a renamed or retyped field that feeds a dimension).
+    Check(commands::check::Args),
     /// Print the Kafka supervisor spec of an environment.
     Render(commands::render::Args),
     /// The schema registry of an environment: list, show, publish, promote.
@@ -88,6 +91,7 @@ fn main() -> ExitCode {
         Command::Compile(args) => commands::compile::run(&context, &args, &out),
         Command::Validate(args) => commands::validate::run(&context, &args, &out),
         Command::Render(args) => commands::render::run(&context, &args, &out),
+        Command::Check(args) => commands::check::run(&context, &args, &out),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
     };
     out.finish(result)

@@ -20,6 +20,7 @@ use druid_client::spec::SupervisorSpec;
 use prost_reflect::MessageDescriptor;
 use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
 
+pub mod compat;
 pub mod config;
 pub mod render;
 pub mod versions;
@@ -74,6 +75,25 @@ pub enum Error {
     /// Compiling the schema or reading `dimensions.json` failed.
     #[error(transparent)]
     Schema(#[from] schema_registry::Error),
+    /// A temporary directory could not be written.
+    #[error("cannot write a temporary copy of the sources")]
+    Scratch {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The change breaks what the channel's version ingests; refused without an override.
+    #[error(
+        "{} breaking change{} against {parent} (wire-json + Druid rules); pass --allow-breaking --reason TEXT to publish anyway",
+        report.findings.iter().filter(|f| f.severity == schema_registry::Severity::Error).count(),
+        if report.findings.iter().filter(|f| f.severity == schema_registry::Severity::Error).count() == 1 { "" } else { "s" }
+    )]
+    Breaking {
+        /// The version compared against.
+        parent: String,
+        /// The findings.
+        report: schema_registry::compat::Report,
+    },
     /// Staging and prod take only committed schemas.
     #[error(
         "the working tree has uncommitted changes: `{environment}` takes only committed schemas (commit, or publish to dev)"
@@ -99,7 +119,7 @@ impl Error {
     pub fn category(&self) -> Category {
         use schema_registry::Error as Registry;
         match self {
-            Self::InvalidMapping { .. } => Category::CheckFailed,
+            Self::InvalidMapping { .. } | Self::Breaking { .. } => Category::CheckFailed,
             Self::Schema(
                 Registry::Store { .. }
                 | Registry::Digest { .. }

@@ -80,6 +80,8 @@ pub struct PublishOptions {
 /// What [`publish`] did.
 #[derive(Debug, Clone)]
 pub struct PublishOutcome {
+    /// The compatibility report against `parent`, when there is a parent.
+    pub compatibility: Option<schema_registry::compat::Report>,
     /// The version name.
     pub version: Version,
     /// The version the environment's channel pointed at, recorded as parent.
@@ -124,18 +126,32 @@ pub async fn publish(
         Some(state) => Some(Version::parse(&state.pointer.version)?),
         None => None,
     };
+    // The gate: against what the environment's channel points at.
+    let compatibility = match &parent {
+        Some(parent) if *parent != version => {
+            let baseline = crate::compat::baseline(&registry, parent).await?;
+            let report = crate::compat::gate(&baseline, checked);
+            if report.breaking && options.allow_breaking.is_none() {
+                return Err(Error::Breaking { parent: parent.to_string(), report });
+            }
+            Some(report)
+        }
+        _ => None,
+    };
     let meta = PublishMeta {
         author: options.author.clone(),
         git_commit: git.map(|git| git.commit),
         parent: parent.clone(),
-        compatibility: None,
+        compatibility: compatibility
+            .as_ref()
+            .map(|report| serde_json::to_value(report).expect("reports serialise")),
         breaking_override: options
             .allow_breaking
             .as_ref()
             .map(|reason| Override { reason: reason.clone(), by: options.author.clone() }),
     };
     let published = registry.publish(&version, &bundle, meta).await?;
-    Ok(PublishOutcome { version, parent, published, registry: registry.location() })
+    Ok(PublishOutcome { compatibility, version, parent, published, registry: registry.location() })
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use miette::Diagnostic as _;
 use prost_reflect::{DescriptorPool, MessageDescriptor};
@@ -24,8 +25,9 @@ pub struct SourceFile {
 pub struct CompiledSchema {
     root: PathBuf,
     sources: Vec<SourceFile>,
-    descriptor_set: Vec<u8>,
-    sha256: String,
+    /// The encoded set and its digest, made on first use: a compatibility check never needs
+    /// them, and encoding is half the cost of compiling a large schema.
+    encoded: OnceLock<(Vec<u8>, String)>,
     pool: DescriptorPool,
 }
 
@@ -47,15 +49,18 @@ impl CompiledSchema {
         compiler.include_imports(true).include_source_info(false);
         compiler.open_files(names.iter()).map_err(|err| compile_error(root, &err))?;
 
-        let descriptor_set = compiler.encode_file_descriptor_set();
-        let sha256 = hex::encode(Sha256::digest(&descriptor_set));
         let mut sources = Vec::with_capacity(names.len());
         for name in names {
             let path = root.join(&name);
             let contents = std::fs::read(&path).map_err(|source| Error::Read { path, source })?;
             sources.push(SourceFile { name, contents });
         }
-        Ok(Self { root: root.to_owned(), sources, descriptor_set, sha256, pool: compiler.descriptor_pool() })
+        Ok(Self {
+            root: root.to_owned(),
+            sources,
+            encoded: OnceLock::new(),
+            pool: compiler.descriptor_pool(),
+        })
     }
 
     /// The directory the sources were compiled from.
@@ -68,14 +73,23 @@ impl CompiledSchema {
         &self.sources
     }
 
-    /// The encoded `FileDescriptorSet`, imports included.
+    /// The encoded `FileDescriptorSet`: every file, imports included, in dependency order,
+    /// without source info, extension options kept.
     pub fn descriptor_set(&self) -> &[u8] {
-        &self.descriptor_set
+        &self.encoded().0
     }
 
     /// Lowercase hex sha256 of [`Self::descriptor_set`].
     pub fn sha256(&self) -> &str {
-        &self.sha256
+        &self.encoded().1
+    }
+
+    fn encoded(&self) -> &(Vec<u8>, String) {
+        self.encoded.get_or_init(|| {
+            let bytes = encode_without_source_info(&self.pool);
+            let digest = hex::encode(Sha256::digest(&bytes));
+            (bytes, digest)
+        })
     }
 
     /// Number of files in the descriptor set (sources and imports).
@@ -108,6 +122,37 @@ impl CompiledSchema {
             suggestion: suggestion.map(str::to_owned),
         })
     }
+}
+
+/// `FileDescriptorProto.source_code_info`.
+const SOURCE_CODE_INFO: u32 = 9;
+/// `FileDescriptorSet.file`.
+const SET_FILE: u32 = 1;
+
+/// Encodes the pool's files as a `FileDescriptorSet` without their source info, working on
+/// the wire format so every other byte (extension options included) is kept as compiled.
+fn encode_without_source_info(pool: &DescriptorPool) -> Vec<u8> {
+    use prost::encoding::{DecodeContext, WireType, decode_key, encode_key, encode_varint, skip_field};
+    let mut set = Vec::new();
+    for file in pool.files() {
+        let encoded = file.encode_to_vec();
+        let mut rest = encoded.as_slice();
+        let mut stripped = Vec::with_capacity(encoded.len());
+        while !rest.is_empty() {
+            let field_start = rest;
+            // The pool encoded these bytes itself: they are well formed.
+            let (tag, wire_type) = decode_key(&mut rest).expect("pool encodes valid descriptors");
+            skip_field(wire_type, tag, &mut rest, DecodeContext::default())
+                .expect("pool encodes valid descriptors");
+            if tag != SOURCE_CODE_INFO {
+                stripped.extend_from_slice(&field_start[..field_start.len() - rest.len()]);
+            }
+        }
+        encode_key(SET_FILE, WireType::LengthDelimited, &mut set);
+        encode_varint(stripped.len() as u64, &mut set);
+        set.extend_from_slice(&stripped);
+    }
+    set
 }
 
 /// Import names of the `.proto` files below `root`, sorted; hidden directories are skipped.
@@ -164,6 +209,8 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
+    use prost::Message as _;
+
     use super::*;
 
     fn write(dir: &Path, name: &str, text: &str) {
@@ -191,6 +238,15 @@ mod tests {
         let again = CompiledSchema::compile_dir(dir.path()).unwrap();
         assert_eq!(compiled.descriptor_set(), again.descriptor_set());
         assert_eq!(compiled.sha256().len(), 64);
+        // The same set protox encodes itself (source info left out, extension options kept).
+        let mut protox = protox::Compiler::new([dir.path()]).unwrap();
+        protox.include_imports(true).include_source_info(false);
+        protox.open_files(["a/v1/a.proto", "b.proto"]).unwrap();
+        let theirs = protox.encode_file_descriptor_set();
+        assert_eq!(
+            prost_types::FileDescriptorSet::decode(compiled.descriptor_set()).unwrap(),
+            prost_types::FileDescriptorSet::decode(theirs.as_slice()).unwrap()
+        );
     }
 
     #[test]

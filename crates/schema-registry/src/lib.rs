@@ -17,11 +17,14 @@
 
 use std::path::PathBuf;
 
+pub mod compat;
 pub mod compile;
 pub mod dimensions;
 pub mod registry;
 pub mod s3;
 pub mod store;
+#[doc(hidden)]
+pub mod synthetic;
 pub mod validate;
 pub mod version;
 

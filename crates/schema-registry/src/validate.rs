@@ -54,7 +54,7 @@ pub struct Problem {
 
 /// What Druid receives for a field, after protobuf-to-row conversion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Value {
+pub(crate) enum Value {
     Text,
     Integer,
     Real,
@@ -101,6 +101,38 @@ struct Resolved {
     field: FieldDescriptor,
     /// Whether a present-but-default value survives (`optional`, oneof, message, wrapper).
     keeps_default: bool,
+}
+
+/// A path resolved to the field Druid reads and the value it receives, for the
+/// compatibility checker.
+pub(crate) struct ResolvedField {
+    /// The field.
+    pub field: FieldDescriptor,
+    /// What Druid receives for one value.
+    pub value: Value,
+    /// A list or a map rather than one value.
+    pub repeated: bool,
+}
+
+impl ResolvedField {
+    pub(crate) fn describe(&self) -> String {
+        if self.repeated {
+            format!("a list of {}", self.value.describe())
+        } else {
+            self.value.describe().to_owned()
+        }
+    }
+}
+
+/// Resolves a dotted path of JSON names as Druid would read it; `None` when it does not.
+pub(crate) fn resolve_field(message: &MessageDescriptor, path: &str) -> Option<ResolvedField> {
+    let resolved = resolve(message, path).ok()?;
+    let (value, repeated) = match resolved.shape {
+        Shape::One(value) => (value, false),
+        Shape::List(value) => (value, true),
+        Shape::Map => (Value::Object, true),
+    };
+    Some(ResolvedField { field: resolved.field, value, repeated })
 }
 
 /// Checks every dimension, the timestamp and the metrics; returns all findings at once,

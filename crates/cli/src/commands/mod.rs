@@ -7,6 +7,7 @@ use deploy_core::config::{Config, Environment, Overrides};
 
 use crate::output::{CliError, EXIT_INPUT};
 
+pub mod check;
 pub mod compile;
 pub mod render;
 pub mod schemas;

@@ -1,5 +1,7 @@
 //! `druidctl schemas list|show|publish|promote`: the registry of the selected environment.
 
+use std::path::Path;
+
 use deploy_core::versions::{self, PublishOptions};
 use schema_registry::{Channel, Version};
 use serde::Serialize;
@@ -59,8 +61,29 @@ pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status,
                     allow_breaking: reason.clone(),
                     author: Some(whoami()),
                 };
-                let outcome =
-                    versions::publish(&checked, &environment, project.config().base_dir(), &options).await?;
+                let published =
+                    versions::publish(&checked, &environment, project.config().base_dir(), &options).await;
+                let outcome = match published {
+                    Ok(outcome) => outcome,
+                    Err(err) => {
+                        // The findings first, so the error line ends the output.
+                        if let deploy_core::Error::Breaking { report, .. } = &err {
+                            for finding in &report.findings {
+                                out.error_line(super::check::located(
+                                    finding,
+                                    Path::new(""),
+                                    checked.schema.root(),
+                                ));
+                            }
+                        }
+                        return Err(err.into());
+                    }
+                };
+                if let Some(report) = &outcome.compatibility {
+                    for finding in &report.findings {
+                        out.note(super::check::located(finding, Path::new(""), checked.schema.root()));
+                    }
+                }
                 let manifest = &outcome.published.manifest;
                 if out.is_json() {
                     out.json(&serde_json::json!({

@@ -1,5 +1,6 @@
 //! The `druidctl` binary run as a user runs it: arguments in, stdout, stderr and exit code out.
 
+mod check;
 mod offline;
 mod schemas;
 

@@ -1,0 +1,190 @@
+//! `druidctl check`: breaking changes between two schemas, buf's rules plus Druid's.
+
+use std::path::{Path, PathBuf};
+
+use schema_registry::compat::{self, DruidMapping, Finding, Mode, Report};
+use schema_registry::{CompiledSchema, DimensionsConfig, Severity};
+
+use super::{Context, block_on};
+use crate::output::{CliError, EXIT_INPUT, Output, Status};
+
+/// Strictness, as buf's categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ModeArg {
+    /// Generated code per file.
+    File,
+    /// Generated code per package.
+    Package,
+    /// Binary and JSON encoding (the deploy gate).
+    WireJson,
+    /// Binary encoding only.
+    Wire,
+}
+
+impl From<ModeArg> for Mode {
+    fn from(mode: ModeArg) -> Self {
+        match mode {
+            ModeArg::File => Mode::File,
+            ModeArg::Package => Mode::Package,
+            ModeArg::WireJson => Mode::WireJson,
+            ModeArg::Wire => Mode::Wire,
+        }
+    }
+}
+
+/// Flags of `check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Import root of the new schema: every .proto below it is compiled [default: the project's
+    /// proto root].
+    #[arg(long, value_name = "DIR")]
+    proto_root: Option<PathBuf>,
+    /// Import root of the old schema; with --env, also a registry version, a channel or
+    /// previous-<channel>.
+    #[arg(long, value_name = "OLD")]
+    against: String,
+    /// Which changes count as breaking.
+    #[arg(long, value_enum, default_value_t = ModeArg::WireJson)]
+    mode: ModeArg,
+    /// The old dimension mapping, for the Druid rules [default: the registry version's, or the
+    /// project's dimensions.json when there is a project file].
+    #[arg(long, value_name = "FILE")]
+    dimensions: Option<PathBuf>,
+    /// The record's message type, for the Druid rules [default: the project's].
+    #[arg(long, value_name = "NAME")]
+    message: Option<String>,
+    /// Only buf's rules.
+    #[arg(long)]
+    no_druid: bool,
+}
+
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
+    // A project is optional: `check` also works on two bare directories.
+    let project = context.project().ok();
+    let new_root = match (&args.proto_root, &project) {
+        (Some(root), _) => root.clone(),
+        (None, Some(project)) => project.proto_root(),
+        (None, None) => {
+            return Err(CliError::new(
+                "no --proto-root and no druidctl.toml to take it from",
+                EXIT_INPUT,
+                Some("pass --proto-root DIR".into()),
+            ));
+        }
+    };
+    let against = Path::new(&args.against);
+    if !against.is_dir() && (project.is_none() || context.env.is_none()) {
+        return Err(not_a_directory(&args.against));
+    }
+    let (old, new, old_root, registry_mapping, _baseline) = if against.is_dir() {
+        // Both sides at once: compiling is most of the work, and there are two cores.
+        let (old, new) = std::thread::scope(|scope| {
+            let old = scope.spawn(|| CompiledSchema::compile_dir(against));
+            let new = CompiledSchema::compile_dir(&new_root);
+            (old.join().expect("the compiler does not panic"), new)
+        });
+        let new = new.map_err(deploy_core::Error::from)?;
+        let old = old.map_err(deploy_core::Error::from)?;
+        (old, new, against.to_owned(), None, None)
+    } else {
+        let new = CompiledSchema::compile_dir(&new_root).map_err(deploy_core::Error::from)?;
+        let project = project.as_ref().expect("checked above");
+        let environment = context.environment(project)?;
+        let baseline = block_on(async {
+            let registry = deploy_core::versions::open_registry(&environment.registry).await;
+            let version = registry.resolve(&args.against).await.map_err(deploy_core::Error::from)?;
+            Ok(deploy_core::compat::baseline(&registry, &version).await?)
+        })?;
+        let root = PathBuf::from(format!("{}@{}", environment.registry, baseline.version));
+        let mapping = (baseline.message_type.clone(), baseline.dimensions.clone());
+        (baseline.schema.clone(), new, root, Some(mapping), Some(baseline))
+    };
+
+    let mapping = if args.no_druid {
+        None
+    } else if let Some(mapping) = registry_mapping {
+        Some(mapping)
+    } else {
+        druid_mapping(args, project.as_ref())?
+    };
+    let report = compat::check(
+        old.pool(),
+        new.pool(),
+        args.mode.into(),
+        mapping.as_ref().map(|(message, dimensions)| DruidMapping { message, dimensions }),
+    );
+    print(out, &report, &old_root, &new_root, mapping.is_some())?;
+    Ok(if report.breaking { Status::CheckFailed } else { Status::Success })
+}
+
+fn not_a_directory(against: &str) -> CliError {
+    CliError::new(
+        format!("--against `{against}` is not a directory"),
+        EXIT_INPUT,
+        Some("pass an import root, or --env E to compare with a registry version or channel".into()),
+    )
+}
+
+fn druid_mapping(
+    args: &Args,
+    project: Option<&deploy_core::Project>,
+) -> Result<Option<(String, DimensionsConfig)>, CliError> {
+    let path = match (&args.dimensions, project) {
+        (Some(path), _) => path.clone(),
+        (None, Some(project)) => project.dimensions_path(),
+        (None, None) => return Ok(None),
+    };
+    let message = match (&args.message, project) {
+        (Some(message), _) => message.clone(),
+        (None, Some(project)) => project.config().schema.message.clone(),
+        (None, None) => {
+            return Err(CliError::new(
+                "--dimensions needs --message (the record's message type)",
+                EXIT_INPUT,
+                None,
+            ));
+        }
+    };
+    let dimensions = DimensionsConfig::load(&path).map_err(deploy_core::Error::from)?;
+    Ok(Some((message, dimensions)))
+}
+
+/// Prints `path:line:col: RULE message` lines (stdout), or the JSON document.
+pub fn print(
+    out: &Output,
+    report: &Report,
+    old_root: &Path,
+    new_root: &Path,
+    druid: bool,
+) -> Result<(), CliError> {
+    if out.is_json() {
+        out.json(report)?;
+        return Ok(());
+    }
+    for finding in &report.findings {
+        if finding.severity == Severity::Info && !out.shows_notes() {
+            continue;
+        }
+        out.line(located(finding, old_root, new_root))?;
+    }
+    let errors = report.findings.iter().filter(|finding| finding.severity == Severity::Error).count();
+    let rules = if druid { format!("{} + Druid rules", report.mode) } else { report.mode.to_string() };
+    if errors == 0 {
+        out.note(format_args!("no breaking change ({rules})"));
+    } else {
+        out.note(format_args!("{errors} breaking change{} ({rules})", if errors == 1 { "" } else { "s" }));
+    }
+    Ok(())
+}
+
+pub fn located(finding: &Finding, old_root: &Path, new_root: &Path) -> String {
+    let root = if finding.in_old { old_root } else { new_root };
+    format!(
+        "{}:{}:{}: {} {}",
+        root.join(&finding.file).display(),
+        finding.line,
+        finding.column,
+        finding.rule,
+        finding.message
+    )
+}

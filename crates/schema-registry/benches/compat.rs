@@ -1,0 +1,47 @@
+//! The breaking-change check on a large schema: 20 files, 200 messages x 50 fields, a
+//! variant with 10 breaking edits. Measures compiling both sides and comparing them, as
+//! `druidctl check` does, and the comparison alone.
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use schema_registry::CompiledSchema;
+use schema_registry::compat::{self, Mode};
+
+fn write(root: &Path, files: &std::collections::BTreeMap<String, String>) {
+    for (name, text) in files {
+        let path = root.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
+    let (old, new) = schema_registry::synthetic::large_schema(20, 200, 50, 10);
+    write(&dir.path().join("old"), &old);
+    write(&dir.path().join("new"), &new);
+    let (old_root, new_root) = (dir.path().join("old"), dir.path().join("new"));
+    let old = CompiledSchema::compile_dir(&old_root).unwrap();
+    let new = CompiledSchema::compile_dir(&new_root).unwrap();
+    let report = compat::check(old.pool(), new.pool(), Mode::WireJson, None);
+    assert_eq!(report.findings.len(), 17, "the variant's edits: {:#?}", report.findings);
+
+    let mut group = c.benchmark_group("compat 200 messages x 50 fields");
+    group.sample_size(20);
+    group.bench_function("compile both + check (wire-json)", |b| {
+        b.iter(|| {
+            let old = CompiledSchema::compile_dir(black_box(&old_root)).unwrap();
+            let new = CompiledSchema::compile_dir(black_box(&new_root)).unwrap();
+            compat::check(old.pool(), new.pool(), Mode::WireJson, None)
+        });
+    });
+    group.bench_function("check only (file)", |b| {
+        b.iter(|| compat::check(black_box(old.pool()), black_box(new.pool()), Mode::File, None));
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

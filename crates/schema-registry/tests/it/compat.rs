@@ -1,0 +1,141 @@
+//! The compatibility corpus (`tests/compat/corpus.txt`): every case, every mode.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use schema_registry::compat::{self, DruidMapping, Mode};
+use schema_registry::{CompiledSchema, DimensionsConfig, Severity};
+
+struct Case {
+    name: String,
+    expected: BTreeMap<String, BTreeSet<String>>,
+    druid: Option<BTreeSet<String>>,
+    message: Option<String>,
+    old: Vec<(String, String)>,
+    new: Vec<(String, String)>,
+    dimensions: Option<String>,
+}
+
+fn parse(corpus: &str) -> Vec<Case> {
+    let mut cases = Vec::new();
+    for block in corpus.split("\n=== ").skip(1) {
+        let mut lines = block.lines();
+        let name = lines.next().unwrap().trim().to_owned();
+        let mut case = Case {
+            name,
+            expected: BTreeMap::new(),
+            druid: None,
+            message: None,
+            old: vec![],
+            new: vec![],
+            dimensions: None,
+        };
+        let mut current: Option<(String, String, String)> = None; // (kind, file, text)
+        let flush = |current: &mut Option<(String, String, String)>, case: &mut Case| {
+            if let Some((kind, file, text)) = current.take() {
+                match kind.as_str() {
+                    "old" => case.old.push((file, text)),
+                    "new" => case.new.push((file, text)),
+                    _ => case.dimensions = Some(text),
+                }
+            }
+        };
+        for line in lines {
+            if let Some(header) = line.strip_prefix("--- ") {
+                flush(&mut current, &mut case);
+                let mut parts = header.splitn(2, ' ');
+                let kind = parts.next().unwrap().to_owned();
+                let file = parts.next().unwrap_or_default().to_owned();
+                current = Some((kind, file, String::new()));
+            } else if let Some((_, _, text)) = &mut current {
+                text.push_str(line);
+                text.push('\n');
+            } else if let Some((key, value)) = line.split_once(':') {
+                let rules: BTreeSet<String> = value.split_whitespace().map(str::to_owned).collect();
+                match key {
+                    "druid" => case.druid = Some(rules),
+                    "message" => case.message = Some(value.trim().to_owned()),
+                    mode => {
+                        case.expected.insert(mode.to_owned(), rules);
+                    }
+                }
+            }
+        }
+        flush(&mut current, &mut case);
+        cases.push(case);
+    }
+    cases
+}
+
+fn compile(dir: &Path, files: &[(String, String)]) -> CompiledSchema {
+    for (name, text) in files {
+        let path = dir.join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+    CompiledSchema::compile_dir(dir).unwrap()
+}
+
+#[test]
+fn every_case_in_every_mode() {
+    let corpus = include_str!("../compat/corpus.txt");
+    let cases = parse(corpus);
+    assert!(cases.len() >= 40, "the corpus has {} cases", cases.len());
+    let mut failures = Vec::new();
+    for case in &cases {
+        let dir = tempfile::tempdir().unwrap();
+        let old = compile(&dir.path().join("old"), &case.old);
+        let new = compile(&dir.path().join("new"), &case.new);
+        let dimensions =
+            case.dimensions.as_deref().map(|text| DimensionsConfig::parse(text, "dimensions").unwrap());
+        let mapping = dimensions
+            .as_ref()
+            .map(|dimensions| DruidMapping { message: case.message.as_deref().unwrap(), dimensions });
+        for mode in Mode::ALL {
+            let report = compat::check(old.pool(), new.pool(), mode, mapping);
+            let buf: BTreeSet<String> =
+                report.findings.iter().filter(|f| f.category != "DRUID").map(|f| f.rule.to_owned()).collect();
+            let druid: BTreeSet<String> =
+                report.findings.iter().filter(|f| f.category == "DRUID").map(|f| f.rule.to_owned()).collect();
+            let expected = case.expected.get(&mode.to_string()).cloned().unwrap_or_default();
+            let expected_druid = case.druid.clone().unwrap_or_default();
+            let breaking = report.findings.iter().any(|f| f.severity == Severity::Error);
+            if buf != expected || druid != expected_druid || breaking != report.breaking {
+                failures.push(format!(
+                    "{} [{mode}]: expected {expected:?} + {expected_druid:?}, got {buf:?} + {druid:?}\n    {}",
+                    case.name,
+                    report.findings.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n    ")
+                ));
+            }
+            for finding in &report.findings {
+                if finding.line == 0 {
+                    failures.push(format!("{} [{mode}]: {} has no location", case.name, finding.rule));
+                }
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} failure(s):\n{}", failures.len(), failures.join("\n"));
+}
+
+#[test]
+fn the_druid_rules_catch_a_rename_that_wire_accepts() {
+    let cases = parse(include_str!("../compat/corpus.txt"));
+    let case = cases.iter().find(|case| case.name == "druid_renamed_dimension_field").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let old = compile(&dir.path().join("old"), &case.old);
+    let new = compile(&dir.path().join("new"), &case.new);
+    assert!(!compat::check(old.pool(), new.pool(), Mode::Wire, None).breaking, "wire accepts a rename");
+    let dimensions = DimensionsConfig::parse(case.dimensions.as_deref().unwrap(), "dimensions").unwrap();
+    let mapping = DruidMapping { message: "settlement.v1.Tx", dimensions: &dimensions };
+    let report = compat::check(old.pool(), new.pool(), Mode::Wire, Some(mapping));
+    assert!(report.breaking);
+    let finding = &report.findings[0];
+    assert_eq!(
+        (finding.rule, finding.file.as_str(), finding.line, finding.column),
+        ("DRUID_DIMENSION_RENAMED", "a.proto", 5, 3)
+    );
+    assert!(
+        finding.message.contains("dimension `transactionId` reads `transactionId`, which is now `txnId`"),
+        "{finding}"
+    );
+}
