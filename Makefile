@@ -32,6 +32,7 @@ test-examples:
 
 bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline
+	cargo bench -p deploy-core --bench deploy
 	cargo bench -p druid-client --bench status_many
 	cargo bench -p schema-registry --bench compat
 

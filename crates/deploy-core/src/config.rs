@@ -264,6 +264,8 @@ impl RawEnvironment {
             }
         }
         self.thresholds.check().map_err(|message| invalid("thresholds", message))?;
+        jiff::tz::TimeZone::get(&self.time_zone)
+            .map_err(|err| invalid("time_zone", format!("`{}`: {err}", self.time_zone)))?;
         let registry = RegistryLocation::parse(&self.registry, config.base_dir())
             .map_err(|message| invalid("registry", message))?;
         let window = self.window.finish().map_err(|message| invalid("window", message))?;

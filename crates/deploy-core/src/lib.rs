@@ -22,8 +22,10 @@ use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
 
 pub mod compat;
 pub mod config;
+pub mod policy;
 pub mod render;
 pub mod versions;
+pub mod workflow;
 
 use config::{Config, Environment, Overrides};
 
@@ -94,6 +96,36 @@ pub enum Error {
         /// The findings.
         report: schema_registry::compat::Report,
     },
+    /// Druid failed or could not be reached.
+    #[error("Druid failed while {action}")]
+    Druid {
+        /// What was being done.
+        action: &'static str,
+        /// Druid's error.
+        #[source]
+        source: Box<druid_client::Error>,
+    },
+    /// The Overlord refused the spec; the channel did not move.
+    #[error("the Overlord refused the spec of {version}; the channel was not moved")]
+    SubmitRejected {
+        /// The version.
+        version: String,
+        /// Druid's error (its message says what is wrong with the spec).
+        #[source]
+        source: Box<druid_client::Error>,
+    },
+    /// Outside the environment's deployment window.
+    #[error(
+        "`{environment}` is outside its deployment window ({now}; allowed {window}); pass --ignore-window --reason TEXT in an emergency"
+    )]
+    WindowClosed {
+        /// Environment.
+        environment: String,
+        /// Local time now.
+        now: String,
+        /// The window.
+        window: String,
+    },
     /// Staging and prod take only committed schemas.
     #[error(
         "the working tree has uncommitted changes: `{environment}` takes only committed schemas (commit, or publish to dev)"
@@ -119,8 +151,13 @@ impl Error {
     pub fn category(&self) -> Category {
         use schema_registry::Error as Registry;
         match self {
-            Self::InvalidMapping { .. } | Self::Breaking { .. } => Category::CheckFailed,
-            Self::Schema(
+            Self::InvalidMapping { .. } | Self::Breaking { .. } | Self::WindowClosed { .. } => {
+                Category::CheckFailed
+            }
+            Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
+            Self::Druid { .. }
+            | Self::SubmitRejected { .. }
+            | Self::Schema(
                 Registry::Store { .. }
                 | Registry::Digest { .. }
                 | Registry::Corrupt { .. }
@@ -231,7 +268,7 @@ impl Checked {
         let content_version = render::content_version(&self.schema);
         Ok(render::render(&render::RenderInput {
             environment,
-            schema: &self.schema,
+            descriptor_set: self.schema.descriptor_set(),
             message_type: self.message.full_name(),
             dimensions: &self.dimensions,
             version: version.unwrap_or(&content_version),

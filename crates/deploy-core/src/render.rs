@@ -17,8 +17,8 @@ use crate::config::{Delivery, Environment};
 pub struct RenderInput<'a> {
     /// Target environment.
     pub environment: &'a Environment,
-    /// The compiled schema whose descriptor set the spec carries (or points at).
-    pub schema: &'a CompiledSchema,
+    /// The encoded FileDescriptorSet the spec carries (inline delivery).
+    pub descriptor_set: &'a [u8],
     /// Full name of the record's message type.
     pub message_type: &'a str,
     /// The dimension mapping.
@@ -65,7 +65,7 @@ pub fn render(input: &RenderInput<'_>) -> SupervisorSpec {
 
     let decoder = match env.descriptor.delivery {
         Delivery::Inline => ProtoBytesDecoder::inline(
-            base64::engine::general_purpose::STANDARD.encode(input.schema.descriptor_set()),
+            base64::engine::general_purpose::STANDARD.encode(input.descriptor_set),
             input.message_type,
         ),
         Delivery::Url => {

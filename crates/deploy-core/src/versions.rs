@@ -93,8 +93,21 @@ pub struct PublishOutcome {
 }
 
 /// Publishes the checked project to `environment`'s registry (idempotent). A mapping with
-/// errors is refused.
+/// errors is refused; so is a breaking change against the channel's version without
+/// `allow_breaking`.
 pub async fn publish(
+    checked: &Checked,
+    environment: &Environment,
+    project_dir: &Path,
+    options: &PublishOptions,
+) -> Result<PublishOutcome> {
+    let registry = open_registry(&environment.registry).await;
+    publish_to(&registry, checked, environment, project_dir, options).await
+}
+
+/// [`publish`] to an open registry.
+pub async fn publish_to(
+    registry: &Registry,
     checked: &Checked,
     environment: &Environment,
     project_dir: &Path,
@@ -120,7 +133,6 @@ pub async fn publish(
         Some(name) => Version::parse(name)?,
         None => version_name(environment, git.as_ref(), &bundle)?,
     };
-    let registry = open_registry(&environment.registry).await;
     let channel = Channel::parse(&environment.channel)?;
     let parent = match registry.channel(&channel).await? {
         Some(state) => Some(Version::parse(&state.pointer.version)?),
@@ -129,7 +141,7 @@ pub async fn publish(
     // The gate: against what the environment's channel points at.
     let compatibility = match &parent {
         Some(parent) if *parent != version => {
-            let baseline = crate::compat::baseline(&registry, parent).await?;
+            let baseline = crate::compat::baseline(registry, parent).await?;
             let report = crate::compat::gate(&baseline, checked);
             if report.breaking && options.allow_breaking.is_none() {
                 return Err(Error::Breaking { parent: parent.to_string(), report });

@@ -253,6 +253,35 @@ pub struct Lease {
     pub released: bool,
 }
 
+/// One deploy, rollback or emergency action on an environment, appended to its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    /// Environment.
+    pub environment: String,
+    /// `deploy`, `rollback`, `automatic-rollback`, `suspend`, `resume`, `reset`.
+    pub action: String,
+    /// `succeeded`, `no-op`, `rejected`, `failed`, `rolled-back`.
+    pub outcome: String,
+    /// Version live before (the channel's), if any.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Version the action aimed at, if any.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Who acted.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// When (RFC 3339); set by [`Registry::record`].
+    #[serde(default)]
+    pub at: String,
+    /// Recorded overrides and their reasons (`breaking`, `window`).
+    #[serde(default)]
+    pub overrides: BTreeMap<String, String>,
+    /// What happened, in a sentence.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
 /// Proof of holding a lease; give it back with [`Registry::release`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockGuard {
@@ -695,6 +724,36 @@ impl Registry {
             }
             Err(err) => Err(self.store_error(err)),
         }
+    }
+
+    /// Appends `record` to its environment's history (time-ordered keys, never overwritten).
+    pub async fn record(&self, record: &DeployRecord) -> Result<DeployRecord> {
+        let environment = Channel::parse(&record.environment)?; // same naming rules
+        let at = now();
+        let stored = DeployRecord { at: at.to_string(), ..record.clone() };
+        let key = format!(
+            "history/deploys/{environment}/{}-{:06}.json",
+            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
+            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
+        );
+        match self.store.put_if_absent(&key, to_json(&stored)).await {
+            Ok(_) => Ok(stored),
+            Err(err) => Err(self.store_error(err)),
+        }
+    }
+
+    /// The history of `environment`, oldest first.
+    pub async fn history(&self, environment: &str) -> Result<Vec<DeployRecord>> {
+        let environment = Channel::parse(environment)?;
+        let prefix = format!("history/deploys/{environment}/");
+        let keys = list_all(self.store.as_ref(), &prefix).await.map_err(|err| self.store_error(err))?;
+        let mut records = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some((record, _)) = self.read_json::<DeployRecord>(&key).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
     }
 
     /// The current lease of `environment`, if any was ever taken.

@@ -1,0 +1,3 @@
+//! Deploy scenarios against a mocked Druid (mockall) and an in-memory registry.
+
+mod scenarios;
