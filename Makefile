@@ -2,13 +2,15 @@
 # DRUIDCTL runs the binary from this checkout; set DRUIDCTL=druidctl to use an installed one.
 DRUIDCTL ?= cargo run --quiet -p druidctl --
 ENV ?= dev
+VERSION ?= previous
 # The S3-compatible server the S3 tests use (LocalStack, started by s3-up).
 S3_ENDPOINT ?= http://127.0.0.1:4566
 
-.PHONY: help compile validate test-template list-schemas test test-rust test-examples bench bench-compat lint s3-up s3-down
+.PHONY: help compile validate test-template list-schemas deploy-dev deploy-staging deploy-prod plan status logs \
+	rollback suspend resume test test-rust test-examples bench bench-compat lint s3-up s3-down
 
 help: ## List the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
 
 compile: ## Compile schemas/proto into target/druidctl/descriptor.binpb
 	$(DRUIDCTL) compile
@@ -22,6 +24,33 @@ test-template: ## Print the supervisor spec of ENV (make test-template ENV=prod)
 list-schemas: ## Versions in ENV's registry and the channels pointing at them
 	$(DRUIDCTL) schemas list --env $(ENV)
 
+deploy-dev: ## Publish, submit, verify and promote to develop-latest
+	$(DRUIDCTL) deploy --env dev
+
+deploy-staging: ## The same for staging (staging-latest)
+	$(DRUIDCTL) deploy --env staging
+
+deploy-prod: ## The same for prod (stable); asks for confirmation
+	$(DRUIDCTL) deploy --env prod
+
+plan: ## What deploying ENV would do
+	$(DRUIDCTL) plan --env $(ENV)
+
+status: ## State, tasks, lag, rates, parse errors of ENV
+	$(DRUIDCTL) status --env $(ENV)
+
+logs: ## Tail of the running tasks' logs of ENV
+	$(DRUIDCTL) logs --env $(ENV)
+
+rollback: ## make rollback ENV=prod VERSION=abc123f (default VERSION=previous)
+	$(DRUIDCTL) rollback --env $(ENV) --version $(VERSION)
+
+suspend: ## Emergency: suspend ENV's supervisor
+	$(DRUIDCTL) suspend --env $(ENV)
+
+resume: ## Resume ENV's supervisor
+	$(DRUIDCTL) resume --env $(ENV)
+
 test: s3-up test-rust test-examples ## Every test suite (what CI runs); starts LocalStack first
 
 test-rust:
@@ -29,6 +58,7 @@ test-rust:
 
 test-examples:
 	cargo run --quiet -p druidctl-examples --bin render-spec -- prod druidctl.toml > /dev/null
+	cargo run --quiet -p druidctl-examples --bin deploy-cycle -- druidctl.toml
 
 bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline

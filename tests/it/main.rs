@@ -1,5 +1,6 @@
 //! Cross-crate integration tests, one binary (linking happens once).
 
+mod pipeline;
 mod render;
 
 use std::path::{Path, PathBuf};

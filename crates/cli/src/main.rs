@@ -21,7 +21,7 @@ Exit codes:
 
 /// Ship Protobuf schema changes into Apache Druid safely.
 #[derive(Debug, Parser)]
-#[command(name = "druidctl", version, after_help = EXIT_CODES, propagate_version = true)]
+#[command(name = "druidctl", version, after_help = EXIT_CODES)]
 struct Cli {
     /// Project file; by default druidctl.toml in this directory or the nearest parent.
     #[arg(long, global = true, value_name = "PATH")]
@@ -74,6 +74,31 @@ enum Command {
         #[command(subcommand)]
         command: commands::schemas::Command,
     },
+    /// What deploy would do: validation, compatibility, the spec diff against Druid, drift.
+    Plan,
+    /// Publish, submit, wait, verify and move the channel; roll back automatically on failure.
+    Deploy(commands::workflow::DeployArgs),
+    /// The post-deploy checklist: state, tasks, rate, parse errors, task failures, SQL probe.
+    Verify,
+    /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
+    Rollback(commands::workflow::RollbackArgs),
+    /// State, tasks, lag, rates, parse errors and the live version of an environment.
+    Status,
+    /// Emergency: stop reading without removing the supervisor.
+    Suspend,
+    /// Resume a suspended supervisor.
+    Resume,
+    /// Forget stored offsets and restart the tasks (asks for confirmation).
+    Reset(commands::workflow::ResetArgs),
+    /// Deploys, rollbacks and emergency actions recorded for an environment.
+    History,
+    /// The end of the logs of the supervisor's running tasks.
+    Logs(commands::workflow::LogsArgs),
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
 }
 
 fn main() -> ExitCode {
@@ -93,6 +118,21 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&context, &args, &out),
         Command::Check(args) => commands::check::run(&context, &args, &out),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
+        Command::Plan => commands::workflow::plan(&context, &out),
+        Command::Deploy(args) => commands::workflow::deploy(&context, &args, &out),
+        Command::Verify => commands::workflow::verify(&context, &out),
+        Command::Rollback(args) => commands::workflow::rollback(&context, &args, &out),
+        Command::Status => commands::workflow::status(&context, &out),
+        Command::Suspend => commands::workflow::control(&context, "suspend", true, &out),
+        Command::Resume => commands::workflow::control(&context, "resume", true, &out),
+        Command::Reset(args) => commands::workflow::control(&context, "reset", args.yes, &out),
+        Command::History => commands::workflow::history(&context, &out),
+        Command::Logs(args) => commands::workflow::logs(&context, &args, &out),
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(shell, &mut Cli::command(), "druidctl", &mut std::io::stdout());
+            Ok(output::Status::Success)
+        }
     };
     out.finish(result)
 }

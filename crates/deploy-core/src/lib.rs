@@ -22,6 +22,7 @@ use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
 
 pub mod compat;
 pub mod config;
+pub mod connect;
 pub mod policy;
 pub mod render;
 pub mod versions;

@@ -770,6 +770,71 @@ impl Workflow<'_> {
         })
     }
 
+    /// The environment's ingestion now: state, tasks, lag, rates, parse errors, live version.
+    pub async fn status(&self) -> Result<StatusSnapshot> {
+        let id = &self.environment.datasource;
+        let status =
+            self.druid.supervisor_status(id).await.map_err(druid_error("reading the supervisor status"))?;
+        let task_stats =
+            self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
+        let payload = status.payload;
+        let mut rates: BTreeMap<String, f64> =
+            ["1m", "5m", "15m"].iter().map(|window| ((*window).to_owned(), 0.0)).collect();
+        let (mut processed, mut unparseable, mut thrown_away) = (0.0_f64, 0.0_f64, 0.0_f64);
+        for task in task_stats.values().flat_map(BTreeMap::values) {
+            if let Some(averages) =
+                task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
+            {
+                for (window, rate) in &mut rates {
+                    *rate += averages.get(window).map_or(0.0, |row| row.processed);
+                }
+            }
+            if let Some(totals) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
+                processed += totals.processed;
+                unparseable += totals.unparseable;
+                thrown_away += totals.thrown_away;
+            }
+        }
+        let ratio = |part: f64, rest: f64| if part + rest > 0.0 { part / (part + rest) } else { 0.0 };
+        #[allow(clippy::cast_precision_loss)]
+        let (lag_seconds, lag_estimated) = match (payload.aggregate_lag_millis, payload.aggregate_lag) {
+            (Some(millis), _) => (Some(millis as f64 / 1000.0), false),
+            (None, Some(lag)) if rates["5m"] > 0.0 => (Some(lag.max(0) as f64 / rates["5m"]), true),
+            _ => (None, false),
+        };
+        let ingestion = &self.environment.ingestion;
+        Ok(StatusSnapshot {
+            environment: self.environment.name.clone(),
+            datasource: id.clone(),
+            state: payload.state.map(|state| state.to_string()),
+            detailed_state: payload.detailed_state.map(|state| state.to_string()),
+            healthy: payload.healthy,
+            active_tasks: payload.active_tasks.len(),
+            publishing_tasks: payload.publishing_tasks.len(),
+            expected_tasks: ingestion.task_count * ingestion.replicas,
+            lag_by_partition: payload.minimum_lag.unwrap_or_default(),
+            total_lag: payload.aggregate_lag,
+            lag_seconds,
+            lag_estimated,
+            rates,
+            processed,
+            unparseable_ratio: ratio(unparseable, processed),
+            thrown_away_ratio: ratio(thrown_away, processed),
+            recent_errors: payload
+                .recent_errors
+                .iter()
+                .map(|error| {
+                    format!(
+                        "{}: {}",
+                        error.exception_class.as_deref().unwrap_or("error"),
+                        error.message.as_deref().unwrap_or("")
+                    )
+                })
+                .collect(),
+            drift: self.drift().await?,
+        })
+    }
+
     /// What is live compared with what the channel says, and what to run if they differ.
     /// Specs are compared by what decides ingestion ([`fingerprint`]): descriptor, message
     /// type, timestamp, dimensions, flattened paths, topic.
@@ -836,6 +901,48 @@ impl Workflow<'_> {
             hint,
         })
     }
+}
+
+/// A typed snapshot of an environment's ingestion.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StatusSnapshot {
+    /// Environment.
+    pub environment: String,
+    /// Datasource (supervisor id).
+    pub datasource: String,
+    /// `RUNNING`, `SUSPENDED`, ...
+    pub state: Option<String>,
+    /// `RUNNING`, `UNABLE_TO_CONNECT_TO_STREAM`, ...
+    pub detailed_state: Option<String>,
+    /// Druid's own verdict.
+    pub healthy: Option<bool>,
+    /// Reading tasks.
+    pub active_tasks: usize,
+    /// Publishing tasks.
+    pub publishing_tasks: usize,
+    /// taskCount x replicas from the configuration.
+    pub expected_tasks: u32,
+    /// Offset lag by partition.
+    pub lag_by_partition: BTreeMap<String, i64>,
+    /// Total offset lag.
+    pub total_lag: Option<i64>,
+    /// Lag in seconds: Druid's `aggregateLagMillis` when reported, otherwise offset lag over
+    /// the 5-minute processing rate.
+    pub lag_seconds: Option<f64>,
+    /// Whether `lag_seconds` is an estimate.
+    pub lag_estimated: bool,
+    /// Rows per second over 1, 5 and 15 minutes.
+    pub rates: BTreeMap<String, f64>,
+    /// Rows ingested by the running tasks.
+    pub processed: f64,
+    /// Unparseable / (processed + unparseable).
+    pub unparseable_ratio: f64,
+    /// Thrown away / (processed + thrown away).
+    pub thrown_away_ratio: f64,
+    /// Recent supervisor errors (`class: message`).
+    pub recent_errors: Vec<String>,
+    /// Live versus recorded version.
+    pub drift: Drift,
 }
 
 /// What [`Workflow::plan`] found.

@@ -12,6 +12,7 @@ pub mod compile;
 pub mod render;
 pub mod schemas;
 pub mod validate;
+pub mod workflow;
 
 /// The global flags commands share.
 #[derive(Debug)]

@@ -1,6 +1,7 @@
 //! The `druidctl` binary run as a user runs it: arguments in, stdout, stderr and exit code out.
 
 mod check;
+mod druid;
 mod offline;
 mod schemas;
 

@@ -1,0 +1,211 @@
+//! The Druid commands against a wiremock Druid and a temporary registry.
+
+use predicates::prelude::*;
+use serde_json::{Value, json};
+use wiremock::matchers::{any, method, path, path_regex};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::{druidctl, edit, git, sample_repo};
+
+const SUPERVISOR: &str = "/druid/indexer/v1/supervisor/settlement_transactions_dev";
+const PASSWORD: &str = "s3cr3t-never-printed";
+
+async fn druid() -> MockServer {
+    let server = MockServer::start().await;
+    let respond = |body: Value| ResponseTemplate::new(200).set_body_json(body);
+    Mock::given(method("GET"))
+        .and(path("/status"))
+        .respond_with(respond(json!({"version": "34.0.0", "modules": []})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(SUPERVISOR))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": "[settlement_transactions_dev] does not exist"})),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/druid/indexer/v1/supervisor"))
+        .respond_with(respond(json!({"id": "settlement_transactions_dev"})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path(format!("{SUPERVISOR}/status"))).respond_with(respond(json!({
+        "id": "settlement_transactions_dev", "generationTime": "2026-12-01T10:00:00Z",
+        "payload": {"dataSource": "settlement_transactions_dev", "stream": "settlement-transactions-dev", "partitions": 1, "replicas": 1, "durationSeconds": 3600,
+            "activeTasks": [{"id": "index_kafka_settlement_transactions_dev_0", "startingOffsets": {"0": 0}, "startTime": "2026-12-01T10:00:00Z", "remainingSeconds": 3000, "type": "ACTIVE", "currentOffsets": {"0": 990}, "lag": {"0": 10}}],
+            "publishingTasks": [], "latestOffsets": {"0": 1000}, "minimumLag": {"0": 10}, "aggregateLag": 10,
+            "offsetsLastUpdated": "2026-12-01T10:00:00Z", "suspended": false, "healthy": true, "state": "RUNNING", "detailedState": "RUNNING", "recentErrors": []}
+    }))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path(format!("{SUPERVISOR}/health")))
+        .respond_with(respond(json!({"healthy": true})))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET")).and(path(format!("{SUPERVISOR}/stats"))).respond_with(respond(json!({"0": {"index_kafka_settlement_transactions_dev_0": {
+        "movingAverages": {"buildSegments": {"1m": {"processed": 12.0, "processedBytes": 1200.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0},
+                                             "5m": {"processed": 10.0, "processedBytes": 1000.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0},
+                                             "15m": {"processed": 9.0, "processedBytes": 900.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0}}},
+        "totals": {"buildSegments": {"processed": 990, "processedBytes": 99000, "processedWithError": 0, "thrownAway": 0, "unparseable": 0}}}}}))).mount(&server).await;
+    Mock::given(method("GET"))
+        .and(path("/druid/indexer/v1/tasks"))
+        .respond_with(respond(json!([])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/druid/v2/sql"))
+        .respond_with(respond(json!([{"rows": 990}])))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path_regex(r"/supervisor/settlement_transactions_dev/(suspend|resume)$"))
+        .respond_with(respond(json!({"type": "kafka"})))
+        .mount(&server)
+        .await;
+    Mock::given(any())
+        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
+        .with_priority(u8::MAX)
+        .mount(&server)
+        .await;
+    server
+}
+
+fn with_druid(command: &mut assert_cmd::Command, server: &MockServer) {
+    command
+        .env("DRUIDCTL_DRUID_URL", server.uri())
+        .env("DRUIDCTL_DRUID_USER", "admin")
+        .env("DRUIDCTL_DRUID_PASSWORD", PASSWORD)
+        .env("DRUIDCTL_ACTOR", "ci-test");
+}
+
+fn never_shows_the_password(output: &std::process::Output) {
+    for stream in [&output.stdout, &output.stderr] {
+        assert!(!String::from_utf8_lossy(stream).contains(PASSWORD), "the password was printed");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deploy_status_verify_history_against_a_mock_druid() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    let commit = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+
+    // The dev window is Monday to Friday: the override keeps this test green any day.
+    let mut deploy = druidctl(dir);
+    deploy.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests run every day"]);
+    with_druid(&mut deploy, &server);
+    let output = deploy.output().unwrap();
+    never_shows_the_password(&output);
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains(&format!("deployed {commit} to dev (nothing -> {commit})")), "{stdout}");
+    assert!(stdout.contains("unparseable_ratio") && stdout.contains("0.00 % (0 of 990)"), "{stdout}");
+
+    let mut status = druidctl(dir);
+    status.args(["status", "--env", "dev", "--output", "json"]);
+    with_druid(&mut status, &server);
+    let output = status.output().unwrap();
+    never_shows_the_password(&output);
+    let snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(snapshot["state"], "RUNNING");
+    assert_eq!(snapshot["total_lag"], 10);
+    assert_eq!(snapshot["lag_seconds"], 1.0); // 10 records at 10 rows/s
+    assert_eq!(snapshot["lag_estimated"], true);
+
+    let mut verify = druidctl(dir);
+    verify.args(["verify", "--env", "dev"]);
+    with_druid(&mut verify, &server);
+    verify.assert().success().stdout(
+        predicate::str::contains("sql_probe").and(predicate::str::contains("990 rows in the last hour")),
+    );
+
+    let mut history = druidctl(dir);
+    history.args(["history", "--env", "dev", "-o", "json"]);
+    let records: Value = serde_json::from_slice(&history.output().unwrap().stdout).unwrap();
+    assert_eq!(records[0]["action"], "deploy");
+    assert_eq!(records[0]["outcome"], "succeeded");
+    assert_eq!(records[0]["by"], "ci-test");
+
+    let mut suspend = druidctl(dir);
+    suspend.args(["suspend", "--env", "dev"]);
+    with_druid(&mut suspend, &server);
+    suspend
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("settlement_transactions_dev (dev) suspended"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prod_needs_yes_off_a_terminal_and_json_is_event_lines() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let mut deploy = druidctl(repo.path());
+    deploy.args(["deploy", "--env", "prod"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().code(2).stderr(predicate::str::contains("pass --yes"));
+
+    let mut json = druidctl(repo.path());
+    json.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests", "--output", "json"]);
+    with_druid(&mut json, &server);
+    let output = json.output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let events: Vec<Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    assert!(
+        events.iter().any(|event| event["event"] == "check" && event["check"]["name"] == "running_tasks")
+    );
+    assert_eq!(events.last().unwrap()["result"]["outcome"], "deployed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_druid_exits_3_and_publishes_nothing() {
+    let repo = sample_repo();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut deploy = druidctl(repo.path());
+    deploy
+        .args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"])
+        .env("DRUIDCTL_DRUID_URL", format!("http://127.0.0.1:{port}"))
+        .env("DRUIDCTL_DRUID_USER", "admin")
+        .env("DRUIDCTL_DRUID_PASSWORD", PASSWORD);
+    let output = deploy.output().unwrap();
+    never_shows_the_password(&output);
+    assert_eq!(output.status.code(), Some(3), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("Druid failed while reaching Druid"));
+    assert!(!repo.path().join(".registry/schemas").exists(), "nothing was published");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rollback_to_previous_from_the_command_line() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    let first = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+    let deploy = |dir: &std::path::Path| {
+        let mut deploy = druidctl(dir);
+        deploy.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"]);
+        with_druid(&mut deploy, &server);
+        deploy.assert().success();
+    };
+    deploy(dir);
+    edit(
+        &dir.join("config/dimensions.json"),
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acquirerRef", "from": "acquirerId" },"#,
+    );
+    git(dir, &["commit", "-qam", "a new dimension"]);
+    deploy(dir);
+    let mut rollback = druidctl(dir);
+    rollback.args(["rollback", "--env", "dev", "--version", "previous"]);
+    with_druid(&mut rollback, &server);
+    rollback.assert().success().stdout(predicate::str::contains(format!("rolled dev back to {first}")));
+    let mut history = druidctl(dir);
+    history.args(["history", "--env", "dev"]);
+    history
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("rollback").and(predicate::str::contains("succeeded")));
+}

@@ -1,0 +1,104 @@
+//! `.gitlab-ci.yml` implements the team's flow: build once, validate and check merge requests,
+//! deploy develop and staging automatically, main by hand.
+
+use yaml_rust2::{Yaml, YamlLoader};
+
+use crate::repo_root;
+
+fn pipeline() -> Yaml {
+    let text = std::fs::read_to_string(repo_root().join(".gitlab-ci.yml")).unwrap();
+    YamlLoader::load_from_str(&text).unwrap().remove(0)
+}
+
+fn job<'a>(pipeline: &'a Yaml, name: &str) -> &'a Yaml {
+    let job = &pipeline[name];
+    assert!(!job.is_badvalue(), "no job {name}");
+    job
+}
+
+/// A job's value for `key`, looking through `extends`.
+fn field<'a>(pipeline: &'a Yaml, job_name: &str, key: &str) -> &'a Yaml {
+    let job = job(pipeline, job_name);
+    if !job[key].is_badvalue() {
+        return &job[key];
+    }
+    match job["extends"].as_str() {
+        Some(parent) => field(pipeline, parent, key),
+        None => &job[key],
+    }
+}
+
+fn strings(yaml: &Yaml) -> Vec<String> {
+    yaml.as_vec()
+        .map(|items| items.iter().filter_map(|item| item.as_str().map(str::to_owned)).collect())
+        .unwrap_or_default()
+}
+
+fn rules(pipeline: &Yaml, job_name: &str) -> Vec<(String, Option<String>)> {
+    field(pipeline, job_name, "rules")
+        .as_vec()
+        .expect("rules")
+        .iter()
+        .map(|rule| {
+            (rule["if"].as_str().unwrap_or_default().to_owned(), rule["when"].as_str().map(str::to_owned))
+        })
+        .collect()
+}
+
+#[test]
+fn druidctl_is_built_once_and_passed_on() {
+    let pipeline = pipeline();
+    assert_eq!(strings(&pipeline["stages"]), ["build", "validate", "deploy"]);
+    assert_eq!(strings(&job(&pipeline, "build")["artifacts"]["paths"]), ["bin/druidctl"]);
+    for name in ["validate", "check:stable", "deploy:dev", "deploy:staging", "deploy:prod"] {
+        assert!(strings(field(&pipeline, name, "needs")).contains(&"build".to_owned()), "{name} needs build");
+        let script = strings(field(&pipeline, name, "script")).join("\n");
+        assert!(script.contains("bin/druidctl "), "{name} runs the built druidctl");
+        assert!(!script.contains("cargo "), "{name} does not build again");
+    }
+}
+
+#[test]
+fn merge_requests_are_validated_and_checked_against_stable() {
+    let pipeline = pipeline();
+    for name in ["validate", "check:stable"] {
+        assert!(
+            rules(&pipeline, name).iter().any(|(condition, _)| condition.contains("merge_request_event")),
+            "{name}"
+        );
+    }
+    let check = strings(field(&pipeline, "check:stable", "script")).join("\n");
+    assert!(check.contains("druidctl check --against stable --env prod"), "{check}");
+}
+
+#[test]
+fn branches_deploy_their_environment_and_prod_is_manual() {
+    let pipeline = pipeline();
+    for (name, branch, environment, manual) in [
+        ("deploy:dev", "develop", "dev", false),
+        ("deploy:staging", "staging", "staging", false),
+        ("deploy:prod", "main", "prod", true),
+    ] {
+        let rules = rules(&pipeline, name);
+        assert_eq!(rules.len(), 1, "{name}");
+        assert_eq!(rules[0].0, format!("$CI_COMMIT_BRANCH == \"{branch}\""), "{name}");
+        assert_eq!(rules[0].1.as_deref() == Some("manual"), manual, "{name}");
+        assert_eq!(field(&pipeline, name, "variables")["DRUIDCTL_ENV"].as_str(), Some(environment));
+        assert_eq!(field(&pipeline, name, "environment")["name"].as_str(), Some(environment));
+        // One deploy per environment at a time, on top of druidctl's own lock.
+        assert_eq!(field(&pipeline, name, "resource_group").as_str(), Some(environment));
+    }
+    let deploy = strings(field(&pipeline, "deploy:prod", "script")).join("\n");
+    assert!(deploy.contains("--yes"), "a CI job is not a terminal: deploy needs --yes");
+}
+
+#[test]
+fn credentials_are_variables_not_values() {
+    let text = std::fs::read_to_string(repo_root().join(".gitlab-ci.yml")).unwrap();
+    let pipeline = pipeline();
+    let variables = &pipeline["variables"];
+    for secret in ["DRUIDCTL_DRUID_PASSWORD", "DRUIDCTL_DRUID_TOKEN", "AWS_SECRET_ACCESS_KEY"] {
+        assert!(variables[secret].is_badvalue(), "{secret} must come from CI/CD variables");
+        assert!(text.contains(secret), "{secret} is documented in the header");
+    }
+}
