@@ -22,13 +22,17 @@ fi
 buf=$(command -v buf || true)
 [ -n "$buf" ] || [ ! -x "$cache/buf/node_modules/.bin/buf" ] || buf="$cache/buf/node_modules/.bin/buf"
 
-# best wall time (s) and peak RSS (KiB) over $runs runs of a command that exits 0 or 1
+# best wall time (s, from bash's microsecond clock) and peak RSS (KiB, from time -v) over
+# $runs runs of a command that exits 0 or 1
 measure() {
-  local best_time="" best_rss=""
+  local best_time="" best_rss="" started ended seconds rss
   for _ in $(seq "$runs"); do
+    started=$EPOCHREALTIME
     # Exit 1 means "breaking changes found"; time then adds a "Command exited" line first.
-    /usr/bin/time -f "%e %M" -o "$work/time" "$@" > /dev/null 2>&1 || true
-    read -r seconds rss < <(tail -n 1 "$work/time")
+    /usr/bin/time -f "%M" -o "$work/time" "$@" > /dev/null 2>&1 || true
+    ended=$EPOCHREALTIME
+    seconds=$(awk -v a="$started" -v b="$ended" 'BEGIN { printf "%.4f", b - a }')
+    rss=$(tail -n 1 "$work/time")
     if [ -z "$best_time" ] || awk "BEGIN{exit !($seconds < $best_time)}"; then best_time=$seconds; fi
     if [ -z "$best_rss" ] || [ "$rss" -lt "$best_rss" ]; then best_rss=$rss; fi
   done

@@ -255,9 +255,9 @@ impl Checked {
         self.problems.iter().filter(|problem| problem.severity == Severity::Error).count()
     }
 
-    /// Renders the spec for `environment`; refuses when the mapping has errors. `version`
-    /// defaults to [`render::content_version`].
-    pub fn render(&self, environment: &Environment, version: Option<&str>) -> Result<SupervisorSpec> {
+    /// An [`Error::InvalidMapping`] when any finding is an error: such a mapping is never
+    /// rendered, published or deployed.
+    pub fn ensure_valid(&self) -> Result<()> {
         let errors = self.error_count();
         if errors > 0 {
             return Err(Error::InvalidMapping {
@@ -266,6 +266,13 @@ impl Checked {
                 problems: self.problems.clone(),
             });
         }
+        Ok(())
+    }
+
+    /// Renders the spec for `environment`; refuses when the mapping has errors. `version`
+    /// defaults to [`render::content_version`].
+    pub fn render(&self, environment: &Environment, version: Option<&str>) -> Result<SupervisorSpec> {
+        self.ensure_valid()?;
         let content_version = render::content_version(&self.schema);
         Ok(render::render(&render::RenderInput {
             environment,

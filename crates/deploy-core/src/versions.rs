@@ -113,14 +113,7 @@ pub async fn publish_to(
     project_dir: &Path,
     options: &PublishOptions,
 ) -> Result<PublishOutcome> {
-    let errors = checked.error_count();
-    if errors > 0 {
-        return Err(Error::InvalidMapping {
-            path: checked.dimensions_path.clone(),
-            errors,
-            problems: checked.problems.clone(),
-        });
-    }
+    checked.ensure_valid()?;
     let dimensions = std::fs::read(&checked.dimensions_path)
         .map_err(|source| Error::ConfigRead { path: checked.dimensions_path.clone(), source })?;
     let bundle = Bundle::new(&checked.schema, checked.message.full_name(), dimensions);

@@ -300,20 +300,17 @@ impl Workflow<'_> {
         options: &DeployOptions,
         overrides: &mut BTreeMap<String, String>,
     ) -> Result<DeployOutcome> {
-        let errors = checked.error_count();
-        if errors > 0 {
-            return Err(Error::InvalidMapping {
-                path: checked.dimensions_path.clone(),
-                errors,
-                problems: checked.problems.clone(),
-            });
-        }
+        checked.ensure_valid()?;
         self.step(
             Step::Compiled,
             format!("{} ({} dimensions)", checked.message.full_name(), checked.dimensions.dimensions.len()),
         );
         // Druid first: when it is unreachable nothing is published or moved.
         self.check_druid_version().await?;
+        // A deploy that died after its submit left Druid ahead of the channel: say so.
+        if let Some(hint) = self.drift().await?.hint {
+            self.warn(format!("drift before this deploy: {hint}"));
+        }
         let channel = self.channel()?;
         let base = self.registry.channel(&channel).await?;
         let publish = PublishOptions {
