@@ -102,3 +102,39 @@ fn credentials_are_variables_not_values() {
         assert!(text.contains(secret), "{secret} is documented in the header");
     }
 }
+
+#[test]
+fn make_targets_are_one_druidctl_call_each() {
+    for (target, expected) in [
+        ("deploy-dev", "deploy --env dev"),
+        ("deploy-staging", "deploy --env staging"),
+        ("deploy-prod", "deploy --env prod"),
+        ("status", "status --env prod"),
+        ("logs", "logs --env prod"),
+        ("rollback", "rollback --env prod --version abc123f"),
+        ("suspend", "suspend --env prod"),
+        ("resume", "resume --env prod"),
+        ("list-schemas", "schemas list --env prod"),
+        ("test-template", "render --env prod"),
+        ("compile", "compile"),
+        ("validate", "validate"),
+    ] {
+        // Run from `make test` too: the outer make's variables would make this one chatty.
+        let output = std::process::Command::new("make")
+            .args(["-n", "--no-print-directory", target, "ENV=prod", "VERSION=abc123f"])
+            .env_remove("MAKEFLAGS")
+            .env_remove("MFLAGS")
+            .env_remove("MAKELEVEL")
+            .current_dir(repo_root())
+            .output()
+            .expect("make is installed");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "make -n {target}: {text}");
+        assert!(
+            lines[0].contains("druidctl") && lines[0].ends_with(expected),
+            "make -n {target}: {}",
+            lines[0]
+        );
+    }
+}

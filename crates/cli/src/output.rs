@@ -149,7 +149,6 @@ impl Output {
     }
 
     /// Whether extra detail was asked for (`-v`).
-    #[allow(dead_code)]
     pub fn is_verbose(&self) -> bool {
         self.verbose > 0
     }

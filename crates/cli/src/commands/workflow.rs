@@ -64,11 +64,23 @@ struct Session {
     registry: Registry,
 }
 
-fn session(context: &Context) -> Result<Session, CliError> {
+fn session(context: &Context, out: &Output) -> Result<Session, CliError> {
     let project = context.project()?;
     let environment = context.environment(&project)?;
     let druid = deploy_core::connect::druid_client(&environment)?;
     let registry = block_on(async { Ok(versions::open_registry(&environment.registry).await) })?;
+    if out.is_verbose() {
+        let mut url = druid.base_url(druid_client::Service::Router).clone();
+        let _ = url.set_password(None);
+        out.note(format_args!(
+            "project {}, environment {} (datasource {}, channel {}), Druid {url}, registry {}",
+            project.config().path().display(),
+            environment.name,
+            environment.datasource,
+            environment.channel,
+            registry.location()
+        ));
+    }
     Ok(Session { project, environment, druid, registry })
 }
 
@@ -86,10 +98,40 @@ impl Session {
     }
 }
 
-/// Progress as lines on stderr (text), or JSON lines on stdout (`--output json`).
+/// Progress: a spinner with the current step and the elapsed time on a terminal, plain lines
+/// on stderr otherwise, JSON lines on stdout with `--output json`.
 struct Progress<'a> {
     out: &'a Output,
     json_lines: bool,
+    spinner: Option<indicatif::ProgressBar>,
+}
+
+impl<'a> Progress<'a> {
+    fn new(out: &'a Output, json_lines: bool) -> Self {
+        let spinner = (!json_lines && out.shows_notes() && std::io::stderr().is_terminal()).then(|| {
+            let spinner = indicatif::ProgressBar::new_spinner();
+            spinner.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} {msg} [{elapsed}]")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            spinner
+        });
+        Self { out, json_lines, spinner }
+    }
+
+    /// Removes the spinner before the command prints its result.
+    fn finish(&self) {
+        if let Some(spinner) = &self.spinner {
+            spinner.finish_and_clear();
+        }
+    }
+}
+
+impl Drop for Progress<'_> {
+    fn drop(&mut self) {
+        self.finish();
+    }
 }
 
 impl Reporter for Progress<'_> {
@@ -100,12 +142,20 @@ impl Reporter for Progress<'_> {
             }
             return;
         }
-        match event {
-            Event::Step { step, detail } => {
+        match (&self.spinner, event) {
+            (Some(spinner), Event::Step { step: deploy_core::workflow::Step::Waiting, detail }) => {
+                spinner.set_message(detail);
+            }
+            (Some(spinner), Event::Step { step, detail }) => {
+                spinner.println(format!("  {:<12} {detail}", format!("{step:?}").to_lowercase()));
+                spinner.set_message(detail);
+            }
+            (None, Event::Step { step, detail }) => {
                 self.out.note(format_args!("  {:<12} {detail}", format!("{step:?}").to_lowercase()));
             }
-            Event::Warning { message } => self.out.error_line(format_args!("warning: {message}")),
-            Event::Check { .. } => {}
+            (Some(spinner), Event::Warning { message }) => spinner.println(format!("warning: {message}")),
+            (None, Event::Warning { message }) => self.out.error_line(format_args!("warning: {message}")),
+            (_, Event::Check { .. }) => {}
         }
     }
 }
@@ -149,10 +199,11 @@ fn print_checks(out: &Output, verification: &Verification) -> Result<(), CliErro
 }
 
 pub fn plan(context: &Context, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
+    let session = session(context, out)?;
     let checked = session.project.check()?;
-    let progress = Progress { out, json_lines: false };
+    let progress = Progress::new(out, false);
     let plan = block_on(async { Ok(session.workflow(&progress).plan(&checked).await?) })?;
+    progress.finish();
     if out.is_json() {
         out.json(&plan)?;
         return Ok(Status::Success);
@@ -199,7 +250,7 @@ pub fn plan(context: &Context, out: &Output) -> Result<Status, CliError> {
 }
 
 pub fn deploy(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
+    let session = session(context, out)?;
     let checked = session.project.check()?;
     if session.environment.name == "prod" {
         confirm(&format!("Deploy to prod ({})", session.environment.datasource), args.yes)?;
@@ -209,10 +260,11 @@ pub fn deploy(context: &Context, args: &DeployArgs, out: &Output) -> Result<Stat
         allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
         ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
     };
-    let progress = Progress { out, json_lines: out.is_json() };
+    let progress = Progress::new(out, out.is_json());
     let project_dir = session.project.config().base_dir().to_owned();
     let result =
         block_on(async { Ok(session.workflow(&progress).deploy(&checked, &project_dir, &options).await) })?;
+    progress.finish();
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(err) => {
@@ -273,9 +325,10 @@ pub fn deploy(context: &Context, args: &DeployArgs, out: &Output) -> Result<Stat
 }
 
 pub fn verify(context: &Context, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
-    let progress = Progress { out, json_lines: false };
+    let session = session(context, out)?;
+    let progress = Progress::new(out, false);
     let verification = block_on(async { Ok(session.workflow(&progress).verify().await?) })?;
+    progress.finish();
     if out.is_json() {
         out.json(&serde_json::json!({ "passed": verification.passed(), "checks": verification.checks }))?;
     } else {
@@ -285,16 +338,17 @@ pub fn verify(context: &Context, out: &Output) -> Result<Status, CliError> {
 }
 
 pub fn rollback(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
+    let session = session(context, out)?;
     if session.environment.name == "prod" {
         confirm(
             &format!("Roll prod ({}) back to {}", session.environment.datasource, args.target),
             args.yes,
         )?;
     }
-    let progress = Progress { out, json_lines: out.is_json() };
+    let progress = Progress::new(out, out.is_json());
     let (version, verification) =
         block_on(async { Ok(session.workflow(&progress).rollback(&args.target).await?) })?;
+    progress.finish();
     if out.is_json() {
         out.line(serde_json::json!({ "event": "outcome", "version": version, "passed": verification.passed(), "checks": verification.checks }))?;
     } else {
@@ -305,9 +359,10 @@ pub fn rollback(context: &Context, args: &RollbackArgs, out: &Output) -> Result<
 }
 
 pub fn status(context: &Context, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
-    let progress = Progress { out, json_lines: false };
+    let session = session(context, out)?;
+    let progress = Progress::new(out, false);
     let snapshot = block_on(async { Ok(session.workflow(&progress).status().await?) })?;
+    progress.finish();
     if out.is_json() {
         out.json(&snapshot)?;
         return Ok(Status::Success);
@@ -388,7 +443,7 @@ pub fn status(context: &Context, out: &Output) -> Result<Status, CliError> {
 
 /// suspend, resume or reset.
 pub fn control(context: &Context, action: &str, yes: bool, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
+    let session = session(context, out)?;
     if action == "reset" {
         confirm(
             &format!(
@@ -398,9 +453,10 @@ pub fn control(context: &Context, action: &str, yes: bool, out: &Output) -> Resu
             yes,
         )?;
     }
-    let progress = Progress { out, json_lines: false };
+    let progress = Progress::new(out, false);
     block_on(async {
         let workflow = session.workflow(&progress);
+        progress.finish();
         match action {
             "suspend" => workflow.suspend().await?,
             "resume" => workflow.resume().await?,
@@ -464,7 +520,7 @@ pub struct LogsArgs {
 }
 
 pub fn logs(context: &Context, args: &LogsArgs, out: &Output) -> Result<Status, CliError> {
-    let session = session(context)?;
+    let session = session(context, out)?;
     let id = &session.environment.datasource;
     let druid = &session.druid;
     let logs = block_on(async {

@@ -10,7 +10,7 @@ use crate::{druidctl, edit, git, sample_repo};
 const SUPERVISOR: &str = "/druid/indexer/v1/supervisor/settlement_transactions_dev";
 const PASSWORD: &str = "s3cr3t-never-printed";
 
-async fn druid() -> MockServer {
+pub async fn druid() -> MockServer {
     let server = MockServer::start().await;
     let respond = |body: Value| ResponseTemplate::new(200).set_body_json(body);
     Mock::given(method("GET"))
