@@ -160,7 +160,8 @@ async fn run(config: &Path) -> Result<(), Box<dyn std::error::Error>> {
         return Err("rollback did not restore v1".into());
     }
 
-    let status = workflow.status().await?;
+    let snapshot = workflow.status().await?;
+    let status = snapshot.ingestion;
     println!("\nstatus dashboard");
     println!("  {:<14} {}", "environment", status.environment);
     println!(
@@ -181,8 +182,8 @@ async fn run(config: &Path) -> Result<(), Box<dyn std::error::Error>> {
     println!(
         "  {:<14} live {} / channel {}",
         "version",
-        status.drift.live_version.unwrap_or_default(),
-        status.drift.expected_version.unwrap_or_default()
+        snapshot.drift.live_version.unwrap_or_default(),
+        snapshot.drift.expected_version.unwrap_or_default()
     );
     println!("\nhistory");
     for record in registry.history("dev").await? {

@@ -83,7 +83,14 @@ enum Command {
     /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
     Rollback(commands::workflow::RollbackArgs),
     /// State, tasks, lag, rates, parse errors and the live version of an environment.
-    Status,
+    Status {
+        /// Every supervisor of the environment's cluster, in one table.
+        #[arg(long)]
+        all: bool,
+    },
+    /// The team's alerts (state, task failures, lag, parse errors) with the action for each;
+    /// exits 1 when one is breached.
+    Monitor(commands::workflow::MonitorArgs),
     /// Emergency: stop reading without removing the supervisor.
     Suspend,
     /// Resume a suspended supervisor.
@@ -92,8 +99,10 @@ enum Command {
     Reset(commands::workflow::ResetArgs),
     /// Deploys, rollbacks and emergency actions recorded for an environment.
     History,
-    /// The end of the logs of the supervisor's running tasks.
+    /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
     Logs(commands::workflow::LogsArgs),
+    /// The parse errors the running tasks saved, with the raw input summarised.
+    ParseErrors,
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -122,12 +131,15 @@ fn main() -> ExitCode {
         Command::Deploy(args) => commands::workflow::deploy(&context, &args, &out),
         Command::Verify => commands::workflow::verify(&context, &out),
         Command::Rollback(args) => commands::workflow::rollback(&context, &args, &out),
-        Command::Status => commands::workflow::status(&context, &out),
+        Command::Status { all: false } => commands::workflow::status(&context, &out),
+        Command::Status { all: true } => commands::workflow::status_all(&context, &out),
+        Command::Monitor(args) => commands::workflow::monitor(&context, &args, &out),
         Command::Suspend => commands::workflow::control(&context, "suspend", true, &out),
         Command::Resume => commands::workflow::control(&context, "resume", true, &out),
         Command::Reset(args) => commands::workflow::control(&context, "reset", args.yes, &out),
         Command::History => commands::workflow::history(&context, &out),
         Command::Logs(args) => commands::workflow::logs(&context, &args, &out),
+        Command::ParseErrors => commands::workflow::parse_errors(&context, &out),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "druidctl", &mut std::io::stdout());

@@ -568,6 +568,9 @@ pub struct Thresholds {
     /// Seconds to wait for the supervisor to be RUNNING and healthy after a submit (300).
     #[serde(default = "default_ready_timeout")]
     pub ready_timeout_secs: u64,
+    /// Hours of completed tasks the task failure ratio is computed over (24).
+    #[serde(default = "default_task_window")]
+    pub task_window_hours: u32,
     /// Report a zero ingestion rate as a warning, not a failure (for idle topics).
     #[serde(default)]
     pub rate_warn_only: bool,
@@ -584,6 +587,7 @@ impl Default for Thresholds {
             max_lag_seconds: default_lag(),
             rate_window: default_rate_window(),
             ready_timeout_secs: default_ready_timeout(),
+            task_window_hours: default_task_window(),
             rate_warn_only: false,
             probe_warn_only: false,
         }
@@ -625,6 +629,10 @@ fn default_rate_window() -> String {
 
 fn default_ready_timeout() -> u64 {
     300
+}
+
+fn default_task_window() -> u32 {
+    24
 }
 
 /// Variables that override the selected environment. Read by the binary from the process

@@ -23,6 +23,7 @@ use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
 pub mod compat;
 pub mod config;
 pub mod connect;
+pub mod monitor;
 pub mod policy;
 pub mod render;
 pub mod versions;

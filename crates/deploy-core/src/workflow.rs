@@ -612,25 +612,13 @@ impl Workflow<'_> {
             verdict: verdict(ratio <= thresholds.max_unparseable_ratio, false),
         });
 
-        let now = self.clock.now();
-        let since = now - jiff::SignedDuration::from_hours(24);
-        let filter = TaskFilter {
-            state: Some(TaskState::Complete),
-            datasource: Some(id.clone()),
-            max: Some(200),
-            created_time_interval: Some(format!("{since}/{now}")),
-            ..TaskFilter::default()
-        };
-        let complete = self.druid.tasks(&filter).await.map_err(druid_error("listing recent tasks"))?;
-        let failed = complete.iter().filter(|task| task.code() == Some(&TaskStatus::Failed)).count();
-        #[allow(clippy::cast_precision_loss)]
-        let failure_ratio = if complete.is_empty() { 0.0 } else { failed as f64 / complete.len() as f64 };
+        let (failed, completed, failure_ratio) = self.task_failures().await?;
         checks.push(CheckResult {
             name: "task_failures",
             value: format!(
-                "{:.1} % ({failed} of {} completed in 24 h)",
+                "{:.1} % ({failed} of {completed} completed in {} h)",
                 failure_ratio * 100.0,
-                complete.len()
+                thresholds.task_window_hours
             ),
             threshold: format!("<= {:.1} %", thresholds.max_task_failure_ratio * 100.0),
             verdict: verdict(failure_ratio <= thresholds.max_task_failure_ratio, false),
@@ -661,6 +649,26 @@ impl Workflow<'_> {
             self.reporter.report(Event::Check { check: check.clone() });
         }
         Ok(Verification { checks })
+    }
+
+    /// Failed and completed tasks of the datasource over the configured window, and their
+    /// ratio (0 when none completed).
+    pub async fn task_failures(&self) -> Result<(usize, usize, f64)> {
+        let now = self.clock.now();
+        let since =
+            now - jiff::SignedDuration::from_hours(i64::from(self.environment.thresholds.task_window_hours));
+        let filter = TaskFilter {
+            state: Some(TaskState::Complete),
+            datasource: Some(self.environment.datasource.clone()),
+            max: Some(500),
+            created_time_interval: Some(format!("{since}/{now}")),
+            ..TaskFilter::default()
+        };
+        let complete = self.druid.tasks(&filter).await.map_err(druid_error("listing recent tasks"))?;
+        let failed = complete.iter().filter(|task| task.code() == Some(&TaskStatus::Failed)).count();
+        #[allow(clippy::cast_precision_loss)]
+        let ratio = if complete.is_empty() { 0.0 } else { failed as f64 / complete.len() as f64 };
+        Ok((failed, complete.len(), ratio))
     }
 
     /// Rolls back to `target` (a version, a channel or `previous-<channel>`): render it from
@@ -767,8 +775,13 @@ impl Workflow<'_> {
         })
     }
 
-    /// The environment's ingestion now: state, tasks, lag, rates, parse errors, live version.
+    /// The environment now: state, tasks, lag, rates, parse errors, live version and drift.
     pub async fn status(&self) -> Result<StatusSnapshot> {
+        Ok(StatusSnapshot { ingestion: self.ingestion().await?, drift: self.drift().await? })
+    }
+
+    /// What Druid reports: state, tasks, lag, rates, parse errors (no registry access).
+    pub async fn ingestion(&self) -> Result<Ingestion> {
         let id = &self.environment.datasource;
         let status =
             self.druid.supervisor_status(id).await.map_err(druid_error("reading the supervisor status"))?;
@@ -800,7 +813,7 @@ impl Workflow<'_> {
             _ => (None, false),
         };
         let ingestion = &self.environment.ingestion;
-        Ok(StatusSnapshot {
+        Ok(Ingestion {
             environment: self.environment.name.clone(),
             datasource: id.clone(),
             state: payload.state.map(|state| state.to_string()),
@@ -828,7 +841,6 @@ impl Workflow<'_> {
                     )
                 })
                 .collect(),
-            drift: self.drift().await?,
         })
     }
 
@@ -900,9 +912,20 @@ impl Workflow<'_> {
     }
 }
 
-/// A typed snapshot of an environment's ingestion.
+/// A typed snapshot of an environment: its ingestion and whether Druid runs what the channel
+/// says.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StatusSnapshot {
+    /// State, tasks, lag, rates, parse errors.
+    #[serde(flatten)]
+    pub ingestion: Ingestion,
+    /// Live versus recorded version.
+    pub drift: Drift,
+}
+
+/// What Druid reports about an environment's supervisor.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ingestion {
     /// Environment.
     pub environment: String,
     /// Datasource (supervisor id).
@@ -938,8 +961,6 @@ pub struct StatusSnapshot {
     pub thrown_away_ratio: f64,
     /// Recent supervisor errors (`class: message`).
     pub recent_errors: Vec<String>,
-    /// Live versus recorded version.
-    pub drift: Drift,
 }
 
 /// What [`Workflow::plan`] found.

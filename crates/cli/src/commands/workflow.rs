@@ -367,6 +367,8 @@ pub fn status(context: &Context, out: &Output) -> Result<Status, CliError> {
         out.json(&snapshot)?;
         return Ok(Status::Success);
     }
+    let drift = &snapshot.drift;
+    let snapshot = &snapshot.ingestion;
     let mut rows = table(&["", ""]);
     let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
     rows.add_row(vec!["environment".into(), format!("{} ({})", snapshot.environment, snapshot.datasource)]);
@@ -426,16 +428,16 @@ pub fn status(context: &Context, out: &Output) -> Result<Status, CliError> {
         "version".into(),
         format!(
             "live {}, {} {}",
-            optional(snapshot.drift.live_version.clone()),
+            optional(drift.live_version.clone()),
             session.environment.channel,
-            optional(snapshot.drift.expected_version.clone())
+            optional(drift.expected_version.clone())
         ),
     ]);
     for error in &snapshot.recent_errors {
         rows.add_row(vec!["recent error".into(), error.clone()]);
     }
     out.line(rows)?;
-    if let Some(hint) = &snapshot.drift.hint {
+    if let Some(hint) = &drift.hint {
         out.error_line(format_args!("drift: {hint}"));
     }
     Ok(Status::Success)
@@ -514,47 +516,260 @@ pub struct LogsArgs {
     /// One task [default: every running task of the supervisor].
     #[arg(long, value_name = "ID")]
     task: Option<String>,
-    /// Bytes from the end of each log.
-    #[arg(long, value_name = "BYTES", default_value_t = 8192)]
-    tail: i64,
+    /// Lines from the end of each log.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    tail: usize,
+    /// Keep printing what the tasks log, every 2 s, until interrupted.
+    #[arg(long, short = 'f')]
+    follow: bool,
 }
+
+/// Bytes read from the end of a log per requested line (Druid logs lines are long).
+const BYTES_PER_LINE: usize = 512;
 
 pub fn logs(context: &Context, args: &LogsArgs, out: &Output) -> Result<Status, CliError> {
     let session = session(context, out)?;
     let id = &session.environment.datasource;
     let druid = &session.druid;
-    let logs = block_on(async {
+    let failed =
+        |action: &'static str| move |source| deploy_core::Error::Druid { action, source: Box::new(source) };
+    block_on(async {
         let tasks = if let Some(task) = &args.task {
             vec![task.clone()]
         } else {
             let status =
-                druid.supervisors().status(id).await.map_err(|source| deploy_core::Error::Druid {
-                    action: "reading the supervisor status",
-                    source: Box::new(source),
-                })?;
+                druid.supervisors().status(id).await.map_err(failed("reading the supervisor status"))?;
             status.payload.active_tasks.iter().map(|task| task.id.clone()).collect()
         };
-        let mut logs = Vec::new();
-        for task in tasks {
-            let log = druid.tasks().log(&task, Some(-args.tail.abs())).await.map_err(|source| {
-                deploy_core::Error::Druid { action: "reading a task log", source: Box::new(source) }
-            })?;
-            logs.push((task, log));
+        if tasks.is_empty() {
+            out.note(format_args!("{id} has no running task"));
         }
-        Ok(logs)
+        let window = i64::try_from(args.tail.saturating_mul(BYTES_PER_LINE).max(4096)).unwrap_or(i64::MAX);
+        let mut logs = Vec::new();
+        // Where each log was read up to, for --follow.
+        let mut offsets = Vec::new();
+        for task in &tasks {
+            let log = druid.tasks().log(task, Some(-window)).await.map_err(failed("reading a task log"))?;
+            let text = log.unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            let tail = lines[lines.len().saturating_sub(args.tail)..].join("\n");
+            if args.follow {
+                // Druid reads from the start or the end only: the length says where to go on.
+                let full = druid.tasks().log(task, Some(0)).await.map_err(failed("reading a task log"))?;
+                offsets.push(full.map_or(0, |full| full.len()));
+            }
+            logs.push((task.clone(), tail));
+        }
+        if out.is_json() && !args.follow {
+            let logs: Vec<_> =
+                logs.iter().map(|(task, log)| serde_json::json!({ "task": task, "log": log })).collect();
+            out.json(&logs)?;
+            return Ok(Status::Success);
+        }
+        for (task, log) in &logs {
+            out.line(format_args!("==> {task} <=="))?;
+            out.line(if log.is_empty() { "(no log yet)" } else { log })?;
+        }
+        if !args.follow {
+            return Ok(Status::Success);
+        }
+        // Until interrupted (Ctrl-C) or stdout closes.
+        loop {
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            for (task, offset) in tasks.iter().zip(offsets.iter_mut()) {
+                let Some(more) = druid
+                    .tasks()
+                    .log(task, Some(i64::try_from(*offset).unwrap_or(i64::MAX)))
+                    .await
+                    .map_err(failed("reading a task log"))?
+                else {
+                    continue;
+                };
+                if !more.is_empty() {
+                    *offset += more.len();
+                    for line in more.lines() {
+                        out.line(format_args!("[{task}] {line}"))?;
+                    }
+                }
+            }
+        }
+    })
+}
+
+pub fn parse_errors(context: &Context, out: &Output) -> Result<Status, CliError> {
+    let session = session(context, out)?;
+    let id = &session.environment.datasource;
+    let errors = block_on(async {
+        session.druid.supervisors().parse_errors(id).await.map_err(|source| {
+            CliError::from(deploy_core::Error::Druid {
+                action: "reading parse errors",
+                source: Box::new(source),
+            })
+        })
     })?;
     if out.is_json() {
-        let logs: Vec<_> =
-            logs.iter().map(|(task, log)| serde_json::json!({ "task": task, "log": log })).collect();
-        out.json(&logs)?;
+        out.json(&errors)?;
         return Ok(Status::Success);
     }
-    if logs.is_empty() {
-        out.note(format_args!("{id} has no running task"));
+    let mut rows = table(&["AT", "TYPE", "DETAILS", "INPUT"]);
+    for error in &errors {
+        let at = error
+            .time_of_exception_millis
+            .and_then(|millis| jiff::Timestamp::from_millisecond(millis).ok())
+            .map(|at| at.to_string())
+            .unwrap_or_default();
+        rows.add_row(vec![
+            at,
+            error.error_type.clone().unwrap_or_default(),
+            error.details.join("; "),
+            summarise(error.input.as_deref()),
+        ]);
     }
-    for (task, log) in logs {
-        out.line(format_args!("==> {task} <=="))?;
-        out.line(log.as_deref().unwrap_or("(no log yet)"))?;
+    out.line(rows)?;
+    out.note(format_args!(
+        "{} saved parse error(s) on {id} (tuningConfig.maxSavedParseExceptions per task)",
+        errors.len()
+    ));
+    Ok(Status::Success)
+}
+
+/// The first 40 characters of a record, control bytes escaped, with its length: enough to
+/// tell garbage from a Confluent 5-byte prefix from a real message.
+fn summarise(input: Option<&str>) -> String {
+    let Some(input) = input else { return String::new() };
+    let shown: String = input.chars().take(40).flat_map(char::escape_debug).collect();
+    let more = if input.chars().count() > 40 { "..." } else { "" };
+    format!("{shown}{more} ({} chars)", input.chars().count())
+}
+
+/// Flags of `monitor`.
+#[derive(Debug, clap::Args)]
+pub struct MonitorArgs {
+    /// Keep evaluating, every --interval, until interrupted.
+    #[arg(long)]
+    watch: bool,
+    /// Time between two evaluations with --watch (`30s`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    interval: Duration,
+    /// Serve the figures as Prometheus metrics at http://ADDR/metrics (implies --watch).
+    #[arg(long, value_name = "ADDR")]
+    prometheus: Option<std::net::SocketAddr>,
+}
+
+pub fn monitor(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status, CliError> {
+    let session = session(context, out)?;
+    let progress = Progress::new(out, false);
+    progress.finish();
+    let watch = args.watch || args.prometheus.is_some();
+    block_on(async {
+        let workflow = session.workflow(&progress);
+        let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(address) = args.prometheus {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|err| CliError::io(format_args!("listening on {address}"), err))?;
+            out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
+            tokio::spawn(serve_metrics(listener, latest.clone()));
+        }
+        loop {
+            let report = workflow.monitor().await?;
+            *latest.lock().expect("metrics lock") =
+                deploy_core::monitor::prometheus(std::slice::from_ref(&report));
+            if out.is_json() {
+                if watch {
+                    out.line(serde_json::to_string(&report).unwrap_or_default())?;
+                } else {
+                    out.json(&report)?;
+                }
+            } else {
+                let mut rows = table(&["ALERT", "VALUE", "THRESHOLD", "STATUS", "ACTION"]);
+                for alert in &report.alerts {
+                    rows.add_row(vec![
+                        alert.name.to_owned(),
+                        alert.value.clone(),
+                        alert.threshold.clone(),
+                        if alert.breached { "BREACHED".into() } else { "ok".into() },
+                        if alert.breached { alert.action.to_owned() } else { String::new() },
+                    ]);
+                }
+                out.line(rows)?;
+            }
+            if !watch {
+                return Ok(if report.breached { Status::CheckFailed } else { Status::Success });
+            }
+            tokio::time::sleep(args.interval).await;
+        }
+    })
+}
+
+/// Answers every HTTP request with the latest metrics (one request per connection).
+async fn serve_metrics(listener: tokio::net::TcpListener, latest: std::sync::Arc<std::sync::Mutex<String>>) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    while let Ok((mut stream, _)) = listener.accept().await {
+        let body = latest.lock().map(|text| text.clone()).unwrap_or_default();
+        tokio::spawn(async move {
+            let mut request = [0_u8; 1024];
+            let _ = stream.read(&mut request).await;
+            let wanted = request.starts_with(b"GET /metrics ");
+            let (status, body) =
+                if wanted { ("200 OK", body) } else { ("404 Not Found", "try /metrics\n".to_owned()) };
+            let response = format!(
+                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(response.as_bytes()).await;
+        });
     }
+}
+
+/// Every supervisor of the environment's cluster, fetched with at most this many requests at
+/// a time.
+const STATUS_CONCURRENCY: usize = 16;
+
+pub fn status_all(context: &Context, out: &Output) -> Result<Status, CliError> {
+    let session = session(context, out)?;
+    let rows = block_on(async {
+        let druid = &session.druid;
+        let ids = druid.supervisors().list().await.map_err(|source| deploy_core::Error::Druid {
+            action: "listing supervisors",
+            source: Box::new(source),
+        })?;
+        Ok(druid.supervisors().status_many(&ids, STATUS_CONCURRENCY).await)
+    })?;
+    if out.is_json() {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(id, result)| match result {
+                Ok(status) => serde_json::json!({ "id": id, "status": status.payload }),
+                Err(err) => serde_json::json!({ "id": id, "error": err.to_string() }),
+            })
+            .collect();
+        out.json(&json)?;
+        return Ok(Status::Success);
+    }
+    let mut table_rows = table(&["SUPERVISOR", "STATE", "DETAILED", "HEALTHY", "TASKS", "LAG"]);
+    for (id, result) in &rows {
+        match result {
+            Ok(status) => {
+                let payload = &status.payload;
+                table_rows.add_row(vec![
+                    id.clone(),
+                    payload.state.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    payload.detailed_state.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    payload
+                        .healthy
+                        .map(|healthy| if healthy { "yes" } else { "NO" }.to_owned())
+                        .unwrap_or_default(),
+                    payload.active_tasks.len().to_string(),
+                    payload.aggregate_lag.map(|lag| lag.to_string()).unwrap_or_default(),
+                ]);
+            }
+            Err(err) => {
+                table_rows.add_row(vec![id.clone(), format!("error: {err}")]);
+            }
+        }
+    }
+    out.line(table_rows)?;
+    out.note(format_args!("{} supervisor(s), at most {STATUS_CONCURRENCY} requests at a time", rows.len()));
     Ok(Status::Success)
 }

@@ -53,6 +53,11 @@ pub async fn druid() -> MockServer {
         .respond_with(respond(json!([])))
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path("/druid/indexer/v1/supervisor"))
+        .respond_with(respond(json!(["settlement_transactions_dev"])))
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path("/druid/v2/sql"))
         .respond_with(respond(json!([{"rows": 990}])))
@@ -208,4 +213,60 @@ async fn rollback_to_previous_from_the_command_line() {
         .assert()
         .success()
         .stdout(predicate::str::contains("rollback").and(predicate::str::contains("succeeded")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let mut monitor = druidctl(repo.path());
+    monitor.args(["monitor", "--env", "dev"]);
+    with_druid(&mut monitor, &server);
+    monitor
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ingestion_lag").and(predicate::str::contains("parse_exceptions")));
+
+    let mut status_all = druidctl(repo.path());
+    status_all.args(["status", "--all", "--env", "dev"]);
+    with_druid(&mut status_all, &server);
+    status_all.assert().success().stdout(
+        predicate::str::contains("settlement_transactions_dev").and(predicate::str::contains("RUNNING")),
+    );
+
+    // --prometheus keeps watching; scrape it, then stop it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+        .args(["monitor", "--env", "dev", "--interval", "1s", "--prometheus", &format!("127.0.0.1:{port}")])
+        .current_dir(repo.path())
+        .env("DRUIDCTL_DRUID_URL", server.uri())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut body = String::new();
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
+            body = response.text().await.unwrap();
+            if body.contains("druidctl_ingestion_lag_seconds{") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    let scrape = prometheus_parse::Scrape::parse(body.lines().map(|line| Ok(line.to_owned()))).unwrap();
+    let lag = scrape
+        .samples
+        .iter()
+        .find(|sample| sample.metric == "druidctl_ingestion_lag_seconds")
+        .expect("scraped");
+    assert_eq!(lag.labels.get("env"), Some("dev"));
+    assert!(
+        matches!(lag.value, prometheus_parse::Value::Gauge(value) if (value - 1.0).abs() < 1e-9),
+        "{:?}",
+        lag.value
+    );
+    assert!(scrape.samples.iter().any(|sample| sample.metric == "druidctl_alerts_breached"));
 }

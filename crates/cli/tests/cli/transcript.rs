@@ -42,6 +42,14 @@ async fn every_command() {
         )
         .mount(&server)
         .await;
+    Mock::given(method("GET"))
+        .and(path_regex(r"/supervisor/settlement_transactions_dev/parseErrors$"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+            {"timeOfExceptionMillis": 1_796_293_483_000_i64, "input": "\u{0}\u{0}\u{0}\u{0}\u{1}\n$4f1c-settlement", "errorType": "unparseable",
+             "details": ["Fail to decode protobuf message: Protocol message contained an invalid tag (zero)."]}
+        ])))
+        .mount(&server)
+        .await;
     Mock::given(method("POST"))
         .and(path_regex(r"/supervisor/settlement_transactions_dev/reset$"))
         .respond_with(
@@ -72,7 +80,9 @@ async fn every_command() {
     assert_eq!(step(&["deploy", "--env", "dev"]), 0);
     assert_eq!(step(&["status", "--env", "dev"]), 0);
     assert_eq!(step(&["verify", "--env", "dev"]), 0);
-    assert_eq!(step(&["logs", "--env", "dev"]), 0);
+    assert_eq!(step(&["logs", "--env", "dev", "--tail", "5"]), 0);
+    assert_eq!(step(&["parse-errors", "--env", "dev"]), 0);
+    assert_eq!(step(&["monitor", "--env", "dev"]), 0);
     edit(
         &dir.join("config/dimensions.json"),
         r#"{ "name": "country" },"#,

@@ -1,3 +1,4 @@
 //! Deploy scenarios against a mocked Druid (mockall) and an in-memory registry.
 
+mod monitor;
 mod scenarios;

@@ -1,0 +1,157 @@
+//! Each alert condition trips exactly its alert, with the runbook's action; a healthy
+//! supervisor trips none. Fixtures follow Druid's response shapes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use deploy_core::Project;
+use deploy_core::config::Overrides;
+use deploy_core::monitor::prometheus;
+use deploy_core::workflow::{Silent, SystemClock, Workflow};
+use druid_client::MockDruidApi;
+use schema_registry::{MemoryStore, Registry};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        serde_json::from_str(include_str!(concat!("../fixtures/", $name))).unwrap()
+    };
+}
+
+fn druid(status: serde_json::Value, stats: serde_json::Value, tasks: serde_json::Value) -> MockDruidApi {
+    let mut druid = MockDruidApi::new();
+    let status = serde_json::from_value::<druid_client::supervisors::SupervisorStatus>(status).unwrap();
+    let stats = serde_json::from_value::<druid_client::supervisors::SupervisorStats>(stats).unwrap();
+    let tasks = serde_json::from_value::<Vec<druid_client::tasks::Task>>(tasks).unwrap();
+    druid.expect_supervisor_status().returning(move |_| Ok(status.clone()));
+    druid.expect_supervisor_stats().returning(move |_| Ok(stats.clone()));
+    druid.expect_tasks().returning(move |_| Ok(tasks.clone()));
+    druid
+}
+
+async fn breached(
+    druid: &MockDruidApi,
+) -> (Vec<(&'static str, &'static str)>, deploy_core::monitor::MonitorReport) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let project = Project::open(&root.join("druidctl.toml")).unwrap();
+    let dev = project.environment("dev", &Overrides::default()).unwrap();
+    let registry = Registry::new(Arc::new(MemoryStore::new()));
+    let workflow = Workflow {
+        druid,
+        registry: &registry,
+        environment: &dev,
+        reporter: &Silent,
+        clock: &SystemClock,
+        actor: "test".into(),
+        poll_interval: Duration::ZERO,
+    };
+    let report = workflow.monitor().await.unwrap();
+    let breached =
+        report.alerts.iter().filter(|alert| alert.breached).map(|alert| (alert.name, alert.action)).collect();
+    (breached, report)
+}
+
+#[tokio::test]
+async fn a_healthy_supervisor_trips_nothing() {
+    let (alerts, report) = breached(&druid(
+        fixture!("status_running.json"),
+        fixture!("stats_clean.json"),
+        fixture!("tasks_all_succeeded.json"),
+    ))
+    .await;
+    assert!(alerts.is_empty(), "{alerts:?}");
+    assert!(!report.breached);
+    assert_eq!(report.alerts.len(), 4);
+}
+
+#[tokio::test]
+async fn a_suspended_supervisor_trips_the_state_alert() {
+    let (alerts, report) = breached(&druid(
+        fixture!("status_suspended.json"),
+        fixture!("stats_clean.json"),
+        fixture!("tasks_all_succeeded.json"),
+    ))
+    .await;
+    assert_eq!(alerts, [("supervisor_state", "investigate: druidctl status, druidctl logs")]);
+    assert_eq!(report.alerts[0].value, "SUSPENDED / SUSPENDED");
+}
+
+#[tokio::test]
+async fn unhealthy_tasks_trip_the_state_alert() {
+    let (alerts, _) = breached(&druid(
+        fixture!("status_unhealthy_tasks.json"),
+        fixture!("stats_clean.json"),
+        fixture!("tasks_all_succeeded.json"),
+    ))
+    .await;
+    assert_eq!(alerts.iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["supervisor_state"]);
+}
+
+#[tokio::test]
+async fn eight_percent_failed_tasks_trip_the_failure_alert() {
+    let (alerts, report) = breached(&druid(
+        fixture!("status_running.json"),
+        fixture!("stats_clean.json"),
+        fixture!("tasks_8_percent_failed.json"),
+    ))
+    .await;
+    assert_eq!(alerts, [("task_failures", "check parsing: druidctl logs, the supervisor's parse errors")]);
+    assert_eq!(report.alerts[1].value, "8.0 % (2 of 25 in 24 h)");
+}
+
+#[tokio::test]
+async fn ten_minutes_of_lag_trip_the_lag_alert() {
+    let (alerts, report) = breached(&druid(
+        fixture!("status_lag_10_minutes.json"),
+        fixture!("stats_clean.json"),
+        fixture!("tasks_all_succeeded.json"),
+    ))
+    .await;
+    assert_eq!(
+        alerts,
+        [("ingestion_lag", "raise taskCount (ingestion.task_count in druidctl.toml), then deploy")]
+    );
+    assert_eq!(report.alerts[2].value, "600 s"); // Druid's aggregateLagMillis, not an estimate
+}
+
+#[tokio::test]
+async fn three_percent_unparseable_trips_the_parse_alert() {
+    let (alerts, report) = breached(&druid(
+        fixture!("status_running.json"),
+        fixture!("stats_3_percent_unparseable.json"),
+        fixture!("tasks_all_succeeded.json"),
+    ))
+    .await;
+    assert_eq!(alerts.iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["parse_exceptions"]);
+    assert_eq!(report.alerts[3].value, "3.00 %");
+}
+
+#[tokio::test]
+async fn the_figures_parse_as_prometheus_text_exposition() {
+    let (_, report) = breached(&druid(
+        fixture!("status_lag_10_minutes.json"),
+        fixture!("stats_3_percent_unparseable.json"),
+        fixture!("tasks_8_percent_failed.json"),
+    ))
+    .await;
+    let text = prometheus(&[report]);
+    let lines = text.lines().map(|line| Ok(line.to_owned()));
+    let scrape = prometheus_parse::Scrape::parse(lines).unwrap();
+    let value = |name: &str| {
+        let sample = scrape
+            .samples
+            .iter()
+            .find(|sample| sample.metric == name)
+            .unwrap_or_else(|| panic!("{name} missing"));
+        assert_eq!(sample.labels.get("env"), Some("dev"));
+        assert_eq!(sample.labels.get("datasource"), Some("settlement_transactions_dev"));
+        match sample.value {
+            prometheus_parse::Value::Gauge(value) => value,
+            ref other => panic!("{name} is not a gauge: {other:?}"),
+        }
+    };
+    assert!((value("druidctl_ingestion_lag_seconds") - 600.0).abs() < 1e-9);
+    assert!((value("druidctl_task_failure_ratio") - 0.08).abs() < 1e-9);
+    assert!((value("druidctl_unparseable_ratio") - 0.03).abs() < 1e-9);
+    assert!((value("druidctl_alerts_breached") - 3.0).abs() < 1e-9);
+    assert!((value("druidctl_supervisor_running") - 1.0).abs() < 1e-9);
+}
