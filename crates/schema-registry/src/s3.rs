@@ -87,6 +87,28 @@ impl S3Store {
     }
 }
 
+impl S3Store {
+    /// A conditional PUT: `If-None-Match: *` without a tag, `If-Match: <tag>` with one.
+    async fn put(&self, key: &str, bytes: Vec<u8>, expected: Option<&Etag>) -> StoreResult<Etag> {
+        let request =
+            self.client.put_object().bucket(&self.bucket).key(self.key(key)).body(ByteStream::from(bytes));
+        let request = match expected {
+            None => request.if_none_match("*"),
+            Some(etag) => request.if_match(&etag.0),
+        };
+        match request.send().await {
+            Ok(output) => Ok(Etag(output.e_tag().unwrap_or_default().to_owned())),
+            Err(err) => Err(match (status(&err), expected) {
+                (Some(412), None) => StoreError::AlreadyExists { key: key.to_owned() },
+                (Some(412), Some(_)) => StoreError::PreconditionFailed { key: key.to_owned() },
+                (Some(404), Some(_)) => StoreError::NotFound { key: key.to_owned() },
+                (Some(409), _) => StoreError::Conflict { key: key.to_owned() },
+                _ => StoreError::backend("put", key, describe(&err)),
+            }),
+        }
+    }
+}
+
 /// HTTP status of a failed call, when there was an answer.
 fn status<E, R>(err: &SdkError<E, R>) -> Option<u16>
 where
@@ -146,44 +168,11 @@ impl SchemaStore for S3Store {
     }
 
     async fn put_if_absent(&self, key: &str, bytes: Vec<u8>) -> StoreResult<Etag> {
-        let result = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.key(key))
-            .if_none_match("*")
-            .body(ByteStream::from(bytes))
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Etag(output.e_tag().unwrap_or_default().to_owned())),
-            Err(err) => Err(match status(&err) {
-                Some(412) => StoreError::AlreadyExists { key: key.to_owned() },
-                Some(409) => StoreError::Conflict { key: key.to_owned() },
-                _ => StoreError::backend("put", key, describe(&err)),
-            }),
-        }
+        self.put(key, bytes, None).await
     }
 
     async fn put_if_match(&self, key: &str, bytes: Vec<u8>, etag: &Etag) -> StoreResult<Etag> {
-        let result = self
-            .client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(self.key(key))
-            .if_match(&etag.0)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await;
-        match result {
-            Ok(output) => Ok(Etag(output.e_tag().unwrap_or_default().to_owned())),
-            Err(err) => Err(match status(&err) {
-                Some(412) => StoreError::PreconditionFailed { key: key.to_owned() },
-                Some(404) => StoreError::NotFound { key: key.to_owned() },
-                Some(409) => StoreError::Conflict { key: key.to_owned() },
-                _ => StoreError::backend("put", key, describe(&err)),
-            }),
-        }
+        self.put(key, bytes, Some(etag)).await
     }
 
     async fn list(&self, prefix: &str, after: Option<String>) -> StoreResult<ListPage> {

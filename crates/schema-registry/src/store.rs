@@ -221,7 +221,8 @@ fn page(keys: impl Iterator<Item = String>, size: usize) -> ListPage {
 /// exists: a reader never sees half a file and two processes cannot both create it. A
 /// replace holds an exclusive lock on a sidecar file while it compares the tag (the sha256
 /// of the contents) and renames a temporary file over the object. Temporary and lock files
-/// start with `.` and never appear in listings.
+/// start with `.` and never appear in listings. Calls do blocking file I/O on the calling
+/// task: registry objects are small, and a lock is held only for one compare and rename.
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
