@@ -52,5 +52,5 @@ pub async fn baseline(registry: &Registry, version: &Version) -> Result<Baseline
 /// The deploy gate: `WIRE_JSON` plus the Druid rules of the baseline's mapping.
 pub fn gate(baseline: &Baseline, checked: &Checked) -> Report {
     let mapping = DruidMapping { message: &baseline.message_type, dimensions: &baseline.dimensions };
-    compat::check(baseline.schema.pool(), checked.schema.pool(), Mode::WireJson, Some(mapping))
+    compat::check(&baseline.schema, &checked.schema, Mode::WireJson, Some(mapping))
 }

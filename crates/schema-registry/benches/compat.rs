@@ -25,20 +25,20 @@ fn bench(c: &mut Criterion) {
     let (old_root, new_root) = (dir.path().join("old"), dir.path().join("new"));
     let old = CompiledSchema::compile_dir(&old_root).unwrap();
     let new = CompiledSchema::compile_dir(&new_root).unwrap();
-    let report = compat::check(old.pool(), new.pool(), Mode::WireJson, None);
+    let report = compat::check(&old, &new, Mode::WireJson, None);
     assert_eq!(report.findings.len(), 17, "the variant's edits: {:#?}", report.findings);
 
     let mut group = c.benchmark_group("compat 200 messages x 50 fields");
     group.sample_size(20);
-    group.bench_function("compile both + check (wire-json)", |b| {
+    group.bench_function("compile both (lean, as druidctl check) + check (wire-json)", |b| {
         b.iter(|| {
-            let old = CompiledSchema::compile_dir(black_box(&old_root)).unwrap();
-            let new = CompiledSchema::compile_dir(black_box(&new_root)).unwrap();
-            compat::check(old.pool(), new.pool(), Mode::WireJson, None)
+            let old = CompiledSchema::compile_dir_lean(black_box(&old_root)).unwrap();
+            let new = CompiledSchema::compile_dir_lean(black_box(&new_root)).unwrap();
+            compat::check(&old, &new, Mode::WireJson, None)
         });
     });
     group.bench_function("check only (file)", |b| {
-        b.iter(|| compat::check(black_box(old.pool()), black_box(new.pool()), Mode::File, None));
+        b.iter(|| compat::check(black_box(&old), black_box(&new), Mode::File, None));
     });
     group.finish();
 }

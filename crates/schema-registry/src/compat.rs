@@ -21,6 +21,7 @@ use prost_types::{
 };
 use serde::Serialize;
 
+use crate::CompiledSchema;
 use crate::dimensions::DimensionsConfig;
 use crate::validate::{self, Severity};
 
@@ -125,13 +126,14 @@ pub struct DruidMapping<'a> {
 
 /// Compares `old` with `new` under `mode`; with `druid`, also applies the Druid rules.
 pub fn check(
-    old: &DescriptorPool,
-    new: &DescriptorPool,
+    old: &CompiledSchema,
+    new: &CompiledSchema,
     mode: Mode,
     druid: Option<DruidMapping<'_>>,
 ) -> Report {
     let old_side = Side::new(old);
     let new_side = Side::new(new);
+    let (old, new) = (old.pool(), new.pool());
     let mut checker = Checker { mode, old: &old_side, new: &new_side, findings: Vec::new() };
     checker.files();
     checker.messages();
@@ -182,6 +184,7 @@ fn categories(rule: &str) -> &'static [Mode] {
 
 /// One side of the comparison, indexed.
 struct Side<'a> {
+    schema: &'a CompiledSchema,
     files: BTreeMap<&'a str, &'a FileDescriptorProto>,
     map_entries: HashMap<String, &'a DescriptorProto>,
     messages: BTreeMap<String, Element<'a, DescriptorProto>>,
@@ -231,8 +234,10 @@ fn prefix(file: &FileDescriptorProto) -> String {
 }
 
 impl<'a> Side<'a> {
-    fn new(pool: &'a DescriptorPool) -> Self {
+    fn new(schema: &'a CompiledSchema) -> Self {
+        let pool = schema.pool();
         let mut side = Side {
+            schema,
             files: BTreeMap::new(),
             map_entries: HashMap::new(),
             messages: BTreeMap::new(),
@@ -291,24 +296,9 @@ impl<'a> Side<'a> {
         self.messages.insert(name, Element { proto: message, file, path });
     }
 
-    /// Where `path` (or its closest ancestor with a location) is in `file`, 1-based. A scan
-    /// per finding: findings are few, and indexing every location of a large schema costs
-    /// more than it saves.
+    /// Where `path` (or its closest ancestor with a location) is in `file`, 1-based.
     fn locate(&self, file: &str, path: &[i32]) -> (u32, u32) {
-        let Some(info) = self.files.get(file).and_then(|file| file.source_code_info.as_ref()) else {
-            return (0, 0);
-        };
-        let mut best: Option<(usize, (u32, u32))> = None;
-        for location in &info.location {
-            let depth = location.path.len();
-            let better = best.is_none_or(|(best_depth, _)| depth > best_depth);
-            if better && location.span.len() >= 2 && path.starts_with(&location.path) {
-                let line = u32::try_from(location.span[0]).unwrap_or(0) + 1;
-                let column = u32::try_from(location.span[1]).unwrap_or(0) + 1;
-                best = Some((depth, (line, column)));
-            }
-        }
-        best.map_or((0, 0), |(_, at)| at)
+        self.schema.locate(file, path)
     }
 
     /// The entry message of a map field, when it is one.

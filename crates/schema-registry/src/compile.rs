@@ -25,6 +25,8 @@ pub struct SourceFile {
 pub struct CompiledSchema {
     root: PathBuf,
     sources: Vec<SourceFile>,
+    /// Source locations kept aside when the pool was built without them ([`Self::compile_dir_lean`]).
+    locations: Option<std::sync::Arc<Locations>>,
     /// The encoded set and its digest, made on first use: a compatibility check never needs
     /// them, and encoding is half the cost of compiling a large schema.
     encoded: OnceLock<(Vec<u8>, String)>,
@@ -58,9 +60,69 @@ impl CompiledSchema {
         Ok(Self {
             root: root.to_owned(),
             sources,
+            locations: None,
             encoded: OnceLock::new(),
             pool: compiler.descriptor_pool(),
         })
+    }
+
+    /// Like [`Self::compile_dir`], but the pool carries no source info: locations are kept in
+    /// a compact table instead ([`Self::locate`]). A large schema then takes much less memory;
+    /// the compatibility check uses it. Errors are located as with `compile_dir` (the sources
+    /// are compiled again the ordinary way to find where).
+    pub fn compile_dir_lean(root: &Path) -> Result<Self> {
+        let names = proto_files(root)?;
+        if names.is_empty() {
+            return Err(Error::NoProtoFiles { root: root.to_owned() });
+        }
+        let locations = std::rc::Rc::new(std::cell::RefCell::new(Locations::default()));
+        let mut resolver = protox::file::ChainFileResolver::new();
+        resolver.add(LeanResolver { root: root.to_owned(), locations: locations.clone() });
+        resolver.add(protox::file::GoogleFileResolver::new());
+        let mut compiler = protox::Compiler::with_file_resolver(resolver);
+        compiler.include_imports(true).include_source_info(false);
+        if compiler.open_files(names.iter()).is_err() {
+            // Lean files carry no spans: the ordinary compile says where the error is.
+            return Self::compile_dir(root);
+        }
+        let mut sources = Vec::with_capacity(names.len());
+        for name in names {
+            let path = root.join(&name);
+            let contents = std::fs::read(&path).map_err(|source| Error::Read { path, source })?;
+            sources.push(SourceFile { name, contents });
+        }
+        let pool = compiler.descriptor_pool();
+        drop(compiler);
+        let locations =
+            std::rc::Rc::try_unwrap(locations).map(std::cell::RefCell::into_inner).unwrap_or_default();
+        Ok(Self {
+            root: root.to_owned(),
+            sources,
+            locations: Some(std::sync::Arc::new(locations)),
+            encoded: OnceLock::new(),
+            pool,
+        })
+    }
+
+    /// 1-based line and column of the element at `path` (descriptor.proto field numbers) in
+    /// `file`, or of its closest ancestor with a location; `(0, 0)` when unknown.
+    pub fn locate(&self, file: &str, path: &[i32]) -> (u32, u32) {
+        if let Some(locations) = &self.locations {
+            return locations.locate(file, path);
+        }
+        let Some(descriptor) = self.pool.get_file_by_name(file) else { return (0, 0) };
+        let Some(info) = descriptor.file_descriptor_proto().source_code_info.as_ref() else { return (0, 0) };
+        let mut best: Option<(usize, (u32, u32))> = None;
+        for location in &info.location {
+            let depth = location.path.len();
+            if best.is_none_or(|(best_depth, _)| depth > best_depth)
+                && location.span.len() >= 2
+                && path.starts_with(&location.path)
+            {
+                best = Some((depth, span_start(&location.span)));
+            }
+        }
+        best.map_or((0, 0), |(_, at)| at)
     }
 
     /// The directory the sources were compiled from.
@@ -121,6 +183,77 @@ impl CompiledSchema {
             root: self.root.clone(),
             suggestion: suggestion.map(str::to_owned),
         })
+    }
+}
+
+fn span_start(span: &[i32]) -> (u32, u32) {
+    (u32::try_from(span[0]).unwrap_or(0) + 1, u32::try_from(span[1]).unwrap_or(0) + 1)
+}
+
+/// Source locations of many files in a compact form: every path in one arena.
+#[derive(Debug, Default)]
+pub struct Locations {
+    files: std::collections::HashMap<String, FileLocations>,
+}
+
+#[derive(Debug, Default)]
+struct FileLocations {
+    /// Every location's path, one after the other.
+    arena: Vec<i32>,
+    /// (start in `arena`, length, line, column).
+    entries: Vec<(u32, u16, u32, u32)>,
+}
+
+impl Locations {
+    fn add(&mut self, file: &str, info: &prost_types::SourceCodeInfo) {
+        let entry = self.files.entry(file.to_owned()).or_default();
+        for location in info.location.iter().filter(|location| location.span.len() >= 2) {
+            let start = u32::try_from(entry.arena.len()).unwrap_or(u32::MAX);
+            let length = u16::try_from(location.path.len()).unwrap_or(u16::MAX);
+            entry.arena.extend_from_slice(&location.path);
+            let (line, column) = span_start(&location.span);
+            entry.entries.push((start, length, line, column));
+        }
+    }
+
+    fn locate(&self, file: &str, path: &[i32]) -> (u32, u32) {
+        let Some(file) = self.files.get(file) else { return (0, 0) };
+        let mut best: Option<(usize, (u32, u32))> = None;
+        for &(start, length, line, column) in &file.entries {
+            let (start, length) = (start as usize, usize::from(length));
+            let location = &file.arena[start..start + length];
+            if best.is_none_or(|(depth, _)| length > depth) && path.starts_with(location) {
+                best = Some((length, (line, column)));
+            }
+        }
+        best.map_or((0, 0), |(_, at)| at)
+    }
+}
+
+/// Opens files under the root, parses them, keeps their locations aside and hands protox
+/// the descriptor without source info.
+struct LeanResolver {
+    root: PathBuf,
+    locations: std::rc::Rc<std::cell::RefCell<Locations>>,
+}
+
+impl protox::file::FileResolver for LeanResolver {
+    fn open_file(&self, name: &str) -> Result<protox::file::File, protox::Error> {
+        let path = self.root.join(name);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Err(protox::Error::file_not_found(name));
+            }
+            Err(err) => return Err(protox::Error::new(err)),
+        };
+        let parsed = protox::file::File::from_source(name, &text)?;
+        let mut descriptor = parsed.file_descriptor_proto().clone();
+        drop(parsed);
+        if let Some(info) = descriptor.source_code_info.take() {
+            self.locations.borrow_mut().add(name, &info);
+        }
+        Ok(protox::file::File::from_file_descriptor_proto(descriptor))
     }
 }
 

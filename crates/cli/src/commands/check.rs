@@ -79,8 +79,8 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let (old, new, old_root, registry_mapping, _baseline) = if against.is_dir() {
         // Both sides at once: compiling is most of the work, and there are two cores.
         let (old, new) = std::thread::scope(|scope| {
-            let old = scope.spawn(|| CompiledSchema::compile_dir(against));
-            let new = CompiledSchema::compile_dir(&new_root);
+            let old = scope.spawn(|| CompiledSchema::compile_dir_lean(against));
+            let new = CompiledSchema::compile_dir_lean(&new_root);
             (old.join().expect("the compiler does not panic"), new)
         });
         let new = new.map_err(deploy_core::Error::from)?;
@@ -108,8 +108,8 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         druid_mapping(args, project.as_ref())?
     };
     let report = compat::check(
-        old.pool(),
-        new.pool(),
+        &old,
+        &new,
         args.mode.into(),
         mapping.as_ref().map(|(message, dimensions)| DruidMapping { message, dimensions }),
     );
