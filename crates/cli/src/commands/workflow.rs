@@ -18,6 +18,7 @@ use crate::output::{CliError, EXIT_INPUT, Output, Status};
 
 /// Flags of `deploy`.
 #[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("override").args(["allow_breaking", "ignore_window"]).multiple(true)))]
 pub struct DeployArgs {
     /// Version name [default: the short git commit].
     #[arg(long = "schema-version", value_name = "VERSION")]
@@ -29,7 +30,7 @@ pub struct DeployArgs {
     #[arg(long, requires = "reason")]
     ignore_window: bool,
     /// Why an override is acceptable.
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", requires = "override")]
     reason: Option<String>,
     /// Do not ask for confirmation (needed for prod when not on a terminal).
     #[arg(long, short = 'y')]
