@@ -7,7 +7,8 @@ VERSION ?= previous
 S3_ENDPOINT ?= http://127.0.0.1:4566
 
 .PHONY: help compile validate test-template list-schemas deploy-dev deploy-staging deploy-prod plan status logs \
-	rollback suspend resume test test-rust test-examples bench bench-compat lint s3-up s3-down
+	rollback suspend resume test test-rust test-examples test-kafka bench bench-compat lint s3-up s3-down \
+	kafka-up kafka-down
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -51,7 +52,7 @@ suspend: ## Emergency: suspend ENV's supervisor
 resume: ## Resume ENV's supervisor
 	$(DRUIDCTL) resume --env $(ENV)
 
-test: s3-up test-rust test-examples ## Every test suite (what CI runs); starts LocalStack first
+test: s3-up kafka-up test-rust test-examples test-kafka ## Every test suite (what CI runs); starts LocalStack and Kafka first
 
 test-rust:
 	DRUIDCTL_TEST_S3_ENDPOINT=$(S3_ENDPOINT) cargo test --workspace
@@ -59,6 +60,10 @@ test-rust:
 test-examples:
 	cargo run --quiet -p druidctl-examples --bin render-spec -- prod druidctl.toml > /dev/null
 	cargo run --quiet -p druidctl-examples --bin deploy-cycle -- druidctl.toml
+
+test-kafka: ## The producer against the local Kafka: 1000 records, 5 % garbage, 2 % Confluent-prefixed
+	cargo run --quiet -p druidctl-examples --bin produce -- --brokers 127.0.0.1:19092 \
+		--topic druidctl-test --count 1000 --garbage 0.05 --confluent 0.02
 
 bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline
@@ -74,6 +79,12 @@ s3-up: ## Start LocalStack (S3 only) on 127.0.0.1:4566, installing it on first u
 
 s3-down: ## Stop the LocalStack that s3-up started
 	scripts/s3-local.sh down
+
+kafka-up: ## Start a single-node KRaft Kafka on 127.0.0.1:19092 (jars from Maven Central)
+	scripts/kafka-local.sh up
+
+kafka-down: ## Stop the Kafka that kafka-up started
+	scripts/kafka-local.sh down
 
 lint: ## What CI checks besides the tests
 	cargo fmt --check
