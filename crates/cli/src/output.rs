@@ -96,6 +96,12 @@ impl From<deploy_core::Error> for CliError {
             Error::Schema(schema_registry::Error::Store { .. }) => Some(
                 "check the registry location and credentials (AWS_* variables, DRUIDCTL_REGISTRY)".into(),
             ),
+            Error::SubmitRejected { .. } => Some(
+                "Druid's message says what it refused; `druidctl render --env E` shows the spec (an unknown type \
+                 'protobuf' means druid-protobuf-extensions is not loaded on the Overlord)"
+                    .into(),
+            ),
+            Error::Druid { .. } => Some("check the Druid URL and credentials (DRUIDCTL_DRUID_URL, ...) and that the Overlord is up".into()),
             Error::Schema(schema_registry::Error::ChannelMoved { .. }) => {
                 Some("someone else moved it meanwhile: look with `druidctl schemas list`, then retry".into())
             }
