@@ -344,3 +344,32 @@ async fn a_response_that_is_not_the_documented_shape_names_the_field() {
     let err = client.supervisors().status(ID).await.unwrap_err().to_string();
     assert!(err.contains("payload.activeTasks[0].remainingSeconds"), "{err}");
 }
+
+#[tokio::test]
+async fn druid_33_answers_a_missing_supervisor_in_plain_text() {
+    // Seen from a real Druid 33.0.0 Overlord: text/plain, not a JSON error.
+    let (server, client) = druid().await;
+    Mock::given(method("GET"))
+        .and(path(at("/status")))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(format!("Cannot find any supervisor with id: [{ID}]"), "text/plain"),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(at("")))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_raw(format!("Cannot find any supervisor with id: [{ID}]"), "text/plain"),
+        )
+        .mount(&server)
+        .await;
+    assert_eq!(client.supervisors().get_opt(ID).await.unwrap(), None);
+    let err = client.supervisors().status(ID).await.unwrap_err();
+    assert!(err.is_not_found());
+    assert!(
+        err.to_string().ends_with(&format!("-> 404: Cannot find any supervisor with id: [{ID}]")),
+        "{err}"
+    );
+}
