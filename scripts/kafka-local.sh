@@ -16,15 +16,11 @@ lib=$cache/kafka-3.9.1/lib
 state=${DRUIDCTL_KAFKA_STATE:-${TMPDIR:-/tmp}/druidctl-kafka-$port}
 pidfile=$state/kafka.pid
 log=$state/kafka.log
+name="Kafka"
+# shellcheck source=scripts/service.sh
+. "$here/service.sh"
 
 listening() { (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null; }
-
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid=$(cat "$pidfile")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
 
 install() {
   if [ -f "$lib/.complete" ]; then return; fi
@@ -71,44 +67,13 @@ PROPERTIES
   java "${java_opts[@]}" kafka.tools.StorageTool format -t "$cluster" -c "$state/server.properties" > "$log" 2>&1
   setsid java "${java_opts[@]}" kafka.Kafka "$state/server.properties" < /dev/null >> "$log" 2>&1 &
   echo $! > "$pidfile"
-  for _ in $(seq 1 120); do
-    if listening; then
-      echo "Kafka ready at 127.0.0.1:$port (pid $(cat "$pidfile"), log $log)"
-      return
-    fi
-    if ! running_pid >/dev/null; then
-      echo "Kafka exited during start-up; last lines of $log:" >&2
-      tail -n 30 "$log" >&2
-      exit 1
-    fi
-    sleep 0.5
-  done
-  echo "Kafka did not listen on 127.0.0.1:$port within 60 s; last lines of $log:" >&2
-  tail -n 30 "$log" >&2
-  down
-  exit 1
-}
-
-down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$pidfile"
-    echo "Kafka is not running"
-    return
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 60); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  kill -KILL "$pid" 2>/dev/null || true
-  rm -f "$pidfile"
-  echo "Kafka stopped"
+  wait_ready listening
+  echo "Kafka ready at 127.0.0.1:$port (pid $(cat "$pidfile"), log $log)"
 }
 
 case "${1:-}" in
   up) up ;;
-  down) down ;;
+  down) stop ;;
   status) if listening; then echo "listening on 127.0.0.1:$port"; else echo "not running"; exit 1; fi ;;
   *) echo "usage: $0 up|down|status" >&2; exit 2 ;;
 esac

@@ -16,6 +16,9 @@ venv=$cache/localstack-venv
 state=${DRUIDCTL_S3_STATE:-${TMPDIR:-/tmp}/druidctl-s3-$port}
 pidfile=$state/localstack.pid
 log=$state/localstack.log
+name="S3 (LocalStack)"
+# shellcheck source=scripts/service.sh
+. "$here/service.sh"
 requirements=$here/localstack-requirements.txt
 endpoint="http://127.0.0.1:$port"
 
@@ -43,13 +46,6 @@ healthy() {
   curl -fsS --max-time 2 "$endpoint/_localstack/health" 2>/dev/null | grep -Eq '"s3": ?"(running|available)"'
 }
 
-running_pid() {
-  [ -f "$pidfile" ] || return 1
-  local pid
-  pid=$(cat "$pidfile")
-  kill -0 "$pid" 2>/dev/null && echo "$pid"
-}
-
 up() {
   if running_pid >/dev/null && healthy; then
     echo "S3 (LocalStack) already running at $endpoint"
@@ -68,48 +64,13 @@ up() {
     HOME="$state/home" TMPDIR="$state/tmp" LOCALSTACK_VOLUME_DIR="$state/volume" \
     setsid "$venv/bin/python" -m localstack.runtime.main < /dev/null >> "$log" 2>&1 &
   echo $! > "$pidfile"
-  for _ in $(seq 1 120); do
-    if healthy; then
-      echo "S3 (LocalStack) ready at $endpoint (pid $(cat "$pidfile"), log $log)"
-      return
-    fi
-    if ! running_pid >/dev/null; then
-      echo "LocalStack exited during start-up; last lines of $log:" >&2
-      tail -n 30 "$log" >&2
-      rm -f "$pidfile"
-      exit 1
-    fi
-    sleep 0.5
-  done
-  echo "LocalStack did not report S3 running within 60 s; last lines of $log:" >&2
-  tail -n 30 "$log" >&2
-  down
-  exit 1
-}
-
-down() {
-  local pid
-  if ! pid=$(running_pid); then
-    rm -f "$pidfile"
-    echo "S3 (LocalStack) is not running"
-    return
-  fi
-  kill -TERM "$pid" 2>/dev/null || true
-  # About one stop in twenty hangs after the port closes: SIGKILL after 10 s.
-  for _ in $(seq 1 40); do
-    kill -0 "$pid" 2>/dev/null || break
-    sleep 0.25
-  done
-  if kill -0 "$pid" 2>/dev/null; then
-    kill -KILL "$pid" 2>/dev/null || true
-  fi
-  rm -f "$pidfile"
-  echo "S3 (LocalStack) stopped"
+  wait_ready healthy
+  echo "S3 (LocalStack) ready at $endpoint (pid $(cat "$pidfile"), log $log)"
 }
 
 case "${1:-}" in
   up) up ;;
-  down) down ;;
+  down) stop ;;
   status) if healthy; then echo "running at $endpoint"; else echo "not running"; exit 1; fi ;;
   endpoint) echo "$endpoint" ;;
   *) echo "usage: $0 up|down|status|endpoint" >&2; exit 2 ;;

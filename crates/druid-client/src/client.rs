@@ -369,3 +369,32 @@ impl Response {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_seconds_are_read_and_dates_left_to_the_backoff() {
+        let mut headers = HeaderMap::new();
+        assert_eq!(retry_after(&headers), None);
+        headers.insert(RETRY_AFTER, " 7 ".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
+        headers.insert(RETRY_AFTER, "Wed, 21 Oct 2026 07:28:00 GMT".parse().unwrap());
+        assert_eq!(retry_after(&headers), None);
+    }
+
+    #[test]
+    fn what_is_retried() {
+        let http = |status| Error::http("POST", "u".into(), status, b"");
+        // Druid did not act: safe even for actions.
+        assert!(should_retry(&http(503), false));
+        assert!(should_retry(&http(429), false));
+        // Druid may have acted: only reads are repeated.
+        assert!(!should_retry(&http(500), false));
+        assert!(should_retry(&http(500), true));
+        assert!(should_retry(&http(408), true));
+        assert!(!should_retry(&http(400), true));
+        assert!(!should_retry(&http(404), true));
+    }
+}

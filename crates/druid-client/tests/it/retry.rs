@@ -68,7 +68,7 @@ async fn an_html_502_from_a_proxy_keeps_its_status() {
 }
 
 #[tokio::test]
-async fn retry_after_is_honoured_on_429() {
+async fn a_429_with_retry_after_is_retried() {
     let (server, client) = druid().await;
     Mock::given(method("GET"))
         .and(path(STATUS))
