@@ -571,6 +571,11 @@ pub struct Thresholds {
     /// Hours of completed tasks the task failure ratio is computed over (24).
     #[serde(default = "default_task_window")]
     pub task_window_hours: u32,
+    /// Seconds to watch the new tasks read before the verdict (60): a supervisor is RUNNING
+    /// before its tasks have read anything, so verifying at once would judge nothing. Ends
+    /// early when the unparseable ratio is already over its threshold. 0 verifies at once.
+    #[serde(default = "default_observe")]
+    pub observe_secs: u64,
     /// Report a zero ingestion rate as a warning, not a failure (for idle topics).
     #[serde(default)]
     pub rate_warn_only: bool,
@@ -588,6 +593,7 @@ impl Default for Thresholds {
             rate_window: default_rate_window(),
             ready_timeout_secs: default_ready_timeout(),
             task_window_hours: default_task_window(),
+            observe_secs: default_observe(),
             rate_warn_only: false,
             probe_warn_only: false,
         }
@@ -629,6 +635,10 @@ fn default_rate_window() -> String {
 
 fn default_ready_timeout() -> u64 {
     300
+}
+
+fn default_observe() -> u64 {
+    60
 }
 
 fn default_task_window() -> u32 {

@@ -41,6 +41,7 @@ pub enum Step {
     Rendered,
     Submitted,
     Waiting,
+    Observing,
     Verified,
     Promoted,
     RollingBack,
@@ -151,6 +152,23 @@ pub struct CheckResult {
     pub threshold: String,
     /// The outcome.
     pub verdict: Verdict,
+}
+
+/// Druid's `/stats` summed over the running tasks: the rate from the configured moving
+/// average (rows/s), and the totals since each task started.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct IngestionTotals {
+    rate: f64,
+    processed: f64,
+    unparseable: f64,
+}
+
+impl IngestionTotals {
+    /// Unparseable over everything read (0 when nothing was read).
+    fn unparseable_ratio(self) -> f64 {
+        let seen = self.processed + self.unparseable;
+        if seen > 0.0 { self.unparseable / seen } else { 0.0 }
+    }
 }
 
 /// The post-deploy checklist.
@@ -500,12 +518,16 @@ impl Workflow<'_> {
         }
     }
 
-    /// Waits (with the configured deadline) for RUNNING and healthy, then verifies. Not
-    /// becoming ready is a failed `supervisor_state` check, not an error.
+    /// Waits (with the configured deadline) for RUNNING, healthy and the expected number of
+    /// running tasks, watches them read for `observe_secs`, then verifies. Not becoming ready
+    /// is a failed check, not an error.
     async fn wait_and_verify(&self) -> Result<Verification> {
-        let deadline = Duration::from_secs(self.environment.thresholds.ready_timeout_secs);
+        let thresholds = &self.environment.thresholds;
+        let deadline = Duration::from_secs(thresholds.ready_timeout_secs);
         let started = self.clock.now();
         let id = &self.environment.datasource;
+        let expected = self.environment.ingestion.task_count * self.environment.ingestion.replicas;
+        let mut ready = false;
         loop {
             let status = self
                 .druid
@@ -513,25 +535,35 @@ impl Workflow<'_> {
                 .await
                 .map_err(druid_error("reading the supervisor status"))?;
             let state = status.payload.state.clone();
+            let tasks = status.payload.active_tasks.len();
+            // RUNNING comes before the tasks exist: wait for them too.
             if state == Some(SupervisorState::Running)
+                && u32::try_from(tasks).unwrap_or(u32::MAX) >= expected
                 && self.druid.supervisor_health(id).await.unwrap_or(false)
             {
+                ready = true;
                 break;
             }
             let waited = self.clock.now().duration_since(started).unsigned_abs();
             if waited >= deadline {
-                self.warn(format!("{id} not RUNNING and healthy after {}s", deadline.as_secs()));
+                self.warn(format!(
+                    "{id} not RUNNING and healthy with {expected} running task(s) after {}s",
+                    deadline.as_secs()
+                ));
                 break;
             }
             self.step(
                 Step::Waiting,
                 format!(
-                    "{id} is {} ({}s)",
+                    "{id} is {}, {tasks} of {expected} task(s) running ({}s)",
                     state.map_or_else(|| "unknown".to_owned(), |state| state.to_string()),
                     waited.as_secs()
                 ),
             );
             self.clock.sleep(self.poll_interval).await;
+        }
+        if ready {
+            self.observe().await?;
         }
         let verification = self.verify().await?;
         self.step(
@@ -543,6 +575,54 @@ impl Workflow<'_> {
             },
         );
         Ok(verification)
+    }
+
+    /// Watches the running tasks for `observe_secs`, reporting what they read; stops early
+    /// once the unparseable ratio is over its threshold (the verdict cannot improve enough).
+    async fn observe(&self) -> Result<()> {
+        let thresholds = &self.environment.thresholds;
+        let period = Duration::from_secs(thresholds.observe_secs);
+        let started = self.clock.now();
+        while self.clock.now().duration_since(started).unsigned_abs() < period {
+            self.clock.sleep(self.poll_interval).await;
+            let totals = self.ingestion_totals().await?;
+            let watched = self.clock.now().duration_since(started).unsigned_abs();
+            self.step(
+                Step::Observing,
+                format!(
+                    "{} rows read, {} unparseable ({}s of {}s)",
+                    totals.processed,
+                    totals.unparseable,
+                    watched.as_secs().min(period.as_secs()),
+                    period.as_secs()
+                ),
+            );
+            if totals.unparseable_ratio() > thresholds.max_unparseable_ratio {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Rate and counts summed over the supervisor's running tasks, from Druid's `/stats`.
+    async fn ingestion_totals(&self) -> Result<IngestionTotals> {
+        let id = &self.environment.datasource;
+        let task_stats =
+            self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
+        let mut totals = IngestionTotals::default();
+        for task in task_stats.values().flat_map(BTreeMap::values) {
+            if let Some(averages) =
+                task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
+            {
+                totals.rate +=
+                    averages.get(&self.environment.thresholds.rate_window).map_or(0.0, |row| row.processed);
+            }
+            if let Some(counts) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
+                totals.processed += counts.processed;
+                totals.unparseable += counts.unparseable;
+            }
+        }
+        Ok(totals)
     }
 
     /// The runbook's checklist, each check with its value, threshold and verdict.
@@ -582,21 +662,7 @@ impl Workflow<'_> {
             verdict: verdict(u32::try_from(running).unwrap_or(u32::MAX) == expected, false),
         });
 
-        let task_stats =
-            self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
-        let tasks = task_stats.values().flat_map(BTreeMap::values);
-        let (mut rate, mut processed, mut unparseable) = (0.0_f64, 0.0_f64, 0.0_f64);
-        for task in tasks {
-            if let Some(averages) =
-                task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
-            {
-                rate += averages.get(&thresholds.rate_window).map_or(0.0, |row| row.processed);
-            }
-            if let Some(totals) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
-                processed += totals.processed;
-                unparseable += totals.unparseable;
-            }
-        }
+        let IngestionTotals { rate, processed, unparseable } = self.ingestion_totals().await?;
         checks.push(CheckResult {
             name: "ingestion_rate",
             value: format!("{rate:.2} rows/s ({})", thresholds.rate_window),
@@ -604,7 +670,7 @@ impl Workflow<'_> {
             verdict: verdict(rate > 0.0, thresholds.rate_warn_only),
         });
         let seen = processed + unparseable;
-        let ratio = if seen > 0.0 { unparseable / seen } else { 0.0 };
+        let ratio = IngestionTotals { rate, processed, unparseable }.unparseable_ratio();
         checks.push(CheckResult {
             name: "unparseable_ratio",
             value: format!("{:.2} % ({unparseable:.0} of {seen:.0})", ratio * 100.0),

@@ -144,7 +144,13 @@ impl Reporter for Progress<'_> {
             return;
         }
         match (&self.spinner, event) {
-            (Some(spinner), Event::Step { step: deploy_core::workflow::Step::Waiting, detail }) => {
+            (
+                Some(spinner),
+                Event::Step {
+                    step: deploy_core::workflow::Step::Waiting | deploy_core::workflow::Step::Observing,
+                    detail,
+                },
+            ) => {
                 spinner.set_message(detail);
             }
             (Some(spinner), Event::Step { step, detail }) => {

@@ -27,13 +27,19 @@ pub fn druidctl(dir: &Path) -> Command {
     command
 }
 
-/// A copy of the sample project in a temporary directory, to edit freely.
+/// A copy of the sample project in a temporary directory, to edit freely. The mock Druid
+/// answers at once, so deploys verify without the observation period.
 pub fn sample_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(repo_root().join("druidctl.toml"), dir.path().join("druidctl.toml")).unwrap();
     for part in ["schemas", "config"] {
         copy_dir(&repo_root().join(part), &dir.path().join(part));
     }
+    edit(
+        &dir.path().join("druidctl.toml"),
+        "[defaults.thresholds]\n",
+        "[defaults.thresholds]\nobserve_secs = 0\n",
+    );
     dir
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use deploy_core::config::{Environment, Overrides};
-use deploy_core::workflow::{Clock, DeployOptions, DeployOutcome, Recorder, Verdict, Workflow};
+use deploy_core::workflow::{Clock, DeployOptions, DeployOutcome, Event, Recorder, Step, Verdict, Workflow};
 use deploy_core::{Error, Project};
 use druid_client::MockDruidApi;
 use druid_client::spec::SupervisorSpec;
@@ -417,4 +417,63 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     let whole = plan.changes[0].to.as_ref().unwrap();
     let descriptor = whole.pointer("/spec/ioConfig/inputFormat/protoBytesDecoder/descriptorString").unwrap();
     assert!(descriptor.as_str().unwrap().starts_with("sha256:"), "{descriptor}");
+}
+
+/// The steps of `kind` the workflow reported, in order.
+fn steps(recorder: &Recorder, kind: Step) -> Vec<String> {
+    recorder
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Step { step, detail } if step == kind => Some(detail),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_running_supervisor_without_tasks_is_waited_for_then_watched() {
+    // A real Druid says RUNNING before its tasks exist: verifying then judges nothing.
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let polls = Arc::new(Mutex::new(0_usize));
+    let mut druid = MockDruidApi::new();
+    druid.expect_version().returning(|| Ok("34.0.0".into()));
+    druid.expect_get_spec().returning(|_| Ok(None));
+    druid.expect_submit_spec().returning(|spec| Ok(spec.datasource().unwrap_or_default().to_owned()));
+    let seen = polls.clone();
+    druid.expect_supervisor_status().returning(move |_| {
+        let mut polls = seen.lock().unwrap();
+        *polls += 1;
+        Ok(status(usize::from(*polls > 2)))
+    });
+    druid.expect_supervisor_health().returning(|_| Ok(true));
+    druid.expect_supervisor_stats().returning(|_| Ok(stats(1000, 0)));
+    druid.expect_tasks().returning(|_| Ok(Vec::new()));
+    druid.expect_sql().returning(|_| Ok(vec![serde_json::from_value(json!({"rows": 1000})).unwrap()]));
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
+    let waiting = steps(&fx.recorder, Step::Waiting);
+    assert_eq!(waiting.len(), 2, "{waiting:?}");
+    assert!(waiting[0].contains("RUNNING, 0 of 1 task(s) running"), "{waiting:?}");
+    let observing = steps(&fx.recorder, Step::Observing);
+    // 60 s watched in 5 s polls.
+    assert_eq!(observing.len(), 12, "{observing:?}");
+    assert_eq!(observing.last().unwrap(), "1000 rows read, 0 unparseable (60s of 60s)");
+    let elapsed = clock.now().duration_since(TUESDAY_MORNING.parse().unwrap());
+    assert_eq!(elapsed.as_secs(), 70, "two waits and twelve observation polls");
+}
+
+#[tokio::test]
+async fn watching_stops_early_once_parse_errors_are_over_the_threshold() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    // The first submission ingests 5 % unparseable records; no previous version to restore.
+    let (mut druid, _) = druid(1, Some(1));
+    druid.expect_suspend().returning(|_| Ok(()));
+    let outcome = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap();
+    assert!(matches!(outcome, DeployOutcome::RolledBack { .. }), "{outcome:?}");
+    let observing = steps(&fx.recorder, Step::Observing);
+    assert_eq!(observing, ["950 rows read, 50 unparseable (5s of 60s)"]);
 }
