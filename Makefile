@@ -8,10 +8,13 @@ S3_ENDPOINT ?= http://127.0.0.1:4566
 
 .PHONY: help compile validate test-template list-schemas deploy-dev deploy-staging deploy-prod plan status logs \
 	rollback suspend resume test test-rust test-examples test-kafka bench bench-compat lint s3-up s3-down \
-	kafka-up kafka-down
+	kafka-up kafka-down dev-up dev-down demo test-e2e
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
+
+demo: ## The whole workflow against a real local Druid + Kafka: dev-up, publish, deploy, produce, verify, status
+	scripts/demo.sh
 
 compile: ## Compile schemas/proto into target/druidctl/descriptor.binpb
 	$(DRUIDCTL) compile
@@ -52,7 +55,7 @@ suspend: ## Emergency: suspend ENV's supervisor
 resume: ## Resume ENV's supervisor
 	$(DRUIDCTL) resume --env $(ENV)
 
-test: s3-up kafka-up test-rust test-examples test-kafka ## Every test suite (what CI runs); starts LocalStack and Kafka first
+test: s3-up dev-up test-rust test-examples test-kafka test-e2e ## Every test suite (what CI runs); starts LocalStack and the local stack first
 
 test-rust:
 	DRUIDCTL_TEST_S3_ENDPOINT=$(S3_ENDPOINT) cargo test --workspace
@@ -85,6 +88,17 @@ kafka-up: ## Start a single-node KRaft Kafka on 127.0.0.1:19092 (jars from Maven
 
 kafka-down: ## Stop the Kafka that kafka-up started
 	scripts/kafka-local.sh down
+
+dev-up: ## Start ZooKeeper, Kafka and Druid (Coordinator-Overlord, Broker, Historical, Indexer, Router) on loopback
+	scripts/kafka-local.sh up
+	scripts/druid-local.sh up
+
+dev-down: ## Stop what dev-up started (by pid; idempotent)
+	scripts/druid-local.sh down
+	scripts/kafka-local.sh down
+
+test-e2e: ## End-to-end tests against the local stack (needs make dev-up; they fail if it is down)
+	cargo test -p druidctl-tests --test e2e -- --ignored --test-threads=1
 
 lint: ## What CI checks besides the tests
 	cargo fmt --check

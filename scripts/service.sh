@@ -1,4 +1,4 @@
-# Shared by scripts/s3-local.sh and scripts/kafka-local.sh: a background service tracked by a
+# Shared by scripts/s3-local.sh, kafka-local.sh and druid-local.sh: a background service tracked by a
 # pid file. Source it after setting `name` (for messages), `pidfile` and `log`.
 
 # Prints the pid when the process `up` started is alive.
@@ -9,11 +9,11 @@ running_pid() {
   kill -0 "$pid" 2>/dev/null && echo "$pid"
 }
 
-# Waits up to 60 s for `$1` (a command) to succeed; fails with the log's tail if the process
-# dies or the time runs out.
+# Waits up to `$ready_secs` (default 60) seconds for `$1` (a command) to succeed; fails with the
+# log's tail if the process dies or the time runs out.
 wait_ready() {
-  local ready=$1
-  for _ in $(seq 1 120); do
+  local ready=$1 secs=${ready_secs:-60}
+  for _ in $(seq 1 $((secs * 2))); do
     if $ready; then
       return 0
     fi
@@ -25,7 +25,7 @@ wait_ready() {
     fi
     sleep 0.5
   done
-  echo "$name was not ready within 60 s; last lines of $log:" >&2
+  echo "$name was not ready within $secs s; last lines of $log:" >&2
   tail -n 30 "$log" >&2
   stop
   exit 1

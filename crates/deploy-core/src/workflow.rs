@@ -2,12 +2,13 @@
 //! never leaves an environment half-deployed.
 //!
 //! A deploy: window -> lock -> validate -> Druid reachable -> publish (compat gate) -> render
-//! -> submit -> wait for RUNNING and healthy -> verify -> move the channel -> record. When
+//! -> submit -> wait for RUNNING, healthy and the tasks -> watch them read -> verify (judging
+//! only the new spec's reading tasks) -> move the channel -> record. When
 //! verification fails, the version the channel points at is re-rendered from the registry,
 //! submitted and verified, and both are recorded; the channel does not move. Nothing here
 //! prints: progress goes to a [`Reporter`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use base64::Engine as _;
 use druid_client::DruidApi;
 use druid_client::spec::SupervisorSpec;
 use druid_client::sql::SqlQuery;
-use druid_client::supervisors::SupervisorState;
+use druid_client::supervisors::{SupervisorState, SupervisorStatus};
 use druid_client::tasks::{TaskFilter, TaskState, TaskStatus};
 use jiff::Timestamp;
 use schema_registry::registry::{ChannelState, DeployRecord, LockGuard};
@@ -585,7 +586,12 @@ impl Workflow<'_> {
         let started = self.clock.now();
         while self.clock.now().duration_since(started).unsigned_abs() < period {
             self.clock.sleep(self.poll_interval).await;
-            let totals = self.ingestion_totals().await?;
+            let status = self
+                .druid
+                .supervisor_status(&self.environment.datasource)
+                .await
+                .map_err(druid_error("reading the supervisor status"))?;
+            let totals = self.ingestion_totals(&status).await?;
             let watched = self.clock.now().duration_since(started).unsigned_abs();
             self.step(
                 Step::Observing,
@@ -604,13 +610,19 @@ impl Workflow<'_> {
         Ok(())
     }
 
-    /// Rate and counts summed over the supervisor's running tasks, from Druid's `/stats`.
-    async fn ingestion_totals(&self) -> Result<IngestionTotals> {
+    /// Rate and counts from Druid's `/stats`, summed over the reading tasks named in `status`.
+    /// `/stats` also lists the tasks still publishing for the previous spec (pending
+    /// completion): their rows are not the new spec's, so they are left out.
+    async fn ingestion_totals(&self, status: &SupervisorStatus) -> Result<IngestionTotals> {
         let id = &self.environment.datasource;
+        let reading: BTreeSet<&str> =
+            status.payload.active_tasks.iter().map(|task| task.id.as_str()).collect();
         let task_stats =
             self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
         let mut totals = IngestionTotals::default();
-        for task in task_stats.values().flat_map(BTreeMap::values) {
+        let tasks =
+            task_stats.values().flat_map(BTreeMap::iter).filter(|(task, _)| reading.contains(task.as_str()));
+        for (_, task) in tasks {
             if let Some(averages) =
                 task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
             {
@@ -662,7 +674,7 @@ impl Workflow<'_> {
             verdict: verdict(u32::try_from(running).unwrap_or(u32::MAX) == expected, false),
         });
 
-        let IngestionTotals { rate, processed, unparseable } = self.ingestion_totals().await?;
+        let IngestionTotals { rate, processed, unparseable } = self.ingestion_totals(&status).await?;
         checks.push(CheckResult {
             name: "ingestion_rate",
             value: format!("{rate:.2} rows/s ({})", thresholds.rate_window),

@@ -477,3 +477,29 @@ async fn watching_stops_early_once_parse_errors_are_over_the_threshold() {
     let observing = steps(&fx.recorder, Step::Observing);
     assert_eq!(observing, ["950 rows read, 50 unparseable (5s of 60s)"]);
 }
+
+#[tokio::test]
+async fn tasks_still_publishing_for_the_previous_spec_are_not_judged() {
+    // After a spec change, Druid's /stats also lists the previous spec's tasks while they
+    // publish; their parse errors are not the new version's.
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let mut druid = MockDruidApi::new();
+    druid.expect_version().returning(|| Ok("34.0.0".into()));
+    druid.expect_get_spec().returning(|_| Ok(None));
+    druid.expect_submit_spec().returning(|spec| Ok(spec.datasource().unwrap_or_default().to_owned()));
+    druid.expect_supervisor_status().returning(|_| Ok(status(1)));
+    druid.expect_supervisor_health().returning(|_| Ok(true));
+    druid.expect_supervisor_stats().returning(|_| {
+        let mut both = stats(1000, 0);
+        let old = stats(950, 50).remove("0").unwrap().remove("index_kafka_settlement_0").unwrap();
+        both.get_mut("0").unwrap().insert("index_kafka_previous_spec".into(), old);
+        Ok(both)
+    });
+    druid.expect_tasks().returning(|_| Ok(Vec::new()));
+    druid.expect_sql().returning(|_| Ok(vec![serde_json::from_value(json!({"rows": 1000})).unwrap()]));
+    let outcome = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap();
+    let DeployOutcome::Deployed { verification, .. } = outcome else { panic!("{outcome:?}") };
+    let unparseable = verification.checks.iter().find(|check| check.name == "unparseable_ratio").unwrap();
+    assert_eq!(unparseable.value, "0.00 % (0 of 1000)");
+}

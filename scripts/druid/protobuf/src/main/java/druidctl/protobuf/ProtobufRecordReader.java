@@ -1,0 +1,107 @@
+package druidctl.protobuf;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.IOException;
+import java.io.InputStream;
+import java.util.Base64;
+import java.util.List;
+import java.util.Map;
+import java.util.NoSuchElementException;
+import org.apache.druid.data.input.InputEntity;
+import org.apache.druid.data.input.InputRow;
+import org.apache.druid.data.input.InputRowSchema;
+import org.apache.druid.data.input.IntermediateRowParsingReader;
+import org.apache.druid.data.input.impl.MapInputRowParser;
+import org.apache.druid.java.util.common.parsers.CloseableIterator;
+import org.apache.druid.java.util.common.parsers.JSONFlattenerMaker;
+import org.apache.druid.java.util.common.parsers.JSONPathSpec;
+import org.apache.druid.java.util.common.parsers.ObjectFlattener;
+import org.apache.druid.java.util.common.parsers.ObjectFlatteners;
+
+/**
+ * Reads one Kafka record. The raw bytes are the intermediate row and decoding happens in
+ * {@link #parseInputRows}, so a record that does not decode is a parse exception that Druid
+ * counts as unparseable (and saves for /parseErrors), never a failed task.
+ */
+class ProtobufRecordReader extends IntermediateRowParsingReader<byte[]>
+{
+  private static final ObjectMapper MAPPER = new ObjectMapper();
+
+  private final InputRowSchema schema;
+  private final InputEntity source;
+  private final ProtobufBytesDecoder decoder;
+  private final ObjectFlattener<JsonNode> flattener;
+
+  ProtobufRecordReader(InputRowSchema schema, InputEntity source, ProtobufBytesDecoder decoder, JSONPathSpec flattenSpec)
+  {
+    this.schema = schema;
+    this.source = source;
+    this.decoder = decoder;
+    this.flattener = ObjectFlatteners.create(flattenSpec, new JSONFlattenerMaker(false, false));
+  }
+
+  @Override
+  protected CloseableIterator<byte[]> intermediateRowIterator() throws IOException
+  {
+    final byte[] bytes;
+    try (InputStream in = source.open()) {
+      bytes = in.readAllBytes();
+    }
+    return new CloseableIterator<>()
+    {
+      private boolean done;
+
+      @Override
+      public boolean hasNext()
+      {
+        return !done;
+      }
+
+      @Override
+      public byte[] next()
+      {
+        if (done) {
+          throw new NoSuchElementException();
+        }
+        done = true;
+        return bytes;
+      }
+
+      @Override
+      public void close()
+      {
+      }
+    };
+  }
+
+  @Override
+  protected InputEntity source()
+  {
+    return source;
+  }
+
+  @Override
+  protected String intermediateRowAsString(byte[] row)
+  {
+    return Base64.getEncoder().encodeToString(row);
+  }
+
+  @Override
+  protected List<InputRow> parseInputRows(byte[] row)
+  {
+    final Map<String, Object> flat = flattener.flatten(tree(row));
+    return List.of(MapInputRowParser.parse(schema, flat));
+  }
+
+  @Override
+  protected List<Map<String, Object>> toMap(byte[] row)
+  {
+    return List.of(MessageConverter.toMap(decoder.parse(row)));
+  }
+
+  private JsonNode tree(byte[] row)
+  {
+    return MAPPER.valueToTree(MessageConverter.toMap(decoder.parse(row)));
+  }
+}

@@ -1,0 +1,272 @@
+//! End-to-end tests against the real local stack (`make dev-up`: ZooKeeper, Kafka, Druid).
+//!
+//! Run with `make test-e2e` (`cargo test -p druidctl-tests --test e2e -- --ignored
+//! --test-threads=1`); plain `cargo test` lists them as ignored. Run, they fail, never skip,
+//! when the stack is down. Each test has its own datasource, topic and
+//! registry (named after the test and the time), and terminates its supervisor at the end so
+//! the Indexer's task slots are free for the next one.
+// Druid's counts are whole numbers carried as f64: exact comparison is meant.
+#![allow(
+    clippy::float_cmp,
+    clippy::missing_panics_doc,
+    clippy::cast_precision_loss,
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss
+)]
+
+mod support;
+
+use std::collections::BTreeMap;
+
+use deploy_core::Error;
+use deploy_core::workflow::{DeployOutcome, Verdict, fingerprint};
+use druid_client::supervisors::SupervisorState;
+use serde_json::Value;
+
+use support::Case;
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn a_deploy_runs_and_every_record_lands_in_its_columns() {
+    let case = Case::new("columns").await;
+    let deployed = case.deploy("v1").await;
+    let DeployOutcome::Deployed { verification, .. } = &deployed else { panic!("{deployed:#?}") };
+    assert!(verification.passed(), "{verification:#?}");
+    let status = case.druid.supervisors().status(&case.datasource).await.unwrap();
+    assert_eq!(status.payload.state, Some(SupervisorState::Running));
+    assert_eq!(status.payload.active_tasks.len(), 1);
+
+    let messages = case.produce_valid(1000, 11).await;
+    let count = case.wait_count("TRUE", 1000).await;
+    assert_eq!(count, 1000, "exactly the records written, no more");
+
+    // Sample rows by their transaction id (unique ones only: ids are random).
+    let mut ids: BTreeMap<String, usize> = BTreeMap::new();
+    for message in &messages {
+        *ids.entry(support::string_field(message, "transactionId")).or_default() += 1;
+    }
+    let sample: Vec<_> = messages
+        .iter()
+        .filter(|message| ids[&support::string_field(message, "transactionId")] == 1)
+        .step_by(50)
+        .collect();
+    assert!(sample.len() >= 15, "{} unique ids sampled", sample.len());
+    let dimensions = case.dimensions();
+    for message in sample {
+        let id = support::string_field(message, "transactionId");
+        let rows =
+            case.sql(&format!("SELECT * FROM \"{}\" WHERE transactionId = '{id}'", case.datasource)).await;
+        assert_eq!(rows.len(), 1, "one row for {id}");
+        let row = &rows[0];
+        for (name, path, kind) in &dimensions {
+            let expected = support::expected(message, path);
+            let actual = row.get(name).cloned().unwrap_or(Value::Null);
+            support::assert_same(name, kind, &expected, &actual, &id);
+        }
+        // __time is createdAt, to the millisecond.
+        let created = support::expected(message, &["createdAt".to_owned()]);
+        let created: jiff::Timestamp = created.as_str().unwrap().parse().unwrap();
+        let time: jiff::Timestamp = row["__time"].as_str().unwrap().parse().unwrap();
+        assert_eq!(time.as_millisecond(), created.as_millisecond(), "__time of {id}");
+    }
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn a_safe_change_deploys_and_its_new_column_fills() {
+    let case = Case::new("safe").await;
+    case.deploy("v1").await;
+    case.produce_valid(100, 21).await;
+    assert_eq!(case.wait_count("TRUE", 100).await, 100);
+
+    case.edit(
+        "schemas/proto/settlement_transaction.proto",
+        "  Channel channel = 16;\n",
+        "  Channel channel = 16;\n  string terminal_id = 17;\n",
+    );
+    case.edit(
+        "config/dimensions.json",
+        r#"{ "name": "channel" }"#,
+        r#"{ "name": "channel" }, { "name": "terminalId" }"#,
+    );
+    let deployed = case.deploy("v2").await;
+    let DeployOutcome::Deployed { version, previous, verification } = &deployed else {
+        panic!("{deployed:#?}")
+    };
+    assert_eq!((version.as_str(), previous.as_deref()), ("v2", Some("v1")));
+    assert!(verification.passed(), "{verification:#?}");
+
+    // Records of the new schema (the producer builds them from the new descriptor).
+    let messages = case.produce_valid(200, 22).await;
+    assert_eq!(case.wait_count("terminalId IS NOT NULL", 200).await, 200);
+    let expected = support::string_field(&messages[0], "terminalId");
+    assert!(expected.starts_with("terminal_id-"), "{expected}");
+    let rows = case
+        .sql(&format!(
+            "SELECT terminalId FROM \"{}\" WHERE transactionId = '{}'",
+            case.datasource,
+            support::string_field(&messages[0], "transactionId")
+        ))
+        .await;
+    assert!(rows.iter().any(|row| row["terminalId"] == Value::String(expected.clone())), "{rows:?}");
+    // The old rows keep a null in the new column.
+    assert_eq!(case.wait_count("terminalId IS NULL", 100).await, 100);
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn a_renamed_field_is_refused_before_druid_sees_it() {
+    let case = Case::new("rename").await;
+    case.deploy("v1").await;
+    let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
+    let history = case.druid.supervisors().history(&case.datasource).await.unwrap().len();
+
+    case.edit(
+        "schemas/proto/settlement_transaction.proto",
+        "string merchant_id = 2;",
+        "string merchant_ref = 2;",
+    );
+    case.edit("config/dimensions.json", r#"{ "name": "merchantId" }"#, r#"{ "name": "merchantRef" }"#);
+    let err = case.try_deploy("v2").await.unwrap_err();
+    let Error::Breaking { report, .. } = &err else { panic!("{err:?}") };
+    let findings = &report.findings;
+    assert!(findings.iter().any(|finding| finding.rule == "DRUID_DIMENSION_RENAMED"), "{findings:#?}");
+    assert_eq!(
+        case.druid.supervisors().get(&case.datasource).await.unwrap(),
+        live,
+        "Druid's spec is untouched"
+    );
+    assert_eq!(case.druid.supervisors().history(&case.datasource).await.unwrap().len(), history);
+    assert_eq!(case.channel().await.as_deref(), Some("v1"));
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
+    let case = Case::new("garbage").await;
+    case.deploy("v1").await;
+
+    // 1000 records, 5 % garbage, read by v1: verify reports what Druid's /stats says.
+    case.produce_mixed(1000, 0.05, 31).await;
+    let stats = case.wait_stats_total(1000).await;
+    let verification = case.workflow().verify().await.unwrap();
+    let check = verification.checks.iter().find(|check| check.name == "unparseable_ratio").unwrap();
+    assert_eq!(check.verdict, Verdict::Fail);
+    assert_eq!((stats.processed, stats.unparseable), (950.0, 50.0), "Druid's own counts");
+    assert_eq!(check.value, "5.00 % (50 of 1000)");
+    let saved = case.druid.supervisors().parse_errors(&case.datasource).await.unwrap();
+    assert!(!saved.is_empty(), "Druid saved the parse errors");
+
+    // v2 reads the next 1000 of the same, written once its task runs: the deploy rolls
+    // back to v1 by itself, and v1's new task carries on after them.
+    case.edit(
+        "config/dimensions.json",
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acquirerRef", "from": "acquirerId" },"#,
+    );
+    let v1_spec = case.rendered("v1").await;
+    let v1_tasks = case.active_tasks().await;
+    let (outcome, ()) = tokio::join!(case.deploy("v2"), async {
+        case.wait_new_task(&v1_tasks).await;
+        case.produce_mixed(1000, 0.05, 32).await;
+    });
+    let DeployOutcome::RolledBack { failed, verification, restored, .. } = &outcome else {
+        panic!("{outcome:#?}")
+    };
+    assert_eq!((failed.as_str(), restored.as_deref()), ("v2", Some("v1")));
+    let check = verification.checks.iter().find(|check| check.name == "unparseable_ratio").unwrap();
+    assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+    assert_eq!(case.channel().await.as_deref(), Some("v1"));
+    let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
+    assert_eq!(fingerprint(&live), fingerprint(&v1_spec), "v1's spec is live again");
+    let actions: Vec<_> = case.history().await;
+    assert_eq!(
+        actions.last().map(String::as_str),
+        Some("automatic-rollback succeeded"),
+        "{actions:?}\n{}",
+        case.events()
+    );
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn rollback_to_previous_stable_restores_the_previous_spec() {
+    let case = Case::new("rollback").await;
+    case.deploy("v1").await;
+    case.edit(
+        "config/dimensions.json",
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acquirerRef", "from": "acquirerId" },"#,
+    );
+    case.deploy("v2").await;
+    assert_eq!(case.channel().await.as_deref(), Some("v2"));
+
+    let (version, verification) = case.workflow().rollback("previous-stable").await.unwrap();
+    assert_eq!(version, "v1");
+    assert!(verification.passed(), "{verification:#?}");
+    assert_eq!(case.channel().await.as_deref(), Some("v1"));
+
+    // Druid's own record: newest first, v1 then v2 then v1 again.
+    let history = case.druid.supervisors().history(&case.datasource).await.unwrap();
+    assert!(history.len() >= 3, "{} entries", history.len());
+    let names = |index: usize| support::dimension_names(&history[index].spec);
+    assert_eq!(history[0].spec, history[2].spec, "the restored spec is exactly v1's as Druid stored it");
+    assert_ne!(history[0].spec, history[1].spec);
+    assert!(names(1).contains(&"acquirerRef".to_owned()) && !names(0).contains(&"acquirerRef".to_owned()));
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn suspend_and_resume_change_the_state() {
+    let case = Case::new("suspend").await;
+    case.deploy("v1").await;
+    case.workflow().suspend().await.unwrap();
+    assert_eq!(case.wait_state(SupervisorState::Suspended).await, SupervisorState::Suspended);
+    let status = case.druid.supervisors().status(&case.datasource).await.unwrap();
+    assert_eq!(status.payload.suspended, Some(true));
+    case.workflow().resume().await.unwrap();
+    assert_eq!(case.wait_state(SupervisorState::Running).await, SupervisorState::Running);
+    case.produce_valid(50, 41).await;
+    assert_eq!(case.wait_count("TRUE", 50).await, 50, "it reads again after resume");
+    let actions = case.history().await;
+    assert!(
+        actions.ends_with(&["suspend succeeded".to_owned(), "resume succeeded".to_owned()]),
+        "{actions:?}"
+    );
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn status_reports_druids_lag_and_rates() {
+    let case = Case::new("status").await;
+    case.deploy("v1").await;
+    case.produce_valid(500, 51).await;
+    case.wait_stats_total(500).await;
+    // Druid's meters tick every 5 s: wait for the first tick after the reading.
+    case.wait_rates().await;
+
+    // Idle now: the lag is stable and the moving averages only decay, so Druid's figures
+    // read just before and just after bracket ours.
+    let before_status = case.druid.supervisors().status(&case.datasource).await.unwrap();
+    let before = case.druid.supervisors().stats(&case.datasource).await.unwrap();
+    let ours = case.workflow().ingestion().await.unwrap();
+    let after = case.druid.supervisors().stats(&case.datasource).await.unwrap();
+    assert_eq!(ours.total_lag, before_status.payload.aggregate_lag);
+    assert_eq!(ours.total_lag, Some(0));
+    assert_eq!(ours.active_tasks, before_status.payload.active_tasks.len());
+    assert_eq!(ours.processed, support::totals(&before).processed);
+    assert_eq!(ours.processed, 500.0);
+    for window in ["1m", "5m", "15m"] {
+        let (high, low) = (support::rate(&before, window), support::rate(&after, window));
+        let rate = ours.rates[window];
+        assert!(high > 0.0, "{window}: Druid reports a rate once its meters ticked");
+        assert!(low - 1e-9 <= rate && rate <= high + 1e-9, "{window}: {low} <= {rate} <= {high}");
+    }
+    case.finish().await;
+}

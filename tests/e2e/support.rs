@@ -1,0 +1,475 @@
+//! What every end-to-end test needs: a project of its own pointed at the local stack, a
+//! producer, SQL and polling with deadlines.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use deploy_core::config::{Environment, Overrides};
+use deploy_core::workflow::{DeployOptions, DeployOutcome, Recorder, SystemClock, Workflow};
+use deploy_core::{Error, Project};
+use druid_client::DruidClient;
+use druid_client::spec::SupervisorSpec;
+use druid_client::sql::SqlQuery;
+use druid_client::supervisors::{RowStats, SupervisorState, SupervisorStats};
+use druid_client::tasks::{TaskFilter, TaskState};
+use druidctl_examples::kafka::Topic;
+use druidctl_examples::records::{Generator, Shape};
+use prost_reflect::{DynamicMessage, Kind, ReflectMessage, Value as ProtoValue};
+use schema_registry::{Channel, LocalStore, Registry};
+use serde_json::{Map, Value};
+
+/// Where the stack listens (scripts/druid-local.sh, scripts/kafka-local.sh).
+pub const ROUTER: &str = "http://127.0.0.1:8888";
+/// Kafka's bootstrap address.
+pub const KAFKA: &str = "127.0.0.1:19092";
+/// How long rows may take to become visible in SQL.
+pub const ROWS_DEADLINE: Duration = Duration::from_mins(2);
+
+/// One test's project, datasource (= topic) and registry.
+pub struct Case {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+    /// Supervisor id, datasource and topic.
+    pub datasource: String,
+    /// A client of the local Druid.
+    pub druid: DruidClient,
+    registry: Registry,
+    recorder: Recorder,
+    environment: Environment,
+    topic: Topic,
+    seed_time: i64,
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+impl Case {
+    /// Checks the stack is up (failing, not skipping, when it is not), then makes a copy of
+    /// the sample schema with one environment, `e2e`, pointed at the stack.
+    pub async fn new(name: &str) -> Self {
+        let probe = stack_answers();
+        assert!(
+            probe,
+            "the local stack is down (no Druid router at {ROUTER} or no Kafka at {KAFKA}): run `make dev-up` first"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_owned();
+        for part in ["schemas", "config"] {
+            copy_dir(&repo_root().join(part), &root.join(part));
+        }
+        let stamp = jiff::Timestamp::now().as_millisecond();
+        let datasource = format!("e2e_{name}_{stamp}");
+        let config = format!(
+            r#"# Written by the end-to-end tests.
+[schema]
+proto_root = "schemas/proto"
+message = "settlement.v1.SettlementTransaction"
+dimensions = "config/dimensions.json"
+
+[defaults]
+registry = "file://{registry}"
+time_zone = "UTC"
+
+[defaults.druid]
+url = "{ROUTER}"
+
+[defaults.kafka]
+bootstrap_servers = "{KAFKA}"
+
+[defaults.ingestion]
+use_earliest_offset = true
+max_saved_parse_exceptions = 100
+
+[defaults.window]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+# Watch the tasks for 15 s (60 by default): the test records are read in about a second.
+[defaults.thresholds]
+observe_secs = 15
+ready_timeout_secs = 180
+rate_warn_only = true
+probe_warn_only = true
+
+[environments.e2e]
+datasource = "{datasource}"
+channel = "stable"
+kafka.topic = "{datasource}"
+"#,
+            registry = root.join("registry").display()
+        );
+        std::fs::write(root.join("druidctl.toml"), config).unwrap();
+        let project = Project::open(&root.join("druidctl.toml")).unwrap();
+        let environment = project.environment("e2e", &Overrides::default()).unwrap();
+        let druid = deploy_core::connect::druid_client(&environment).unwrap();
+        remove_leftovers(&druid).await;
+        let topic = Topic::open(KAFKA, &datasource).await.unwrap();
+        Self {
+            _dir: dir,
+            registry: Registry::new(Arc::new(LocalStore::new(root.join("registry")))),
+            root,
+            datasource,
+            druid,
+            recorder: Recorder::default(),
+            environment,
+            topic,
+            seed_time: jiff::Timestamp::now().as_second(),
+        }
+    }
+
+    fn project(&self) -> Project {
+        Project::open(&self.root.join("druidctl.toml")).unwrap()
+    }
+
+    /// A workflow on this case's environment (real clock, 2 s polls).
+    pub fn workflow(&self) -> Workflow<'_> {
+        Workflow {
+            druid: &self.druid,
+            registry: &self.registry,
+            environment: &self.environment,
+            reporter: &self.recorder,
+            clock: &SystemClock,
+            actor: "e2e tests".into(),
+            poll_interval: Duration::from_secs(2),
+        }
+    }
+
+    /// Deploys the working copy as `version`.
+    pub async fn try_deploy(&self, version: &str) -> Result<DeployOutcome, Error> {
+        let checked = self.project().check()?;
+        let options = DeployOptions { version: Some(version.to_owned()), ..DeployOptions::default() };
+        self.workflow().deploy(&checked, &self.root, &options).await
+    }
+
+    /// Deploys and expects it to get through (deployed or rolled back, not an error).
+    pub async fn deploy(&self, version: &str) -> DeployOutcome {
+        match self.try_deploy(version).await {
+            Ok(outcome) => outcome,
+            Err(err) => panic!("deploy {version}: {err:?}\n{:#?}", self.recorder.events()),
+        }
+    }
+
+    /// The spec of a published version, as druidctl renders it.
+    pub async fn rendered(&self, version: &str) -> SupervisorSpec {
+        let version = self.registry.resolve(version).await.unwrap();
+        self.workflow().render_version(&version).await.unwrap()
+    }
+
+    /// What the workflows of this case reported, one line each (for failure messages).
+    pub fn events(&self) -> String {
+        self.recorder.events().iter().map(|event| format!("{event:?}")).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Edits a file of the project copy.
+    pub fn edit(&self, path: &str, from: &str, to: &str) {
+        let path = self.root.join(path);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{} has no {from:?}", path.display());
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
+
+    fn generator(&self, seed: u64) -> Generator {
+        let project = self.project();
+        let schema = project.compile().unwrap();
+        let message = schema.message(&project.config().schema.message).unwrap();
+        Generator::new(message, seed, self.seed_time)
+    }
+
+    /// Writes `count` valid records of the working copy's schema and returns them.
+    pub async fn produce_valid(&self, count: usize, seed: u64) -> Vec<DynamicMessage> {
+        let mut generator = self.generator(seed);
+        let messages: Vec<DynamicMessage> = (0..count).map(|_| generator.message()).collect();
+        self.topic.write(messages.iter().map(prost::Message::encode_to_vec)).await.unwrap();
+        messages
+    }
+
+    /// Writes `count` records of which a share `garbage` cannot be decoded.
+    pub async fn produce_mixed(&self, count: u64, garbage: f64, seed: u64) {
+        let mut generator = self.generator(seed);
+        let records: Vec<Vec<u8>> =
+            (0..count).map(|index| generator.record(Generator::shape(index, garbage, 0.0))).collect();
+        let bad = (0..count).filter(|&index| Generator::shape(index, garbage, 0.0) == Shape::Garbage).count();
+        assert_eq!(bad as u64, (count as f64 * garbage) as u64, "the share written");
+        self.topic.write(records).await.unwrap();
+    }
+
+    /// Rows of a SQL query (objects).
+    pub async fn sql(&self, query: &str) -> Vec<Map<String, Value>> {
+        self.druid.sql().rows(&SqlQuery::new(query)).await.unwrap()
+    }
+
+    /// Polls `SELECT COUNT(*) ... WHERE condition` until it reaches `expected` (then checks it
+    /// stays there a moment) or the deadline passes; returns the last count.
+    pub async fn wait_count(&self, condition: &str, expected: u64) -> u64 {
+        let query = format!("SELECT COUNT(*) AS n FROM \"{}\" WHERE {condition}", self.datasource);
+        let started = Instant::now();
+        let mut count = 0;
+        while started.elapsed() < ROWS_DEADLINE {
+            // Before the first row the table does not exist: an error, not zero.
+            if let Ok(rows) = self.druid.sql().rows::<Map<String, Value>>(&SqlQuery::new(&query)).await {
+                count = rows.first().and_then(|row| row["n"].as_u64()).unwrap_or(0);
+                if count >= expected {
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let rows: Vec<Map<String, Value>> =
+                        self.druid.sql().rows(&SqlQuery::new(&query)).await.unwrap();
+                    return rows[0]["n"].as_u64().unwrap();
+                }
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        count
+    }
+
+    /// Polls Druid's `/stats` until the running tasks have read `records` records (parsed or
+    /// not); returns the totals.
+    pub async fn wait_stats_total(&self, records: u64) -> RowStats {
+        let started = Instant::now();
+        loop {
+            let stats = self.druid.supervisors().stats(&self.datasource).await.unwrap();
+            let total = totals(&stats);
+            if total.processed + total.unparseable + total.thrown_away >= records as f64 {
+                return total;
+            }
+            assert!(started.elapsed() < ROWS_DEADLINE, "Druid read {total:?} of {records} records");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Ids of the supervisor's reading tasks.
+    pub async fn active_tasks(&self) -> Vec<String> {
+        let status = self.druid.supervisors().status(&self.datasource).await.unwrap();
+        status.payload.active_tasks.into_iter().map(|task| task.id).collect()
+    }
+
+    /// Polls until a reading task that is not in `known` runs.
+    pub async fn wait_new_task(&self, known: &[String]) {
+        let started = Instant::now();
+        while !self.active_tasks().await.iter().any(|id| !known.contains(id)) {
+            assert!(started.elapsed() < ROWS_DEADLINE, "no new task");
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
+    /// Polls Druid's `/stats` until every moving average (1m, 5m, 15m) is above zero.
+    pub async fn wait_rates(&self) {
+        let started = Instant::now();
+        loop {
+            let stats = self.druid.supervisors().stats(&self.datasource).await.unwrap();
+            if ["1m", "5m", "15m"].iter().all(|window| rate(&stats, window) > 0.0) {
+                return;
+            }
+            assert!(started.elapsed() < ROWS_DEADLINE, "Druid reports no rate: {stats:?}");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// Polls the supervisor until it is in `state`.
+    pub async fn wait_state(&self, state: SupervisorState) -> SupervisorState {
+        let started = Instant::now();
+        loop {
+            let status = self.druid.supervisors().status(&self.datasource).await.unwrap();
+            let now = status.payload.state.clone().unwrap();
+            if now == state || started.elapsed() > ROWS_DEADLINE {
+                return now;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    }
+
+    /// The channel's version.
+    pub async fn channel(&self) -> Option<String> {
+        let channel = Channel::parse("stable").unwrap();
+        self.registry.channel(&channel).await.unwrap().map(|state| state.pointer.version)
+    }
+
+    /// `action outcome` of each history record, oldest first.
+    pub async fn history(&self) -> Vec<String> {
+        let mut records = self.registry.history("e2e").await.unwrap();
+        records.sort_by(|a, b| a.at.cmp(&b.at));
+        records.into_iter().map(|record| format!("{} {}", record.action, record.outcome)).collect()
+    }
+
+    /// `(column, path by JSON names, type)` of each dimension of the working copy.
+    pub fn dimensions(&self) -> Vec<(String, Vec<String>, String)> {
+        let text = std::fs::read_to_string(self.root.join("config/dimensions.json")).unwrap();
+        let config: Value = serde_json::from_str(&text).unwrap();
+        config["dimensions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|dimension| {
+                let name = dimension["name"].as_str().unwrap().to_owned();
+                let from = dimension.get("from").and_then(Value::as_str).unwrap_or(&name);
+                let kind = dimension.get("type").and_then(Value::as_str).unwrap_or("string").to_owned();
+                (name.clone(), from.split('.').map(str::to_owned).collect(), kind)
+            })
+            .collect()
+    }
+
+    /// Terminates the supervisor and stops its tasks, freeing the Indexer's slots.
+    pub async fn finish(self) {
+        remove(&self.druid, &self.datasource).await;
+    }
+}
+
+/// Terminates a supervisor and shuts its tasks down without waiting for them to publish
+/// (a terminated supervisor's tasks otherwise keep their slots while they hand off).
+async fn remove(druid: &DruidClient, id: &str) {
+    druid.supervisors().terminate(id).await.unwrap();
+    for state in [TaskState::Running, TaskState::Pending, TaskState::Waiting] {
+        let filter =
+            TaskFilter { state: Some(state), datasource: Some(id.to_owned()), ..TaskFilter::default() };
+        for task in druid.tasks().list(&filter).await.unwrap() {
+            // Gone already is fine.
+            let _ = druid.tasks().shutdown(&task.id).await;
+        }
+    }
+}
+
+/// Removes what earlier runs left behind (a failed test never reaches `finish`).
+async fn remove_leftovers(druid: &DruidClient) {
+    for id in druid.supervisors().list().await.unwrap() {
+        if id.starts_with("e2e_") {
+            remove(druid, &id).await;
+        }
+    }
+}
+
+/// Whether the Druid router and Kafka answer.
+fn stack_answers() -> bool {
+    let open = |address: &str| {
+        std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_secs(2)).is_ok()
+    };
+    open("127.0.0.1:8888") && open(KAFKA)
+}
+
+/// The string value of a top-level field, by JSON name ("" when unset).
+pub fn string_field(message: &DynamicMessage, json_name: &str) -> String {
+    expected(message, &[json_name.to_owned()]).as_str().unwrap_or_default().to_owned()
+}
+
+/// What Druid should store for `path` (JSON names) of `message`, by the rules in
+/// druid-notes.md: unset fields are null, enums are names, Timestamps RFC 3339, maps objects.
+pub fn expected(message: &DynamicMessage, path: &[String]) -> Value {
+    let Some((first, rest)) = path.split_first() else { return Value::Null };
+    let Some(field) = message.descriptor().fields().find(|field| field.json_name() == first) else {
+        return Value::Null;
+    };
+    if !message.has_field(&field) {
+        return Value::Null;
+    }
+    let value = message.get_field(&field);
+    match (&*value, rest.is_empty()) {
+        (ProtoValue::Message(inner), false) => expected(inner, rest),
+        (ProtoValue::Map(map), false) => map
+            .iter()
+            .find(|(key, _)| matches!(key, prost_reflect::MapKey::String(text) if *text == rest[0]))
+            .map_or(Value::Null, |(_, value)| plain(value, &field.kind())),
+        (_, false) => Value::Null,
+        (value, true) => plain(value, &field.kind()),
+    }
+}
+
+fn plain(value: &ProtoValue, kind: &Kind) -> Value {
+    match value {
+        ProtoValue::String(text) => Value::String(text.clone()),
+        ProtoValue::I64(n) => Value::from(*n),
+        ProtoValue::U64(n) => Value::from(*n),
+        ProtoValue::I32(n) => Value::from(*n),
+        ProtoValue::U32(n) => Value::from(*n),
+        ProtoValue::Bool(b) => Value::from(*b),
+        ProtoValue::F64(n) => Value::from(*n),
+        ProtoValue::F32(n) => Value::from(f64::from(*n)),
+        ProtoValue::EnumNumber(number) => match kind {
+            Kind::Enum(enumeration) => enumeration
+                .get_value(*number)
+                .map_or_else(|| Value::from(*number), |value| Value::String(value.name().to_owned())),
+            _ => Value::from(*number),
+        },
+        ProtoValue::Message(message) if message.descriptor().full_name() == "google.protobuf.Timestamp" => {
+            let seconds = message.get_field_by_name("seconds").and_then(|value| value.as_i64()).unwrap_or(0);
+            let nanos = message.get_field_by_name("nanos").and_then(|value| value.as_i32()).unwrap_or(0);
+            Value::String(jiff::Timestamp::new(seconds, nanos).unwrap().to_string())
+        }
+        ProtoValue::Map(map) => {
+            let value_kind = match kind {
+                Kind::Message(entry) => entry.map_entry_value_field().kind(),
+                other => other.clone(),
+            };
+            Value::Object(
+                map.iter()
+                    .map(|(key, value)| {
+                        let key = match key {
+                            prost_reflect::MapKey::String(text) => text.clone(),
+                            other => format!("{other:?}"),
+                        };
+                        (key, plain(value, &value_kind))
+                    })
+                    .collect(),
+            )
+        }
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+/// Compares a Druid column with the expected value: longs as numbers, JSON columns parsed,
+/// timestamps as instants (Java and jiff print fractions differently).
+pub fn assert_same(name: &str, kind: &str, expected: &Value, actual: &Value, id: &str) {
+    let actual = match (kind, actual) {
+        ("json", Value::String(text)) => serde_json::from_str(text).unwrap_or_else(|_| actual.clone()),
+        _ => actual.clone(),
+    };
+    if let (Some(want), Some(got)) = (expected.as_str(), actual.as_str())
+        && let (Ok(want), Ok(got)) = (want.parse::<jiff::Timestamp>(), got.parse::<jiff::Timestamp>())
+    {
+        assert_eq!(got, want, "column {name} of {id}");
+        return;
+    }
+    assert_eq!(&actual, expected, "column {name} of {id}");
+}
+
+/// Druid's `/stats` totals summed over the running tasks.
+pub fn totals(stats: &SupervisorStats) -> RowStats {
+    let mut sum = RowStats::default();
+    for task in stats.values().flat_map(|tasks| tasks.values()) {
+        if let Some(row) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
+            sum.processed += row.processed;
+            sum.unparseable += row.unparseable;
+            sum.thrown_away += row.thrown_away;
+        }
+    }
+    sum
+}
+
+/// Druid's moving-average rate for `window`, summed over the running tasks.
+pub fn rate(stats: &SupervisorStats, window: &str) -> f64 {
+    stats
+        .values()
+        .flat_map(|tasks| tasks.values())
+        .filter_map(|task| {
+            task.moving_averages.as_ref()?.build_segments.as_ref()?.get(window).map(|row| row.processed)
+        })
+        .sum()
+}
+
+/// Column names of a spec's dimensions.
+pub fn dimension_names(spec: &SupervisorSpec) -> Vec<String> {
+    spec.spec
+        .as_ref()
+        .map(|spec| spec.data_schema.dimensions_spec.dimensions.iter().map(|d| d.name().to_owned()).collect())
+        .unwrap_or_default()
+}
