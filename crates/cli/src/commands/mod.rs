@@ -68,10 +68,18 @@ pub fn block_on<T>(future: impl std::future::Future<Output = Result<T, CliError>
     runtime.block_on(future)
 }
 
-/// Who is acting, for registry records: the GitLab user in CI, else the login name.
+/// Who is acting, for registry records: `DRUIDCTL_ACTOR`, the GitLab user in CI, the login
+/// name, else git's `user.email` (containers often have no login name), else `unknown`.
 pub fn whoami() -> String {
-    ["DRUIDCTL_ACTOR", "GITLAB_USER_LOGIN", "USER", "USERNAME"]
+    ["DRUIDCTL_ACTOR", "GITLAB_USER_LOGIN", "USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|key| std::env::var(key).ok().filter(|value| !value.is_empty()))
+        .or_else(git_email)
         .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn git_email() -> Option<String> {
+    let output = std::process::Command::new("git").args(["config", "user.email"]).output().ok()?;
+    let email = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !email.is_empty()).then_some(email)
 }
