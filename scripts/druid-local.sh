@@ -208,7 +208,7 @@ all_running() {
 up() {
   if all_running; then
     echo "Druid already running (router at http://127.0.0.1:8888)"
-    return
+    return 0
   fi
   local busy
   for busy in 2181 1527 8081 8082 8083 8091 8888; do

@@ -34,11 +34,11 @@ install() {
 up() {
   if running_pid >/dev/null && listening; then
     echo "Kafka already running at 127.0.0.1:$port"
-    return
+    return 0
   fi
   if listening; then
     echo "something else listens on 127.0.0.1:$port; using it"
-    return
+    return 0
   fi
   install
   rm -rf "$state"

@@ -32,7 +32,7 @@ python_bin() {
 
 install() {
   if [ -x "$venv/bin/python" ] && cmp -s "$requirements" "$venv/.requirements"; then
-    return
+    return 0
   fi
   echo "installing LocalStack into $venv (first run: ~40 s, ~200 MB)"
   rm -rf "$venv"
@@ -49,11 +49,11 @@ healthy() {
 up() {
   if running_pid >/dev/null && healthy; then
     echo "S3 (LocalStack) already running at $endpoint"
-    return
+    return 0
   fi
   if healthy; then
     echo "something else already serves S3 at $endpoint; using it"
-    return
+    return 0
   fi
   install
   mkdir -p "$state/home" "$state/tmp"

@@ -37,7 +37,7 @@ stop() {
   if ! pid=$(running_pid); then
     rm -f "$pidfile"
     echo "$name is not running"
-    return
+    return 0
   fi
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 $((grace * 4))); do
