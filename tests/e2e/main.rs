@@ -2,9 +2,9 @@
 //!
 //! Run with `make test-e2e` (`cargo test -p druidctl-tests --test e2e -- --ignored
 //! --test-threads=1`); plain `cargo test` lists them as ignored. Run, they fail, never skip,
-//! when the stack is down. Each test has its own datasource, topic and
-//! registry (named after the test and the time), and terminates its supervisor at the end so
-//! the Indexer's task slots are free for the next one.
+//! when the stack is down. Each test has its own datasource, topic and registry (named after
+//! the test and the time), and removes its supervisor and tasks at the end (and any that an
+//! earlier failed test left) so the Indexer's task slots are free for the next one.
 // Druid's counts are whole numbers carried as f64: exact comparison is meant.
 #![allow(
     clippy::float_cmp,
@@ -52,6 +52,7 @@ async fn a_deploy_runs_and_every_record_lands_in_its_columns() {
         .collect();
     assert!(sample.len() >= 15, "{} unique ids sampled", sample.len());
     let dimensions = case.dimensions();
+    let mut compared: BTreeMap<&str, usize> = BTreeMap::new();
     for message in sample {
         let id = support::string_field(message, "transactionId");
         let rows =
@@ -62,6 +63,7 @@ async fn a_deploy_runs_and_every_record_lands_in_its_columns() {
             let expected = support::expected(message, path);
             let actual = row.get(name).cloned().unwrap_or(Value::Null);
             support::assert_same(name, kind, &expected, &actual, &id);
+            *compared.entry(name).or_default() += usize::from(!expected.is_null());
         }
         // __time is createdAt, to the millisecond.
         let created = support::expected(message, &["createdAt".to_owned()]);
@@ -69,6 +71,12 @@ async fn a_deploy_runs_and_every_record_lands_in_its_columns() {
         let time: jiff::Timestamp = row["__time"].as_str().unwrap().parse().unwrap();
         assert_eq!(time.as_millisecond(), created.as_millisecond(), "__time of {id}");
     }
+    // Every column was compared with a real value at least once, not only null with null;
+    // orderId reads a metadata key the producer never writes (keys are key0..key9).
+    for (name, values) in &compared {
+        assert!(*values > 0 || *name == "orderId", "{name} was null in every sampled record");
+    }
+    assert_eq!(compared["orderId"], 0);
     case.finish().await;
 }
 

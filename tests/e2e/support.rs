@@ -1,7 +1,7 @@
 //! What every end-to-end test needs: a project of its own pointed at the local stack, a
 //! producer, SQL and polling with deadlines.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,23 +41,6 @@ pub struct Case {
     seed_time: i64,
 }
 
-fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().unwrap()
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
-}
-
 impl Case {
     /// Checks the stack is up (failing, not skipping, when it is not), then makes a copy of
     /// the sample schema with one environment, `e2e`, pointed at the stack.
@@ -70,7 +53,7 @@ impl Case {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
         for part in ["schemas", "config"] {
-            copy_dir(&repo_root().join(part), &root.join(part));
+            druidctl_tests::copy_dir(&druidctl_tests::repo_root().join(part), &root.join(part));
         }
         let stamp = jiff::Timestamp::now().as_millisecond();
         let datasource = format!("e2e_{name}_{stamp}");

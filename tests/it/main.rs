@@ -3,9 +3,4 @@
 mod pipeline;
 mod render;
 
-use std::path::{Path, PathBuf};
-
-/// The repository root, where the sample project lives.
-pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_owned()
-}
+pub use druidctl_tests::repo_root;

@@ -80,7 +80,7 @@ fn url_delivery_points_druid_at_the_version() {
     let config = dir.path().join("druidctl.toml");
     std::fs::write(&config, text).unwrap();
     for part in ["schemas", "config"] {
-        copy_dir(&repo_root().join(part), &dir.path().join(part));
+        druidctl_tests::copy_dir(&repo_root().join(part), &dir.path().join(part));
     }
     let project = Project::open(&config).unwrap();
     let environment = project.environment("prod", &Overrides::default()).unwrap();
@@ -94,17 +94,4 @@ fn url_delivery_points_druid_at_the_version() {
             "protoMessageType": "settlement.v1.SettlementTransaction"
         })
     );
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }

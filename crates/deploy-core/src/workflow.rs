@@ -155,7 +155,7 @@ pub struct CheckResult {
     pub verdict: Verdict,
 }
 
-/// Druid's `/stats` summed over the running tasks: the rate from the configured moving
+/// Druid's `/stats` summed over the reading tasks: the rate from the configured moving
 /// average (rows/s), and the totals since each task started.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 struct IngestionTotals {
