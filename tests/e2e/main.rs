@@ -167,6 +167,9 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
     assert_eq!(check.value, "5.00 % (50 of 1000)");
     let saved = case.druid.supervisors().parse_errors(&case.datasource).await.unwrap();
     assert!(!saved.is_empty(), "Druid saved the parse errors");
+    let alerts = case.workflow().monitor().await.unwrap();
+    let parse = alerts.alerts.iter().find(|alert| alert.name == "parse_exceptions").unwrap();
+    assert!(parse.breached && (parse.measure - 0.05).abs() < 1e-9, "{parse:?}");
 
     // v2 reads the next 1000 of the same, written once its task runs: the deploy rolls
     // back to v1 by itself, and v1's new task carries on after them.
@@ -233,12 +236,18 @@ async fn rollback_to_previous_stable_restores_the_previous_spec() {
 async fn suspend_and_resume_change_the_state() {
     let case = Case::new("suspend").await;
     case.deploy("v1").await;
+    let state_alert = |report: &deploy_core::monitor::MonitorReport| {
+        report.alerts.iter().find(|alert| alert.name == "supervisor_state").unwrap().breached
+    };
+    assert!(!state_alert(&case.workflow().monitor().await.unwrap()));
     case.workflow().suspend().await.unwrap();
     assert_eq!(case.wait_state(SupervisorState::Suspended).await, SupervisorState::Suspended);
     let status = case.druid.supervisors().status(&case.datasource).await.unwrap();
     assert_eq!(status.payload.suspended, Some(true));
+    assert!(state_alert(&case.workflow().monitor().await.unwrap()), "a suspended supervisor alerts");
     case.workflow().resume().await.unwrap();
     assert_eq!(case.wait_state(SupervisorState::Running).await, SupervisorState::Running);
+    assert!(!state_alert(&case.workflow().monitor().await.unwrap()));
     case.produce_valid(50, 41).await;
     assert_eq!(case.wait_count("TRUE", 50).await, 50, "it reads again after resume");
     let actions = case.history().await;
@@ -276,5 +285,28 @@ async fn status_reports_druids_lag_and_rates() {
         assert!(high > 0.0, "{window}: Druid reports a rate once its meters ticked");
         assert!(low - 1e-9 <= rate && rate <= high + 1e-9, "{window}: {low} <= {rate} <= {high}");
     }
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn the_overlord_refuses_a_bad_descriptor_and_the_error_says_why() {
+    let case = Case::new("refused").await;
+    case.deploy("v1").await;
+    let mut spec = case.rendered("v1").await;
+    let decoder = spec
+        .spec
+        .as_mut()
+        .and_then(|spec| spec.io_config.input_format.as_mut())
+        .and_then(|format| format.proto_bytes_decoder.as_mut())
+        .unwrap();
+    decoder.proto_message_type = Some("settlement.v1.NoSuchMessage".into());
+    let err = case.druid.supervisors().submit(&spec, false).await.unwrap_err();
+    let druid_client::Error::Http { status, body, attempts, .. } = &err else { panic!("{err:?}") };
+    assert_eq!((*status, *attempts), (400, 1), "a 400, not retried");
+    assert!(body.contains("settlement.v1.NoSuchMessage"), "{body}");
+    // The live spec is still v1's.
+    let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
+    assert_eq!(fingerprint(&live), fingerprint(&case.rendered("v1").await));
     case.finish().await;
 }
