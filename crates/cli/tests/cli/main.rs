@@ -33,7 +33,7 @@ pub fn sample_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(repo_root().join("druidctl.toml"), dir.path().join("druidctl.toml")).unwrap();
     for part in ["schemas", "config"] {
-        copy_dir(&repo_root().join(part), &dir.path().join(part));
+        druidctl_tests::copy_dir(&repo_root().join(part), &dir.path().join(part));
     }
     edit(
         &dir.path().join("druidctl.toml"),
@@ -41,19 +41,6 @@ pub fn sample_copy() -> tempfile::TempDir {
         "[defaults.thresholds]\nobserve_secs = 0\n",
     );
     dir
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
 
 /// Replaces `from` by `to` in `path`, failing when `from` is not there.
