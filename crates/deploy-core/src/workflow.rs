@@ -18,7 +18,7 @@ use base64::Engine as _;
 use druid_client::DruidApi;
 use druid_client::spec::SupervisorSpec;
 use druid_client::sql::SqlQuery;
-use druid_client::supervisors::{SupervisorState, SupervisorStatus};
+use druid_client::supervisors::{SupervisorState, SupervisorStats, SupervisorStatus};
 use druid_client::tasks::{TaskFilter, TaskState, TaskStatus};
 use jiff::Timestamp;
 use schema_registry::registry::{ChannelState, DeployRecord, LockGuard};
@@ -155,21 +155,51 @@ pub struct CheckResult {
     pub verdict: Verdict,
 }
 
-/// Druid's `/stats` summed over the reading tasks: the rate from the configured moving
-/// average (rows/s), and the totals since each task started.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-struct IngestionTotals {
-    rate: f64,
+/// Druid's `/stats` summed over a set of tasks: moving-average rates by window (rows/s) and
+/// the totals since each task started.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct StatsSum {
+    rates: BTreeMap<String, f64>,
     processed: f64,
     unparseable: f64,
+    thrown_away: f64,
 }
 
-impl IngestionTotals {
-    /// Unparseable over everything read (0 when nothing was read).
-    fn unparseable_ratio(self) -> f64 {
-        let seen = self.processed + self.unparseable;
-        if seen > 0.0 { self.unparseable / seen } else { 0.0 }
+impl StatsSum {
+    /// The tasks of `stats` whose id `keep` accepts.
+    fn of(stats: &SupervisorStats, keep: impl Fn(&str) -> bool) -> Self {
+        let mut sum = Self::default();
+        for (_, task) in stats.values().flat_map(BTreeMap::iter).filter(|(id, _)| keep(id)) {
+            if let Some(averages) =
+                task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
+            {
+                for (window, row) in averages {
+                    *sum.rates.entry(window.clone()).or_default() += row.processed;
+                }
+            }
+            if let Some(totals) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
+                sum.processed += totals.processed;
+                sum.unparseable += totals.unparseable;
+                sum.thrown_away += totals.thrown_away;
+            }
+        }
+        sum
     }
+
+    /// Rows/s over `window` (`1m`, `5m`, `15m`); 0 when no task reports it.
+    fn rate(&self, window: &str) -> f64 {
+        self.rates.get(window).copied().unwrap_or(0.0)
+    }
+
+    /// Unparseable over everything read (0 when nothing was read).
+    fn unparseable_ratio(&self) -> f64 {
+        ratio(self.unparseable, self.processed)
+    }
+}
+
+/// `part / (part + rest)`, 0 when both are 0.
+fn ratio(part: f64, rest: f64) -> f64 {
+    if part + rest > 0.0 { part / (part + rest) } else { 0.0 }
 }
 
 /// The post-deploy checklist.
@@ -591,7 +621,7 @@ impl Workflow<'_> {
                 .supervisor_status(&self.environment.datasource)
                 .await
                 .map_err(druid_error("reading the supervisor status"))?;
-            let totals = self.ingestion_totals(&status).await?;
+            let totals = self.reading_stats(&status).await?;
             let watched = self.clock.now().duration_since(started).unsigned_abs();
             self.step(
                 Step::Observing,
@@ -610,31 +640,18 @@ impl Workflow<'_> {
         Ok(())
     }
 
-    /// Rate and counts from Druid's `/stats`, summed over the reading tasks named in `status`.
-    /// `/stats` also lists the tasks still publishing for the previous spec (pending
-    /// completion): their rows are not the new spec's, so they are left out.
-    async fn ingestion_totals(&self, status: &SupervisorStatus) -> Result<IngestionTotals> {
-        let id = &self.environment.datasource;
+    /// Druid's `/stats` summed over the reading tasks named in `status`. `/stats` also lists
+    /// the tasks still publishing for the previous spec (pending completion): their rows are
+    /// not the new spec's, so they are left out.
+    async fn reading_stats(&self, status: &SupervisorStatus) -> Result<StatsSum> {
         let reading: BTreeSet<&str> =
             status.payload.active_tasks.iter().map(|task| task.id.as_str()).collect();
-        let task_stats =
-            self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
-        let mut totals = IngestionTotals::default();
-        let tasks =
-            task_stats.values().flat_map(BTreeMap::iter).filter(|(task, _)| reading.contains(task.as_str()));
-        for (_, task) in tasks {
-            if let Some(averages) =
-                task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
-            {
-                totals.rate +=
-                    averages.get(&self.environment.thresholds.rate_window).map_or(0.0, |row| row.processed);
-            }
-            if let Some(counts) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
-                totals.processed += counts.processed;
-                totals.unparseable += counts.unparseable;
-            }
-        }
-        Ok(totals)
+        let stats = self
+            .druid
+            .supervisor_stats(&self.environment.datasource)
+            .await
+            .map_err(druid_error("reading the supervisor stats"))?;
+        Ok(StatsSum::of(&stats, |task| reading.contains(task)))
     }
 
     /// The runbook's checklist, each check with its value, threshold and verdict.
@@ -674,7 +691,9 @@ impl Workflow<'_> {
             verdict: verdict(u32::try_from(running).unwrap_or(u32::MAX) == expected, false),
         });
 
-        let IngestionTotals { rate, processed, unparseable } = self.ingestion_totals(&status).await?;
+        let read = self.reading_stats(&status).await?;
+        let (rate, processed, unparseable) =
+            (read.rate(&thresholds.rate_window), read.processed, read.unparseable);
         checks.push(CheckResult {
             name: "ingestion_rate",
             value: format!("{rate:.2} rows/s ({})", thresholds.rate_window),
@@ -682,12 +701,12 @@ impl Workflow<'_> {
             verdict: verdict(rate > 0.0, thresholds.rate_warn_only),
         });
         let seen = processed + unparseable;
-        let ratio = IngestionTotals { rate, processed, unparseable }.unparseable_ratio();
+        let share = read.unparseable_ratio();
         checks.push(CheckResult {
             name: "unparseable_ratio",
-            value: format!("{:.2} % ({unparseable:.0} of {seen:.0})", ratio * 100.0),
+            value: format!("{:.2} % ({unparseable:.0} of {seen:.0})", share * 100.0),
             threshold: format!("<= {:.2} %", thresholds.max_unparseable_ratio * 100.0),
-            verdict: verdict(ratio <= thresholds.max_unparseable_ratio, false),
+            verdict: verdict(share <= thresholds.max_unparseable_ratio, false),
         });
 
         let (failed, completed, failure_ratio) = self.task_failures().await?;
@@ -866,24 +885,10 @@ impl Workflow<'_> {
         let task_stats =
             self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
         let payload = status.payload;
-        let mut rates: BTreeMap<String, f64> =
-            ["1m", "5m", "15m"].iter().map(|window| ((*window).to_owned(), 0.0)).collect();
-        let (mut processed, mut unparseable, mut thrown_away) = (0.0_f64, 0.0_f64, 0.0_f64);
-        for task in task_stats.values().flat_map(BTreeMap::values) {
-            if let Some(averages) =
-                task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
-            {
-                for (window, rate) in &mut rates {
-                    *rate += averages.get(window).map_or(0.0, |row| row.processed);
-                }
-            }
-            if let Some(totals) = task.totals.as_ref().and_then(|phases| phases.build_segments) {
-                processed += totals.processed;
-                unparseable += totals.unparseable;
-                thrown_away += totals.thrown_away;
-            }
-        }
-        let ratio = |part: f64, rest: f64| if part + rest > 0.0 { part / (part + rest) } else { 0.0 };
+        // Every task, publishing ones included: what Druid is doing, not one spec's verdict.
+        let sum = StatsSum::of(&task_stats, |_| true);
+        let rates: BTreeMap<String, f64> =
+            ["1m", "5m", "15m"].iter().map(|window| ((*window).to_owned(), sum.rate(window))).collect();
         #[allow(clippy::cast_precision_loss)]
         let (lag_seconds, lag_estimated) = match (payload.aggregate_lag_millis, payload.aggregate_lag) {
             (Some(millis), _) => (Some(millis as f64 / 1000.0), false),
@@ -905,9 +910,9 @@ impl Workflow<'_> {
             lag_seconds,
             lag_estimated,
             rates,
-            processed,
-            unparseable_ratio: ratio(unparseable, processed),
-            thrown_away_ratio: ratio(thrown_away, processed),
+            processed: sum.processed,
+            unparseable_ratio: sum.unparseable_ratio(),
+            thrown_away_ratio: ratio(sum.thrown_away, sum.processed),
             recent_errors: payload
                 .recent_errors
                 .iter()
