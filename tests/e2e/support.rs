@@ -425,7 +425,8 @@ pub fn assert_same(name: &str, kind: &str, expected: &Value, actual: &Value, id:
     assert_eq!(&actual, expected, "column {name} of {id}");
 }
 
-/// Druid's `/stats` totals summed over the running tasks.
+/// Druid's `/stats` totals summed over the listed tasks. Summed here rather than with
+/// druidctl's own code, so the tests compare druidctl with an independent reading.
 pub fn totals(stats: &SupervisorStats) -> RowStats {
     let mut sum = RowStats::default();
     for task in stats.values().flat_map(|tasks| tasks.values()) {
