@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         eprintln!("usage: gen-large-schema OUT_DIR");
         return ExitCode::from(2);
     };
-    let (old, new) = schema_registry::synthetic::large_schema(20, 200, 50, 10);
+    let (old, new) = proto_schema::synthetic::large_schema(20, 200, 50, 10);
     for (side, files) in [("old", old), ("new", new)] {
         for (name, text) in files {
             let path = Path::new(&out).join(side).join(name);

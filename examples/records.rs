@@ -154,7 +154,7 @@ mod tests {
 
     fn sample() -> MessageDescriptor {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../schemas/proto");
-        let schema = schema_registry::CompiledSchema::compile_dir(&root).unwrap();
+        let schema = proto_schema::CompiledSchema::compile_dir(&root).unwrap();
         schema.message("settlement.v1.SettlementTransaction").unwrap()
     }
 

@@ -19,7 +19,10 @@ mod support;
 use std::collections::BTreeMap;
 
 use deploy_core::Error;
-use deploy_core::workflow::{DeployOutcome, Verdict, fingerprint};
+use deploy_core::deploy::DeployOutcome;
+use deploy_core::drift::fingerprint;
+use deploy_core::monitor::AlertKind;
+use deploy_core::verify::Verdict;
 use druid_client::supervisors::SupervisorState;
 use serde_json::Value;
 
@@ -168,7 +171,7 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
     let saved = case.druid.supervisors().parse_errors(&case.datasource).await.unwrap();
     assert!(!saved.is_empty(), "Druid saved the parse errors");
     let alerts = case.workflow().monitor().await.unwrap();
-    let parse = alerts.alerts.iter().find(|alert| alert.name == "parse_exceptions").unwrap();
+    let parse = alerts.alerts.iter().find(|alert| alert.name == AlertKind::ParseExceptions).unwrap();
     assert!(parse.breached && (parse.measure - 0.05).abs() < 1e-9, "{parse:?}");
 
     // v2 reads the next 1000 of the same, written once its task runs: the deploy rolls
@@ -237,7 +240,7 @@ async fn suspend_and_resume_change_the_state() {
     let case = Case::new("suspend").await;
     case.deploy("v1").await;
     let state_alert = |report: &deploy_core::monitor::MonitorReport| {
-        report.alerts.iter().find(|alert| alert.name == "supervisor_state").unwrap().breached
+        report.alerts.iter().find(|alert| alert.name == AlertKind::SupervisorState).unwrap().breached
     };
     assert!(!state_alert(&case.workflow().monitor().await.unwrap()));
     case.workflow().suspend().await.unwrap();

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use deploy_core::Session;
 use deploy_core::config::{Environment, Overrides};
-use deploy_core::workflow::{DeployOptions, DeployOutcome, Recorder, SystemClock, Workflow};
+use deploy_core::deploy::{DeployOptions, DeployOutcome};
+use deploy_core::events::Recorder;
+use deploy_core::ledger::Ledger;
 use deploy_core::{Error, Project};
 use druid_client::DruidClient;
 use druid_client::spec::SupervisorSpec;
@@ -35,7 +38,7 @@ pub struct Case {
     /// A client of the local Druid.
     pub druid: DruidClient,
     registry: Registry,
-    recorder: Recorder,
+    recorder: Arc<Recorder>,
     environment: Environment,
     topic: Topic,
     seed_time: i64,
@@ -107,7 +110,7 @@ kafka.topic = "{datasource}"
             root,
             datasource,
             druid,
-            recorder: Recorder::default(),
+            recorder: Arc::default(),
             environment,
             topic,
             seed_time: jiff::Timestamp::now().as_second(),
@@ -118,17 +121,12 @@ kafka.topic = "{datasource}"
         Project::open(&self.root.join("druidctl.toml")).unwrap()
     }
 
-    /// A workflow on this case's environment (real clock, 2 s polls).
-    pub fn workflow(&self) -> Workflow<'_> {
-        Workflow {
-            druid: &self.druid,
-            registry: &self.registry,
-            environment: &self.environment,
-            reporter: &self.recorder,
-            clock: &SystemClock,
-            actor: "e2e tests".into(),
-            poll_interval: Duration::from_secs(2),
-        }
+    /// A session on this case's environment (real clock, 2 s polls).
+    pub fn workflow(&self) -> Session {
+        Session::new(self.environment.clone(), Arc::new(self.druid.clone()), self.registry.clone())
+            .with_reporter(self.recorder.clone())
+            .with_actor("e2e tests")
+            .with_poll_interval(Duration::from_secs(2))
     }
 
     /// Deploys the working copy as `version`.
@@ -281,7 +279,7 @@ kafka.topic = "{datasource}"
 
     /// `action outcome` of each history record, oldest first.
     pub async fn history(&self) -> Vec<String> {
-        let mut records = self.registry.history("e2e").await.unwrap();
+        let mut records = Ledger::new(self.registry.clone()).history("e2e").await.unwrap();
         records.sort_by(|a, b| a.at.cmp(&b.at));
         records.into_iter().map(|record| format!("{} {}", record.action, record.outcome)).collect()
     }

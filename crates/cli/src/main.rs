@@ -4,11 +4,13 @@
 
 mod commands;
 mod output;
+mod reporter;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use deploy_core::controls::Control;
 
 use crate::output::Output;
 
@@ -77,11 +79,11 @@ enum Command {
     /// What deploy would do: validation, compatibility, the spec diff against Druid, drift.
     Plan,
     /// Publish, submit, wait, verify and move the channel; roll back automatically on failure.
-    Deploy(commands::workflow::DeployArgs),
+    Deploy(commands::deploy::DeployArgs),
     /// The post-deploy checklist: state, tasks, rate, parse errors, task failures, SQL probe.
     Verify,
     /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
-    Rollback(commands::workflow::RollbackArgs),
+    Rollback(commands::rollback::RollbackArgs),
     /// State, tasks, lag, rates, parse errors and the live version of an environment.
     Status {
         /// Every supervisor of the environment's cluster, in one table.
@@ -90,17 +92,17 @@ enum Command {
     },
     /// The team's alerts (state, task failures, lag, parse errors) with the action for each;
     /// exits 1 when one is breached.
-    Monitor(commands::workflow::MonitorArgs),
+    Monitor(commands::monitor::MonitorArgs),
     /// Emergency: stop reading without removing the supervisor.
     Suspend,
     /// Resume a suspended supervisor.
     Resume,
     /// Forget stored offsets and restart the tasks (asks for confirmation).
-    Reset(commands::workflow::ResetArgs),
+    Reset(commands::control::ResetArgs),
     /// Deploys, rollbacks and emergency actions recorded for an environment.
     History,
     /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
-    Logs(commands::workflow::LogsArgs),
+    Logs(commands::logs::LogsArgs),
     /// The parse errors the running tasks saved, with the raw input summarised.
     ParseErrors,
     /// Print a shell completion script.
@@ -127,19 +129,19 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&context, &args, &out),
         Command::Check(args) => commands::check::run(&context, &args, &out),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
-        Command::Plan => commands::workflow::plan(&context, &out),
-        Command::Deploy(args) => commands::workflow::deploy(&context, &args, &out),
-        Command::Verify => commands::workflow::verify(&context, &out),
-        Command::Rollback(args) => commands::workflow::rollback(&context, &args, &out),
-        Command::Status { all: false } => commands::workflow::status(&context, &out),
-        Command::Status { all: true } => commands::workflow::status_all(&context, &out),
-        Command::Monitor(args) => commands::workflow::monitor(&context, &args, &out),
-        Command::Suspend => commands::workflow::control(&context, "suspend", true, &out),
-        Command::Resume => commands::workflow::control(&context, "resume", true, &out),
-        Command::Reset(args) => commands::workflow::control(&context, "reset", args.yes, &out),
-        Command::History => commands::workflow::history(&context, &out),
-        Command::Logs(args) => commands::workflow::logs(&context, &args, &out),
-        Command::ParseErrors => commands::workflow::parse_errors(&context, &out),
+        Command::Plan => commands::plan::run(&context, &out),
+        Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
+        Command::Verify => commands::verify::run(&context, &out),
+        Command::Rollback(args) => commands::rollback::run(&context, &args, &out),
+        Command::Status { all: false } => commands::status::run(&context, &out),
+        Command::Status { all: true } => commands::status::run_all(&context, &out),
+        Command::Monitor(args) => commands::monitor::run(&context, &args, &out),
+        Command::Suspend => commands::control::run(&context, Control::Suspend, true, &out),
+        Command::Resume => commands::control::run(&context, Control::Resume, true, &out),
+        Command::Reset(args) => commands::control::run(&context, Control::Reset, args.yes, &out),
+        Command::History => commands::history::run(&context, &out),
+        Command::Logs(args) => commands::logs::run(&context, &args, &out),
+        Command::ParseErrors => commands::parse_errors::run(&context, &out),
         Command::Completions { shell } => {
             use clap::CommandFactory as _;
             clap_complete::generate(shell, &mut Cli::command(), "druidctl", &mut std::io::stdout());

@@ -11,6 +11,8 @@ use std::process::ExitCode;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use deploy_core::verify::{CheckResult, Verdict, Verification};
+
 use crate::Format;
 
 /// How a command that ran to the end went.
@@ -70,42 +72,17 @@ impl From<deploy_core::Error> for CliError {
             Category::External => EXIT_EXTERNAL,
             _ => EXIT_INPUT,
         };
+        // Hints that name a flag are the CLI's; the rest come with the library's error.
         let hint = match &error {
             Error::ConfigNotFound { .. } => {
-                Some("run druidctl in the project directory, or pass --config PATH".into())
+                Some("run druidctl in the project directory, or pass --config PATH".to_owned())
             }
             Error::UnknownEnvironment { .. } => Some("pass --env with one of the environments listed".into()),
-            Error::ConfigInvalid { .. } | Error::ConfigSyntax { .. } => {
-                Some("fix that key in the project file; docs/configuration.md lists every setting".into())
+            Error::Breaking { .. } => Some("pass --allow-breaking --reason TEXT to publish anyway".into()),
+            Error::WindowClosed { .. } => {
+                Some("pass --ignore-window --reason TEXT in an emergency (the reason is recorded)".into())
             }
-            Error::Schema(schema_registry::Error::Compile { .. }) => {
-                Some("fix the .proto file at that location".into())
-            }
-            Error::Schema(schema_registry::Error::Dimensions { .. }) => {
-                Some("fix dimensions.json at that location; docs/dimensions.md describes the format".into())
-            }
-            Error::Schema(schema_registry::Error::UnknownMessage { .. }) => {
-                Some("set [schema] message in the project file to a message the sources define".into())
-            }
-            Error::InvalidMapping { .. } => {
-                Some("run `druidctl validate` for every problem with its fix".into())
-            }
-            Error::Schema(
-                schema_registry::Error::UnknownVersion { .. } | schema_registry::Error::EmptyChannel { .. },
-            ) => Some("`druidctl schemas list` shows the published versions and channels".into()),
-            Error::Schema(schema_registry::Error::Store { .. }) => Some(
-                "check the registry location and credentials (AWS_* variables, DRUIDCTL_REGISTRY)".into(),
-            ),
-            Error::SubmitRejected { .. } => Some(
-                "Druid's message says what it refused; `druidctl render --env E` shows the spec (an unknown type \
-                 'protobuf' means druid-protobuf-extensions is not loaded on the Overlord)"
-                    .into(),
-            ),
-            Error::Druid { .. } => Some("check the Druid URL and credentials (DRUIDCTL_DRUID_URL, ...) and that the Overlord is up".into()),
-            Error::Schema(schema_registry::Error::ChannelMoved { .. }) => {
-                Some("someone else moved it meanwhile: look with `druidctl schemas list`, then retry".into())
-            }
-            _ => None,
+            other => other.hint().map(str::to_owned),
         };
         Self::new(error, code, hint)
     }
@@ -120,7 +97,7 @@ struct ContextError {
 }
 
 /// What every command writes through.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Output {
     format: Format,
     quiet: bool,
@@ -184,11 +161,11 @@ impl Output {
     }
 
     /// A styled severity label (`error`, `warning`, `info`).
-    pub fn label(severity: schema_registry::Severity) -> String {
+    pub fn label(severity: deploy_core::Severity) -> String {
         let style = match severity {
-            schema_registry::Severity::Error => ERROR,
-            schema_registry::Severity::Warning => WARNING,
-            schema_registry::Severity::Info => INFO,
+            deploy_core::Severity::Error => ERROR,
+            deploy_core::Severity::Warning => WARNING,
+            deploy_core::Severity::Info => INFO,
         };
         format!("{style}{severity}{style:#}")
     }
@@ -214,4 +191,26 @@ impl Output {
             }
         }
     }
+}
+
+/// The checks of a verification as a table on stdout.
+pub fn print_checks(out: &Output, verification: &Verification) -> Result<(), CliError> {
+    let mut rows = table(&["CHECK", "VALUE", "THRESHOLD", "VERDICT"]);
+    for CheckResult { name, value, threshold, verdict } in &verification.checks {
+        let verdict = match verdict {
+            Verdict::Pass => "pass",
+            Verdict::Warn => "warn",
+            Verdict::Fail => "FAIL",
+        };
+        rows.add_row(vec![(*name).to_owned(), value.clone(), threshold.clone(), verdict.to_owned()]);
+    }
+    out.line(rows)?;
+    Ok(())
+}
+
+/// A plain table: no borders, so it reads well in a terminal and greps well in a log.
+pub fn table(header: &[&str]) -> comfy_table::Table {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::NOTHING).set_header(header.iter().copied());
+    table
 }

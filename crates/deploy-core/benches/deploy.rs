@@ -1,4 +1,4 @@
-//! A full deploy against an instant mock Druid and an in-memory registry: druidctl's own
+//! A full deploy against the shared fake Druid (instant) and an in-memory registry: druidctl's own
 //! time per deploy (validation, publish with the compatibility gate, render, verification,
 //! channel move, history), everything except waiting on Druid.
 
@@ -10,12 +10,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use criterion::{Criterion, criterion_group, criterion_main};
-use deploy_core::Project;
+use deploy_core::clock::Clock;
 use deploy_core::config::Overrides;
-use deploy_core::workflow::{Clock, DeployOptions, Silent, Workflow};
-use druid_client::MockDruidApi;
+use deploy_core::deploy::DeployOptions;
+use deploy_core::{Project, Session};
+use druid_client::testing::FakeDruid;
 use schema_registry::{MemoryStore, Registry};
-use serde_json::json;
 
 struct Instant;
 
@@ -27,44 +27,16 @@ impl Clock for Instant {
     async fn sleep(&self, _: Duration) {}
 }
 
-fn instant_druid() -> MockDruidApi {
-    let status: druid_client::supervisors::SupervisorStatus =
-        serde_json::from_value(json!({"id": "d", "payload": {"state": "RUNNING", "healthy": true,
-        "activeTasks": [{"id": "t0"}]}}))
-        .unwrap();
-    let task_stats: druid_client::supervisors::SupervisorStats = serde_json::from_value(
-        json!({"0": {"t0": {"movingAverages": {"buildSegments": {"5m": {"processed": 10.0}}},
-        "totals": {"buildSegments": {"processed": 1000, "unparseable": 0}}}}}),
-    )
-    .unwrap();
-    let mut druid = MockDruidApi::new();
-    druid.expect_version().returning(|| Ok("34.0.0".into()));
-    druid.expect_get_spec().returning(|_| Ok(None));
-    druid.expect_submit_spec().returning(|_| Ok("d".into()));
-    druid.expect_supervisor_status().returning(move |_| Ok(status.clone()));
-    druid.expect_supervisor_health().returning(|_| Ok(true));
-    druid.expect_supervisor_stats().returning(move |_| Ok(task_stats.clone()));
-    druid.expect_tasks().returning(|_| Ok(vec![]));
-    druid.expect_sql().returning(|_| Ok(vec![serde_json::from_value(json!({"rows": 10})).unwrap()]));
-    druid
-}
-
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let project = Project::open(&root.join("druidctl.toml")).unwrap();
     let dev = project.environment("dev", &Overrides::default()).unwrap();
     let registry = Registry::new(Arc::new(MemoryStore::new()));
-    let druid = instant_druid();
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let workflow = Workflow {
-        druid: &druid,
-        registry: &registry,
-        environment: &dev,
-        reporter: &Silent,
-        clock: &Instant,
-        actor: "bench".into(),
-        poll_interval: Duration::ZERO,
-    };
+    let session = Session::new(dev, Arc::new(FakeDruid::new()), registry)
+        .with_clock(Arc::new(Instant))
+        .with_actor("bench")
+        .with_poll_interval(Duration::ZERO);
     let counter = AtomicU64::new(0);
     c.bench_function("full deploy against an instant Druid (compile, gate, publish, verify, promote)", |b| {
         b.iter(|| {
@@ -74,7 +46,7 @@ fn bench(c: &mut Criterion) {
             };
             runtime.block_on(async {
                 let checked = project.check().unwrap();
-                black_box(workflow.deploy(&checked, &root, &options).await.unwrap())
+                black_box(session.deploy(&checked, &root, &options).await.unwrap())
             })
         });
     });

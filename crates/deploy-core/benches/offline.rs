@@ -9,7 +9,7 @@ use std::path::Path;
 use criterion::{Criterion, criterion_group, criterion_main};
 use deploy_core::Project;
 use deploy_core::config::Overrides;
-use schema_registry::CompiledSchema;
+use proto_schema::CompiledSchema;
 
 fn offline(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -21,7 +21,7 @@ fn offline(c: &mut Criterion) {
         b.iter(|| CompiledSchema::compile_dir(black_box(&project.proto_root())).unwrap());
     });
     c.bench_function("validate sample", |b| {
-        b.iter(|| schema_registry::validate(black_box(&checked.message), black_box(&checked.dimensions)));
+        b.iter(|| druid_mapping::validate(black_box(&checked.message), black_box(&checked.dimensions)));
     });
     c.bench_function("render sample", |b| {
         b.iter(|| black_box(&checked).render(&environment, Some("abc123f")).unwrap());

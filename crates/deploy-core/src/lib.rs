@@ -1,191 +1,57 @@
-//! The druidctl workflow as a library: configuration, validation and spec rendering today;
-//! plan, deploy, verify and rollback next. Nothing here prints or exits.
+//! The druidctl workflow as a library: the project file, policy, publishing, rendering,
+//! and, on a [`Session`], plan, deploy, verify, rollback, drift, the emergency controls,
+//! status and monitoring. Nothing here prints or exits: progress goes to a
+//! [`events::Reporter`], failures are [`Error`]s that carry their own hints.
+//!
+//! One module per concern: [`config`], [`policy`], [`session`], [`ledger`] (locks and
+//! history), [`publish`], [`render`], [`plan`], [`deploy`], [`verify`], [`rollback`],
+//! [`controls`], [`drift`], [`ops`], [`monitor`]. `docs/architecture.md` draws the path of a
+//! deploy through them.
 //!
 //! ```no_run
 //! use std::path::Path;
-//! use deploy_core::{Project, config::Overrides};
+//! use deploy_core::{Project, Session, config::Overrides, deploy::DeployOptions};
 //!
+//! # async fn example() -> deploy_core::Result<()> {
 //! let project = Project::open(Path::new("druidctl.toml"))?;
-//! let environment = project.environment("prod", &Overrides::from_vars(std::env::vars()))?;
-//! let checked = project.check()?;
-//! let spec = checked.render(&environment, None)?;
-//! println!("{}", serde_json::to_string_pretty(&spec).unwrap());
-//! # Ok::<(), deploy_core::Error>(())
+//! let environment = project.environment("dev", &Overrides::from_vars(std::env::vars()))?;
+//! let session = Session::connect(environment).await?;
+//! let outcome = session.deploy(&project.check()?, project.config().base_dir(), &DeployOptions::default()).await?;
+//! println!("{}", serde_json::to_string(&outcome).unwrap());
+//! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
 
 use std::path::{Path, PathBuf};
 
 use druid_client::spec::SupervisorSpec;
+use druid_mapping::DimensionsConfig;
 use prost_reflect::MessageDescriptor;
-use schema_registry::{CompiledSchema, DimensionsConfig, Problem, Severity};
+use proto_schema::CompiledSchema;
 
-pub mod compat;
+pub mod clock;
 pub mod config;
 pub mod connect;
+pub mod controls;
+pub mod deploy;
+pub mod drift;
+pub mod error;
+pub mod events;
+pub mod ledger;
 pub mod monitor;
+pub mod ops;
+pub mod plan;
 pub mod policy;
+pub mod publish;
 pub mod render;
-pub mod versions;
-pub mod workflow;
+pub mod rollback;
+pub mod session;
+pub mod verify;
 
 use config::{Config, Environment, Overrides};
-
-/// Errors of this crate.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// No `druidctl.toml` in the directory or its ancestors.
-    #[error("no {} found in {} or any parent directory", config::CONFIG_FILE, start.display())]
-    ConfigNotFound {
-        /// Where the search started.
-        start: PathBuf,
-    },
-    /// The configuration file could not be read.
-    #[error("cannot read {}", path.display())]
-    ConfigRead {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The configuration file is not valid TOML or has unknown tables.
-    #[error("{}: {message}", path.display())]
-    ConfigSyntax {
-        /// The file.
-        path: PathBuf,
-        /// The parser's message, with line and column.
-        message: String,
-    },
-    /// A value in the configuration is wrong.
-    #[error("{}: {at}: {message}", path.display())]
-    ConfigInvalid {
-        /// The file.
-        path: PathBuf,
-        /// Dotted key (`environments.prod.ingestion.task_count`).
-        at: String,
-        /// What is wrong.
-        message: String,
-    },
-    /// `--env` names no environment of the file.
-    #[error("unknown environment `{name}`; known: {}", known.join(", "))]
-    UnknownEnvironment {
-        /// The name given.
-        name: String,
-        /// The environments the file defines.
-        known: Vec<String>,
-    },
-    /// Compiling the schema or reading `dimensions.json` failed.
-    #[error(transparent)]
-    Schema(#[from] schema_registry::Error),
-    /// A temporary directory could not be written.
-    #[error("cannot write a temporary copy of the sources")]
-    Scratch {
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The change breaks what the channel's version ingests; refused without an override.
-    #[error(
-        "{} breaking change{} against {parent} (wire-json + Druid rules); pass --allow-breaking --reason TEXT to publish anyway",
-        report.findings.iter().filter(|f| f.severity == schema_registry::Severity::Error).count(),
-        if report.findings.iter().filter(|f| f.severity == schema_registry::Severity::Error).count() == 1 { "" } else { "s" }
-    )]
-    Breaking {
-        /// The version compared against.
-        parent: String,
-        /// The findings.
-        report: schema_registry::compat::Report,
-    },
-    /// Druid failed or could not be reached.
-    #[error("Druid failed while {action}")]
-    Druid {
-        /// What was being done.
-        action: &'static str,
-        /// Druid's error.
-        #[source]
-        source: Box<druid_client::Error>,
-    },
-    /// The Overlord refused the spec; the channel did not move.
-    #[error("the Overlord refused the spec of {version}; the channel was not moved")]
-    SubmitRejected {
-        /// The version.
-        version: String,
-        /// Druid's error (its message says what is wrong with the spec).
-        #[source]
-        source: Box<druid_client::Error>,
-    },
-    /// Outside the environment's deployment window.
-    #[error(
-        "`{environment}` is outside its deployment window ({now}; allowed {window}); pass --ignore-window --reason TEXT in an emergency"
-    )]
-    WindowClosed {
-        /// Environment.
-        environment: String,
-        /// Local time now.
-        now: String,
-        /// The window.
-        window: String,
-    },
-    /// Staging and prod take only committed schemas.
-    #[error(
-        "the working tree has uncommitted changes: `{environment}` takes only committed schemas (commit, or publish to dev)"
-    )]
-    DirtyTree {
-        /// The environment.
-        environment: String,
-    },
-    /// `dimensions.json` does not match the schema; the problems say how.
-    #[error("{} does not match the schema ({errors} error{})", path.display(), if *errors == 1 { "" } else { "s" })]
-    InvalidMapping {
-        /// `dimensions.json`.
-        path: PathBuf,
-        /// How many problems are errors.
-        errors: usize,
-        /// Every finding, errors first.
-        problems: Vec<Problem>,
-    },
-}
-
-impl Error {
-    /// What kind of failure this is, for exit codes.
-    pub fn category(&self) -> Category {
-        use schema_registry::Error as Registry;
-        match self {
-            Self::InvalidMapping { .. } | Self::Breaking { .. } | Self::WindowClosed { .. } => {
-                Category::CheckFailed
-            }
-            Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
-            Self::Druid { .. }
-            | Self::SubmitRejected { .. }
-            | Self::Schema(
-                Registry::Store { .. }
-                | Registry::Digest { .. }
-                | Registry::Corrupt { .. }
-                | Registry::ChannelMoved { .. }
-                | Registry::LockHeld { .. }
-                | Registry::LockLost { .. },
-            ) => Category::External,
-            _ => Category::Input,
-        }
-    }
-}
-
-/// Broad kinds of failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Category {
-    /// Usage, configuration or input the user must fix.
-    Input,
-    /// The input is well formed but a check refused it.
-    CheckFailed,
-    /// An external system (Druid, S3) failed or was unreachable.
-    External,
-}
-
-/// Results of this crate.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
+pub use druid_mapping::{Problem, Severity};
+pub use error::{Category, Error, Result};
+pub use session::Session;
 
 /// A project: `druidctl.toml` and the files it points at.
 #[derive(Debug, Clone)]
@@ -230,7 +96,7 @@ impl Project {
         let message = schema.message(&self.config.schema.message)?;
         let dimensions_path = self.dimensions_path();
         let dimensions = DimensionsConfig::load(&dimensions_path)?;
-        let problems = schema_registry::validate(&message, &dimensions);
+        let problems = druid_mapping::validate(&message, &dimensions);
         Ok(Checked { schema, message, dimensions, dimensions_path, problems })
     }
 }

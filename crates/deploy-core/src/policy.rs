@@ -1,12 +1,35 @@
-//! The deployment window: production Tuesday-Wednesday 10:00-16:00 in the team's time zone
-//! by default, dev and staging any weekday (see `druidctl.toml`).
+//! Policy, all of it read from the environment's settings (never from its name): the
+//! deployment window (the sample: production Tuesday-Wednesday 10:00-16:00 Paris time, dev
+//! and staging any weekday), whether a deploy asks for confirmation, whether uncommitted
+//! schemas may be published, and the breaking-change gate.
 
 use jiff::Timestamp;
 use jiff::civil::Weekday as JiffWeekday;
 use jiff::tz::TimeZone;
 
+use druid_mapping::DruidMapping;
+use druid_mapping::compat::check;
+use proto_schema::compat::{Mode, Report};
+
 use crate::config::{DeployWindow, Environment, Weekday};
-use crate::{Error, Result};
+use crate::publish::Baseline;
+use crate::{Checked, Error, Result};
+
+/// Whether deploys and rollbacks of `environment` need a confirmation (`confirm = true`).
+pub fn needs_confirmation(environment: &Environment) -> bool {
+    environment.confirm
+}
+
+/// Whether `environment` takes uncommitted schemas (`allow_dirty = true`).
+pub fn allows_dirty(environment: &Environment) -> bool {
+    environment.allow_dirty
+}
+
+/// The breaking-change gate: `WIRE_JSON` plus the Druid rules of the baseline's mapping.
+pub fn gate(baseline: &Baseline, checked: &Checked) -> Report {
+    let mapping = DruidMapping { message: &baseline.message_type, dimensions: &baseline.dimensions };
+    check(&baseline.schema, &checked.schema, Mode::WireJson, Some(mapping))
+}
 
 /// Whether a deploy may start at `now` in `environment`; an error that says when the
 /// window is otherwise.

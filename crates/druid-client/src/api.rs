@@ -23,6 +23,14 @@ pub trait DruidApi: Send + Sync {
     async fn supervisor_status(&self, id: &str) -> Result<SupervisorStatus>;
     /// Whether Druid calls the supervisor healthy.
     async fn supervisor_health(&self, id: &str) -> Result<bool>;
+    /// Every supervisor id of the cluster.
+    async fn supervisor_ids(&self) -> Result<Vec<String>>;
+    /// The status of each of `ids`, at most `concurrency` requests at a time, in order.
+    async fn supervisor_statuses(
+        &self,
+        ids: &[String],
+        concurrency: usize,
+    ) -> Vec<(String, Result<SupervisorStatus>)>;
     /// Row statistics of the running tasks.
     async fn supervisor_stats(&self, id: &str) -> Result<SupervisorStats>;
     /// Saved parse errors.
@@ -63,6 +71,18 @@ impl DruidApi for DruidClient {
 
     async fn supervisor_health(&self, id: &str) -> Result<bool> {
         self.supervisors().health(id).await
+    }
+
+    async fn supervisor_ids(&self) -> Result<Vec<String>> {
+        self.supervisors().list().await
+    }
+
+    async fn supervisor_statuses(
+        &self,
+        ids: &[String],
+        concurrency: usize,
+    ) -> Vec<(String, Result<SupervisorStatus>)> {
+        self.supervisors().status_many(ids, concurrency).await
     }
 
     async fn supervisor_stats(&self, id: &str) -> Result<SupervisorStats> {

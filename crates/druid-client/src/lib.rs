@@ -6,7 +6,8 @@
 //! - Endpoints grouped by resource: [`DruidClient::supervisors`], [`DruidClient::tasks`],
 //!   [`DruidClient::sql`], plus service status and Coordinator datasources.
 //! - [`spec`]: the Kafka supervisor spec, lossless on `GET -> POST`.
-//! - [`DruidApi`]: the trait deploy-core uses; `MockDruidApi` with the `mock` feature.
+//! - [`DruidApi`]: the trait deploy-core uses; `MockDruidApi` with the `mock` feature, and
+//!   one stateful fake Druid, `testing::FakeDruid`, with the `testing` feature.
 //! - One [`Error`] keeping status, method, redacted URL, body and Druid's parsed error.
 //!   Credentials never appear in `Debug` output, errors or logs.
 //!
@@ -35,6 +36,8 @@ pub mod sql;
 pub mod status;
 pub mod supervisors;
 pub mod tasks;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use api::DruidApi;
 #[cfg(any(test, feature = "mock"))]

@@ -88,8 +88,12 @@ impl Supervisors<'_> {
         concurrency: usize,
     ) -> Vec<(String, Result<SupervisorStatus>)> {
         let mut results: Vec<(usize, String, Result<SupervisorStatus>)> =
-            futures_util::stream::iter(ids.iter().enumerate())
-                .map(|(index, id)| async move { (index, id.clone(), self.status(id).await) })
+            // Owned ids: the future stays `Send` for any caller (an `async_trait` impl too).
+            futures_util::stream::iter(ids.iter().cloned().enumerate())
+                .map(|(index, id)| async move {
+                    let result = self.status(&id).await;
+                    (index, id, result)
+                })
                 .buffer_unordered(concurrency.max(1))
                 .collect()
                 .await;

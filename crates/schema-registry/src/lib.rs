@@ -1,80 +1,37 @@
-//! Protobuf schemas for Druid ingestion: compile them, check them against the way Druid reads
-//! records, and (soon) store immutable versions in a registry.
+//! The versioned schema registry: immutable versions (descriptor set, sources,
+//! `dimensions.json`, a manifest of digests) and channels moved by compare-and-swap, over a
+//! minimal object-store contract ([`SchemaStore`]) with memory, local-disk and S3 backends.
+//! The `conformance` feature exports the suite every backend passes, to run against your own.
 //!
 //! ```no_run
-//! use std::path::Path;
-//! use schema_registry::{CompiledSchema, DimensionsConfig, validate};
+//! use std::sync::Arc;
+//! use schema_registry::{Channel, LocalStore, Registry};
 //!
-//! let compiled = CompiledSchema::compile_dir(Path::new("schemas/proto"))?;
-//! let message = compiled.message("settlement.v1.SettlementTransaction")?;
-//! let dimensions = DimensionsConfig::load(Path::new("config/dimensions.json"))?;
-//! for problem in validate(&message, &dimensions) {
-//!     eprintln!("{}: {}: {}", problem.severity, problem.subject, problem.message);
+//! # async fn example() -> schema_registry::Result<()> {
+//! let registry = Registry::new(Arc::new(LocalStore::new(".registry")));
+//! if let Some(state) = registry.channel(&Channel::parse("stable")?).await? {
+//!     let version = registry.get(&schema_registry::Version::parse(&state.pointer.version)?).await?;
+//!     println!("{} ({} bytes of descriptor)", version.manifest.version, version.bundle.descriptor_set.len());
 //! }
-//! # Ok::<(), schema_registry::Error>(())
+//! # Ok(()) }
 //! ```
 #![warn(missing_docs)]
 
-use std::path::PathBuf;
-
-pub mod compat;
-pub mod compile;
-pub mod dimensions;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod registry;
 pub mod s3;
 pub mod store;
-#[doc(hidden)]
-pub mod synthetic;
-pub mod validate;
 pub mod version;
 
-pub use compile::{CompiledSchema, SourceFile};
-pub use dimensions::DimensionsConfig;
-pub use registry::{Bundle, Manifest, PublishMeta, Registry};
+pub use registry::{Bundle, Manifest, PublishMeta, Registry, SourceFile};
 pub use store::{LocalStore, MemoryStore, SchemaStore, StoreError};
-pub use validate::{Problem, Severity, validate};
 pub use version::{Channel, Version};
 
 /// Errors of this crate.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A `.proto` file does not compile; `location` is `path:line:col` when known.
-    #[error("{location}: {message}")]
-    Compile {
-        /// `path:line:col`, or the path alone.
-        location: String,
-        /// The compiler's message.
-        message: String,
-    },
-    /// The proto root holds no `.proto` file.
-    #[error("no .proto file under {}", root.display())]
-    NoProtoFiles {
-        /// The directory searched.
-        root: PathBuf,
-    },
-    /// The configured message type is not defined by the sources.
-    #[error(
-        "message type `{name}` is not defined under {}{}",
-        root.display(),
-        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
-    )]
-    UnknownMessage {
-        /// The name asked for.
-        name: String,
-        /// The proto root compiled.
-        root: PathBuf,
-        /// The closest defined name.
-        suggestion: Option<String>,
-    },
-    /// `dimensions.json` is not valid JSON or does not follow the format.
-    #[error("{location}: {message}")]
-    Dimensions {
-        /// `path:line:col`.
-        location: String,
-        /// What is wrong.
-        message: String,
-    },
     /// A version or channel name is not acceptable; nothing was read or written.
     #[error("invalid {kind} name `{name}`: {reason}")]
     InvalidName {
@@ -154,44 +111,7 @@ pub enum Error {
         /// Digest of what is stored (or `missing`).
         actual: String,
     },
-    /// Someone else holds the environment's deploy lock.
-    #[error("environment `{environment}` is locked by {owner} since {since} (until {expires})")]
-    LockHeld {
-        /// Environment.
-        environment: String,
-        /// Holder.
-        owner: String,
-        /// Taken at.
-        since: String,
-        /// Expires at.
-        expires: String,
-    },
-    /// Our lease expired and was taken over, or vanished.
-    #[error("the deploy lock of `{environment}` was lost (expired and taken over)")]
-    LockLost {
-        /// Environment.
-        environment: String,
-    },
-    /// A file or directory could not be read.
-    #[error("cannot read {}", path.display())]
-    Read {
-        /// The path.
-        path: PathBuf,
-        /// The I/O error.
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 /// Results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
-
-/// The candidate closest to `wanted` by edit distance, if it is close enough to be a typo.
-pub(crate) fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let wanted_lower = wanted.to_lowercase();
-    candidates
-        .map(|candidate| (strsim::jaro_winkler(&wanted_lower, &candidate.to_lowercase()), candidate))
-        .filter(|(score, _)| *score >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
-}

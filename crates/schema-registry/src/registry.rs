@@ -1,5 +1,6 @@
-//! The versioned registry, written once above [`SchemaStore`]: immutable versions, channels
-//! moved by compare-and-swap with their history, and per-environment deploy locks.
+//! The versioned registry, written once above [`SchemaStore`]: immutable versions and
+//! channels moved by compare-and-swap with their history. Deploy locks and the deploy
+//! history are `deploy-core`'s ledger, kept in the same store.
 //!
 //! Layout (keys under the store's root):
 //!
@@ -11,7 +12,6 @@
 //! schemas/<version>/manifest.json      written last: a version exists once this does
 //! schemas/<channel>/channel.json       pointer: version, previous, sequence (CAS-updated)
 //! history/channels/<channel>/<seq>.json  every pointer a channel has had (append-only)
-//! locks/<env>.json                     deploy lease: owner, expiry (CAS-updated, never deleted)
 //! ```
 //!
 //! Publishing first claims the version with the digest of its content (a conditional
@@ -21,8 +21,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -30,7 +28,7 @@ use sha2::{Digest, Sha256};
 
 use crate::store::{Etag, SchemaStore, StoreError, list_all};
 use crate::version::{Channel, PREVIOUS, Version};
-use crate::{CompiledSchema, Error, Result, SourceFile};
+use crate::{Error, Result};
 
 const MANIFEST: &str = "manifest.json";
 const CLAIM: &str = "content.sha256";
@@ -51,17 +49,16 @@ pub struct Bundle {
     pub sources: Vec<SourceFile>,
 }
 
-impl Bundle {
-    /// A bundle from a compilation and the dimension file's bytes.
-    pub fn new(schema: &CompiledSchema, message_type: &str, dimensions: Vec<u8>) -> Self {
-        Self {
-            message_type: message_type.to_owned(),
-            descriptor_set: schema.descriptor_set().to_vec(),
-            dimensions,
-            sources: schema.sources().to_vec(),
-        }
-    }
+/// One `.proto` file of a version: its import name (`/`-separated) and its bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceFile {
+    /// Import name, e.g. `settlement_transaction.proto`.
+    pub name: String,
+    /// File contents.
+    pub contents: Vec<u8>,
+}
 
+impl Bundle {
     /// Files by their path inside the version folder, in publishing order.
     pub fn files(&self) -> Vec<(String, &[u8])> {
         let mut files = vec![
@@ -236,60 +233,6 @@ pub struct VersionInfo {
     pub channels: Vec<String>,
 }
 
-/// A deploy lease on an environment.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Lease {
-    /// Environment.
-    pub environment: String,
-    /// Who holds it (`user@host pid 123`).
-    pub owner: String,
-    /// Unique to this acquisition.
-    pub token: String,
-    /// When it was taken (RFC 3339).
-    pub acquired_at: String,
-    /// Unix seconds after which anyone may take it over.
-    pub expires_at: i64,
-    /// Released by its holder.
-    pub released: bool,
-}
-
-/// One deploy, rollback or emergency action on an environment, appended to its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DeployRecord {
-    /// Environment.
-    pub environment: String,
-    /// `deploy`, `rollback`, `automatic-rollback`, `suspend`, `resume`, `reset`.
-    pub action: String,
-    /// `succeeded`, `no-op`, `rejected`, `failed`, `rolled-back`.
-    pub outcome: String,
-    /// Version live before (the channel's), if any.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// Version the action aimed at, if any.
-    #[serde(default)]
-    pub to: Option<String>,
-    /// Who acted.
-    #[serde(default)]
-    pub by: Option<String>,
-    /// When (RFC 3339); set by [`Registry::record`].
-    #[serde(default)]
-    pub at: String,
-    /// Recorded overrides and their reasons (`breaking`, `window`).
-    #[serde(default)]
-    pub overrides: BTreeMap<String, String>,
-    /// What happened, in a sentence.
-    #[serde(default)]
-    pub detail: Option<String>,
-}
-
-/// Proof of holding a lease; give it back with [`Registry::release`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LockGuard {
-    /// The lease.
-    pub lease: Lease,
-    etag: Etag,
-}
-
 /// The registry over a store.
 #[derive(Debug, Clone)]
 pub struct Registry {
@@ -312,7 +255,8 @@ fn now() -> jiff::Timestamp {
     jiff::Timestamp::now()
 }
 
-fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
+/// A record as the registry writes it: pretty JSON and a final newline.
+pub fn to_json<T: Serialize>(value: &T) -> Vec<u8> {
     let mut bytes = serde_json::to_vec_pretty(value).expect("registry records serialise");
     bytes.push(b'\n');
     bytes
@@ -329,11 +273,19 @@ impl Registry {
         self.store.location()
     }
 
-    fn store_error(&self, source: StoreError) -> Error {
+    /// The store underneath (the deploy ledger keeps its records there too).
+    pub fn store(&self) -> &Arc<dyn SchemaStore> {
+        &self.store
+    }
+
+    /// A store failure as this registry's error (names the location).
+    pub fn store_error(&self, source: StoreError) -> Error {
         Error::Store { location: self.store.location(), source }
     }
 
-    async fn read_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<(T, Etag)>> {
+    /// Reads the JSON record at `key` with its tag; `None` when absent, [`Error::Corrupt`]
+    /// when it does not parse as `T`.
+    pub async fn read_json<T: serde::de::DeserializeOwned>(&self, key: &str) -> Result<Option<(T, Etag)>> {
         let Some(object) = self.store.get(key).await.map_err(|err| self.store_error(err))? else {
             return Ok(None);
         };
@@ -670,103 +622,4 @@ impl Registry {
         }
         Ok(version)
     }
-
-    /// Takes the deploy lease of `environment` for `ttl`. Refused, naming the holder, while
-    /// someone else holds an unexpired lease.
-    pub async fn acquire(&self, environment: &str, owner: &str, ttl: Duration) -> Result<LockGuard> {
-        let environment_name = Channel::parse(environment)?; // same naming rules
-        let key = format!("locks/{environment_name}.json");
-        let now = now();
-        let lease = Lease {
-            environment: environment.to_owned(),
-            owner: owner.to_owned(),
-            token: format!(
-                "{}-{}-{}",
-                now.as_nanosecond(),
-                std::process::id(),
-                TOKENS.fetch_add(1, Ordering::Relaxed)
-            ),
-            acquired_at: now.to_string(),
-            expires_at: now.as_second() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
-            released: false,
-        };
-        let written = match self.read_json::<Lease>(&key).await? {
-            None => self.store.put_if_absent(&key, to_json(&lease)).await,
-            Some((current, etag)) if current.released || current.expires_at <= now.as_second() => {
-                self.store.put_if_match(&key, to_json(&lease), &etag).await
-            }
-            Some((current, _)) => return Err(lock_held(current)),
-        };
-        match written {
-            Ok(etag) => Ok(LockGuard { lease, etag }),
-            Err(
-                StoreError::AlreadyExists { .. }
-                | StoreError::PreconditionFailed { .. }
-                | StoreError::Conflict { .. },
-            ) => {
-                // Someone took it between our read and our write.
-                let current = self.read_json::<Lease>(&key).await?.map(|(lease, _)| lease);
-                Err(current
-                    .map_or_else(|| Error::LockLost { environment: environment.to_owned() }, lock_held))
-            }
-            Err(err) => Err(self.store_error(err)),
-        }
-    }
-
-    /// Gives the lease back. A lease that expired and was taken over is not touched.
-    pub async fn release(&self, guard: LockGuard) -> Result<()> {
-        let key = format!("locks/{}.json", guard.lease.environment);
-        let released = Lease { released: true, ..guard.lease };
-        match self.store.put_if_match(&key, to_json(&released), &guard.etag).await {
-            Ok(_) => Ok(()),
-            Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
-                Err(Error::LockLost { environment: released.environment })
-            }
-            Err(err) => Err(self.store_error(err)),
-        }
-    }
-
-    /// Appends `record` to its environment's history (time-ordered keys, never overwritten).
-    pub async fn record(&self, record: &DeployRecord) -> Result<DeployRecord> {
-        let environment = Channel::parse(&record.environment)?; // same naming rules
-        let at = now();
-        let stored = DeployRecord { at: at.to_string(), ..record.clone() };
-        let key = format!(
-            "history/deploys/{environment}/{}-{:06}.json",
-            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
-            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
-        );
-        match self.store.put_if_absent(&key, to_json(&stored)).await {
-            Ok(_) => Ok(stored),
-            Err(err) => Err(self.store_error(err)),
-        }
-    }
-
-    /// The history of `environment`, oldest first.
-    pub async fn history(&self, environment: &str) -> Result<Vec<DeployRecord>> {
-        let environment = Channel::parse(environment)?;
-        let prefix = format!("history/deploys/{environment}/");
-        let keys = list_all(self.store.as_ref(), &prefix).await.map_err(|err| self.store_error(err))?;
-        let mut records = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some((record, _)) = self.read_json::<DeployRecord>(&key).await? {
-                records.push(record);
-            }
-        }
-        Ok(records)
-    }
-
-    /// The current lease of `environment`, if any was ever taken.
-    pub async fn lease(&self, environment: &str) -> Result<Option<Lease>> {
-        let environment = Channel::parse(environment)?;
-        Ok(self.read_json::<Lease>(&format!("locks/{environment}.json")).await?.map(|(lease, _)| lease))
-    }
-}
-
-static TOKENS: AtomicU64 = AtomicU64::new(0);
-
-fn lock_held(lease: Lease) -> Error {
-    let expires = jiff::Timestamp::from_second(lease.expires_at)
-        .map_or_else(|_| lease.expires_at.to_string(), |at| at.to_string());
-    Error::LockHeld { environment: lease.environment, owner: lease.owner, since: lease.acquired_at, expires }
 }

@@ -2,8 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use schema_registry::compat::{self, DruidMapping, Finding, Mode, Report};
-use schema_registry::{CompiledSchema, DimensionsConfig, Severity};
+use druid_mapping::compat::{self, DruidMapping};
+use druid_mapping::{DimensionsConfig, Severity};
+use proto_schema::CompiledSchema;
+use proto_schema::compat::{Finding, Mode, Report};
 
 use super::{Context, block_on};
 use crate::output::{CliError, EXIT_INPUT, Output, Status};
@@ -91,9 +93,9 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         let project = project.as_ref().expect("checked above");
         let environment = context.environment(project)?;
         let baseline = block_on(async {
-            let registry = deploy_core::versions::open_registry(&environment.registry).await;
+            let registry = deploy_core::publish::open_registry(&environment.registry).await;
             let version = registry.resolve(&args.against).await.map_err(deploy_core::Error::from)?;
-            Ok(deploy_core::compat::baseline(&registry, &version).await?)
+            Ok(deploy_core::publish::baseline(&registry, &version).await?)
         })?;
         let root = PathBuf::from(format!("{}@{}", environment.registry, baseline.version));
         let mapping = (baseline.message_type.clone(), baseline.dimensions.clone());

@@ -2,17 +2,28 @@
 
 use std::path::PathBuf;
 
-use deploy_core::Project;
-use deploy_core::config::{Config, Environment, Overrides};
+use std::io::{IsTerminal as _, Write as _};
 
-use crate::output::{CliError, EXIT_INPUT};
+use deploy_core::config::{Config, Environment, Overrides};
+use deploy_core::{Project, Session};
+
+use crate::output::{CliError, EXIT_INPUT, Output};
 
 pub mod check;
 pub mod compile;
+pub mod control;
+pub mod deploy;
+pub mod history;
+pub mod logs;
+pub mod monitor;
+pub mod parse_errors;
+pub mod plan;
 pub mod render;
+pub mod rollback;
 pub mod schemas;
+pub mod status;
 pub mod validate;
-pub mod workflow;
+pub mod verify;
 
 /// The global flags commands share.
 #[derive(Debug)]
@@ -52,6 +63,59 @@ impl Context {
     }
 }
 
+impl Context {
+    /// The project and a session on the `--env` environment (its Druid client and registry,
+    /// as deploy-core builds them for every embedder).
+    pub fn connect(&self, out: &Output) -> Result<(Project, Session), CliError> {
+        let project = self.project()?;
+        let environment = self.environment(&project)?;
+        let session = block_on(async { Ok(Session::connect(environment).await?) })?;
+        if out.is_verbose() {
+            let environment = &session.environment;
+            let druid = druid_client::config::parse_url(&environment.druid.url).map_or_else(
+                |_| "(invalid URL)".to_owned(),
+                |mut url| {
+                    let _ = url.set_password(None);
+                    url.to_string()
+                },
+            );
+            out.note(format_args!(
+                "project {}, environment {} (datasource {}, channel {}), Druid {druid}, registry {}",
+                project.config().path().display(),
+                environment.name,
+                environment.datasource,
+                environment.channel,
+                session.registry.location()
+            ));
+        }
+        Ok((project, session))
+    }
+}
+
+/// Asks on a terminal; refuses elsewhere unless `--yes`.
+pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
+    if yes {
+        return Ok(());
+    }
+    if !std::io::stdin().is_terminal() {
+        return Err(CliError::new(
+            format!("{question}: refusing without confirmation on a non-interactive run"),
+            EXIT_INPUT,
+            Some("pass --yes to confirm".into()),
+        ));
+    }
+    let mut stderr = std::io::stderr();
+    let _ = write!(stderr, "{question}? [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).map_err(|err| CliError::io("reading the answer", err))?;
+    if matches!(answer.trim(), "y" | "Y" | "yes") {
+        Ok(())
+    } else {
+        Err(CliError::new("cancelled", EXIT_INPUT, None))
+    }
+}
+
 /// The `DRUIDCTL_*` overrides of the process environment.
 pub fn overrides() -> Overrides {
     Overrides::from_vars(std::env::vars())
@@ -66,20 +130,4 @@ pub fn block_on<T>(future: impl std::future::Future<Output = Result<T, CliError>
         .build()
         .map_err(|err| CliError::io("starting the async runtime", err))?;
     runtime.block_on(future)
-}
-
-/// Who is acting, for registry records: `DRUIDCTL_ACTOR`, the GitLab user in CI, the login
-/// name, else git's `user.email` (containers often have no login name), else `unknown`.
-pub fn whoami() -> String {
-    ["DRUIDCTL_ACTOR", "GITLAB_USER_LOGIN", "USER", "LOGNAME", "USERNAME"]
-        .iter()
-        .find_map(|key| std::env::var(key).ok().filter(|value| !value.is_empty()))
-        .or_else(git_email)
-        .unwrap_or_else(|| "unknown".to_owned())
-}
-
-fn git_email() -> Option<String> {
-    let output = std::process::Command::new("git").args(["config", "user.email"]).output().ok()?;
-    let email = String::from_utf8(output.stdout).ok()?.trim().to_owned();
-    (output.status.success() && !email.is_empty()).then_some(email)
 }

@@ -2,11 +2,14 @@
 
 use std::path::Path;
 
-use deploy_core::versions::{self, PublishOptions};
+use deploy_core::publish::{self as versions, PublishOptions};
 use schema_registry::{Channel, Version};
 use serde::Serialize;
 
-use super::{Context, block_on, whoami};
+use crate::output::table;
+use deploy_core::session::whoami;
+
+use super::{Context, block_on};
 use crate::output::{CliError, Output, Status};
 
 /// `schemas` subcommands.
@@ -220,11 +223,4 @@ async fn show(
     out.line(table)?;
     out.note("every file matches its digest");
     Ok(Status::Success)
-}
-
-/// A plain table: no borders, so it reads well in a terminal and greps well in a log.
-pub fn table(header: &[&str]) -> comfy_table::Table {
-    let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::NOTHING).set_header(header.iter().copied());
-    table
 }

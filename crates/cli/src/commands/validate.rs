@@ -1,6 +1,6 @@
 //! `druidctl validate`.
 
-use schema_registry::{Problem, Severity};
+use deploy_core::{Problem, Severity};
 use serde::Serialize;
 
 use super::{Context, overrides};

@@ -1,4 +1,5 @@
-//! Deploy scenarios against a mocked Druid (mockall) and an in-memory registry.
+//! Deploy scenarios against the shared fake Druid (`druid_client::testing`) and an in-memory
+//! registry; the monitor alerts against Druid's fixture responses (mockall).
 
 mod monitor;
 mod scenarios;

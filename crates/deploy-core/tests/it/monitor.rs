@@ -2,12 +2,10 @@
 //! supervisor trips none. Fixtures follow Druid's response shapes.
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use deploy_core::Project;
 use deploy_core::config::Overrides;
 use deploy_core::monitor::prometheus;
-use deploy_core::workflow::{Silent, SystemClock, Workflow};
+use deploy_core::{Project, Session};
 use druid_client::MockDruidApi;
 use schema_registry::{MemoryStore, Registry};
 
@@ -29,30 +27,26 @@ fn druid(status: serde_json::Value, stats: serde_json::Value, tasks: serde_json:
 }
 
 async fn breached(
-    druid: &MockDruidApi,
+    druid: MockDruidApi,
 ) -> (Vec<(&'static str, &'static str)>, deploy_core::monitor::MonitorReport) {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let project = Project::open(&root.join("druidctl.toml")).unwrap();
     let dev = project.environment("dev", &Overrides::default()).unwrap();
     let registry = Registry::new(Arc::new(MemoryStore::new()));
-    let workflow = Workflow {
-        druid,
-        registry: &registry,
-        environment: &dev,
-        reporter: &Silent,
-        clock: &SystemClock,
-        actor: "test".into(),
-        poll_interval: Duration::ZERO,
-    };
-    let report = workflow.monitor().await.unwrap();
-    let breached =
-        report.alerts.iter().filter(|alert| alert.breached).map(|alert| (alert.name, alert.action)).collect();
+    let session = Session::new(dev, Arc::new(druid), registry).with_actor("test");
+    let report = session.monitor().await.unwrap();
+    let breached = report
+        .alerts
+        .iter()
+        .filter(|alert| alert.breached)
+        .map(|alert| (alert.name.as_str(), alert.action))
+        .collect();
     (breached, report)
 }
 
 #[tokio::test]
 async fn a_healthy_supervisor_trips_nothing() {
-    let (alerts, report) = breached(&druid(
+    let (alerts, report) = breached(druid(
         fixture!("status_running.json"),
         fixture!("stats_clean.json"),
         fixture!("tasks_all_succeeded.json"),
@@ -65,7 +59,7 @@ async fn a_healthy_supervisor_trips_nothing() {
 
 #[tokio::test]
 async fn a_suspended_supervisor_trips_the_state_alert() {
-    let (alerts, report) = breached(&druid(
+    let (alerts, report) = breached(druid(
         fixture!("status_suspended.json"),
         fixture!("stats_clean.json"),
         fixture!("tasks_all_succeeded.json"),
@@ -77,7 +71,7 @@ async fn a_suspended_supervisor_trips_the_state_alert() {
 
 #[tokio::test]
 async fn unhealthy_tasks_trip_the_state_alert() {
-    let (alerts, _) = breached(&druid(
+    let (alerts, _) = breached(druid(
         fixture!("status_unhealthy_tasks.json"),
         fixture!("stats_clean.json"),
         fixture!("tasks_all_succeeded.json"),
@@ -88,7 +82,7 @@ async fn unhealthy_tasks_trip_the_state_alert() {
 
 #[tokio::test]
 async fn eight_percent_failed_tasks_trip_the_failure_alert() {
-    let (alerts, report) = breached(&druid(
+    let (alerts, report) = breached(druid(
         fixture!("status_running.json"),
         fixture!("stats_clean.json"),
         fixture!("tasks_8_percent_failed.json"),
@@ -100,7 +94,7 @@ async fn eight_percent_failed_tasks_trip_the_failure_alert() {
 
 #[tokio::test]
 async fn ten_minutes_of_lag_trip_the_lag_alert() {
-    let (alerts, report) = breached(&druid(
+    let (alerts, report) = breached(druid(
         fixture!("status_lag_10_minutes.json"),
         fixture!("stats_clean.json"),
         fixture!("tasks_all_succeeded.json"),
@@ -115,7 +109,7 @@ async fn ten_minutes_of_lag_trip_the_lag_alert() {
 
 #[tokio::test]
 async fn three_percent_unparseable_trips_the_parse_alert() {
-    let (alerts, report) = breached(&druid(
+    let (alerts, report) = breached(druid(
         fixture!("status_running.json"),
         fixture!("stats_3_percent_unparseable.json"),
         fixture!("tasks_all_succeeded.json"),
@@ -127,7 +121,7 @@ async fn three_percent_unparseable_trips_the_parse_alert() {
 
 #[tokio::test]
 async fn the_figures_parse_as_prometheus_text_exposition() {
-    let (_, report) = breached(&druid(
+    let (_, report) = breached(druid(
         fixture!("status_lag_10_minutes.json"),
         fixture!("stats_3_percent_unparseable.json"),
         fixture!("tasks_8_percent_failed.json"),

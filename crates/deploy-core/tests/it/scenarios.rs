@@ -3,13 +3,15 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
+use deploy_core::clock::Clock;
 use deploy_core::config::{Environment, Overrides};
-use deploy_core::workflow::{Clock, DeployOptions, DeployOutcome, Event, Recorder, Step, Verdict, Workflow};
-use deploy_core::{Error, Project};
-use druid_client::MockDruidApi;
-use druid_client::spec::SupervisorSpec;
-use druid_client::supervisors::{SupervisorStats, SupervisorStatus};
-use druid_client::tasks::Task;
+use deploy_core::deploy::{DeployOptions, DeployOutcome};
+use deploy_core::events::{Event, Recorder, Step};
+use deploy_core::ledger::{Action, Outcome};
+use deploy_core::verify::Verdict;
+use deploy_core::{Error, Project, Session};
+use druid_client::DruidApi;
+use druid_client::testing::{Call, FakeDruid, Rows};
 use jiff::Timestamp;
 use schema_registry::{Channel, MemoryStore, Registry};
 use serde_json::json;
@@ -18,8 +20,8 @@ use serde_json::json;
 struct TestClock(Mutex<Timestamp>);
 
 impl TestClock {
-    fn at(text: &str) -> Self {
-        Self(Mutex::new(text.parse().unwrap()))
+    fn at(text: &str) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(text.parse().unwrap())))
     }
 }
 
@@ -44,7 +46,7 @@ struct Fixture {
     root: PathBuf,
     project: Project,
     registry: Registry,
-    recorder: Recorder,
+    recorder: Arc<Recorder>,
 }
 
 fn fixture() -> Fixture {
@@ -65,7 +67,7 @@ fn fixture() -> Fixture {
         root,
         project,
         registry: Registry::new(Arc::new(MemoryStore::new())),
-        recorder: Recorder::default(),
+        recorder: Arc::default(),
     }
 }
 
@@ -90,30 +92,25 @@ impl Fixture {
 
     async fn deploy(
         &self,
-        druid: &MockDruidApi,
-        clock: &TestClock,
+        druid: &Arc<FakeDruid>,
+        clock: &Arc<TestClock>,
         environment: &Environment,
         options: DeployOptions,
     ) -> Result<DeployOutcome, Error> {
         let checked = self.project.check().unwrap();
-        self.workflow(druid, clock, environment).deploy(&checked, &self.root, &options).await
+        self.session(druid, clock, environment).deploy(&checked, &self.root, &options).await
     }
 
-    fn workflow<'a>(
-        &'a self,
-        druid: &'a MockDruidApi,
-        clock: &'a TestClock,
-        environment: &'a Environment,
-    ) -> Workflow<'a> {
-        Workflow {
-            druid,
-            registry: &self.registry,
-            environment,
-            reporter: &self.recorder,
-            clock,
-            actor: "ci@runner".into(),
-            poll_interval: Duration::from_secs(5),
-        }
+    fn session(&self, druid: &Arc<FakeDruid>, clock: &Arc<TestClock>, environment: &Environment) -> Session {
+        Session::new(environment.clone(), druid.clone(), self.registry.clone())
+            .with_reporter(self.recorder.clone())
+            .with_clock(clock.clone())
+            .with_actor("ci@runner")
+            .with_poll_interval(Duration::from_secs(5))
+    }
+
+    fn ledger(&self) -> deploy_core::ledger::Ledger {
+        deploy_core::ledger::Ledger::new(self.registry.clone())
     }
 
     async fn channel(&self, name: &str) -> Option<String> {
@@ -124,8 +121,8 @@ impl Fixture {
             .map(|state| state.pointer.version)
     }
 
-    async fn outcomes(&self, environment: &str) -> Vec<(String, String)> {
-        self.registry
+    async fn outcomes(&self, environment: &str) -> Vec<(Action, Outcome)> {
+        self.ledger()
             .history(environment)
             .await
             .unwrap()
@@ -139,99 +136,55 @@ fn version(name: &str) -> DeployOptions {
     DeployOptions { version: Some(name.to_owned()), ..DeployOptions::default() }
 }
 
-fn status(tasks: usize) -> SupervisorStatus {
-    let active: Vec<_> = (0..tasks)
-        .map(|index| json!({"id": format!("index_kafka_settlement_{index}"), "startingOffsets": {"0": 0}, "startTime": "2026-12-01T10:00:00Z", "remainingSeconds": 3500, "type": "ACTIVE", "currentOffsets": {"0": 1000}, "lag": {"0": 0}}))
-        .collect();
-    serde_json::from_value(json!({
-        "id": "settlement_transactions_dev",
-        "generationTime": "2026-12-01T10:00:00Z",
-        "payload": {"dataSource": "settlement_transactions_dev", "stream": "settlement-transactions-dev", "partitions": 1, "replicas": 1,
-                    "durationSeconds": 3600, "activeTasks": active, "publishingTasks": [], "aggregateLag": 0,
-                    "suspended": false, "healthy": true, "state": "RUNNING", "detailedState": "RUNNING", "recentErrors": []}
-    }))
-    .unwrap()
+/// The shared fake Druid with the sample's figures: tasks read 1000 rows, none unparseable;
+/// one completed task that succeeded; SQL counts 1000 rows.
+fn druid() -> Arc<FakeDruid> {
+    let druid = FakeDruid::new();
+    druid.set_rows(Rows { processed: 1000, unparseable: 0, rates: [10.0, 8.5, 8.0] }).set_sql_rows(1000);
+    druid.set_completed_tasks(
+        serde_json::from_value(
+            json!([{"id": "t1", "statusCode": "SUCCESS", "dataSource": "settlement_transactions_dev"}]),
+        )
+        .unwrap(),
+    );
+    Arc::new(druid)
 }
 
-fn stats(processed: u64, unparseable: u64) -> SupervisorStats {
-    serde_json::from_value(json!({"0": {"index_kafka_settlement_0": {
-        "movingAverages": {"buildSegments": {"1m": {"processed": 10.0}, "5m": {"processed": 8.5, "unparseable": 0.0}, "15m": {"processed": 8.0}}},
-        "totals": {"buildSegments": {"processed": processed, "processedBytes": processed * 100, "processedWithError": 0, "thrownAway": 0, "unparseable": unparseable}}
-    }}}))
-    .unwrap()
-}
-
-type Submitted = Arc<Mutex<Vec<SupervisorSpec>>>;
-
-/// A healthy Druid that remembers what was submitted. With `bad_at`, ingestion has 5 %
-/// unparseable records while exactly that many specs have been submitted.
-fn druid(tasks: usize, bad_at: Option<usize>) -> (MockDruidApi, Submitted) {
-    let submitted: Submitted = Arc::default();
-    let mut druid = MockDruidApi::new();
-    druid.expect_version().returning(|| Ok("34.0.0".into()));
-    let live = submitted.clone();
-    druid.expect_get_spec().returning(move |_| Ok(live.lock().unwrap().last().cloned()));
-    let record = submitted.clone();
-    druid.expect_submit_spec().returning(move |spec| {
-        record.lock().unwrap().push(spec.clone());
-        Ok(spec.datasource().unwrap_or_default().to_owned())
-    });
-    druid.expect_supervisor_status().returning(move |_| Ok(status(tasks)));
-    druid.expect_supervisor_health().returning(|_| Ok(true));
-    let count = submitted.clone();
-    druid.expect_supervisor_stats().returning(move |_| {
-        let bad = bad_at == Some(count.lock().unwrap().len());
-        Ok(if bad { stats(950, 50) } else { stats(1000, 0) })
-    });
-    let done: Vec<Task> = serde_json::from_value(
-        json!([{"id": "t1", "statusCode": "SUCCESS", "dataSource": "settlement_transactions_dev"}]),
-    )
-    .unwrap();
-    druid.expect_tasks().returning(move |_| Ok(done.clone()));
-    druid.expect_sql().returning(|_| Ok(vec![serde_json::from_value(json!({"rows": 1000})).unwrap()]));
-    (druid, submitted)
+/// 5 % of the records unparseable.
+fn poisoned() -> Rows {
+    Rows { processed: 950, unparseable: 50, rates: [10.0, 8.5, 8.0] }
 }
 
 #[tokio::test]
 async fn a_happy_deploy_moves_the_channel_and_records_it() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    let (druid, submitted) = druid(1, None);
+    let druid = druid();
     let outcome = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap();
     let DeployOutcome::Deployed { version, previous, verification } = outcome else { panic!("{outcome:?}") };
     assert_eq!((version.as_str(), previous), ("v1", None));
     assert!(verification.checks.iter().all(|check| check.verdict == Verdict::Pass), "{verification:#?}");
     assert_eq!(verification.checks.len(), 6);
-    assert_eq!(submitted.lock().unwrap().len(), 1);
+    assert_eq!(druid.submitted().len(), 1);
     assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
-    assert_eq!(fx.outcomes("dev").await, [("deploy".to_owned(), "succeeded".to_owned())]);
-    assert!(fx.registry.lease("dev").await.unwrap().unwrap().released, "the lock is released");
+    assert_eq!(fx.outcomes("dev").await, [(Action::Deploy, Outcome::Succeeded)]);
+    assert!(fx.ledger().lease("dev").await.unwrap().unwrap().released, "the lock is released");
 }
 
 #[tokio::test]
 async fn a_rejected_spec_leaves_the_channel_alone() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    let mut druid = MockDruidApi::new();
-    druid.expect_version().returning(|| Ok("34.0.0".into()));
-    druid.expect_get_spec().returning(|_| Ok(None));
-    druid.expect_submit_spec().times(1).returning(|_| {
-        Err(druid_client::Error::Http {
-            method: "POST".into(),
-            url: "http://druid/druid/indexer/v1/supervisor".into(),
-            status: 400,
-            body: r#"{"error":"Cannot construct instance of `KafkaSupervisorSpec`"}"#.into(),
-            druid: None,
-            attempts: 1,
-            elapsed: Duration::ZERO,
-        })
-    });
+    let druid = druid();
+    druid.fail(Call::SubmitSpec, 1, 400, r#"{"error":"Cannot construct instance of `KafkaSupervisorSpec`"}"#);
     let err = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap_err();
     assert!(matches!(err, Error::SubmitRejected { .. }), "{err:?}");
     assert_eq!(err.category(), deploy_core::Category::CheckFailed);
+    assert_eq!(druid.calls(Call::SubmitSpec), 1);
+    assert!(druid.submitted().is_empty());
     assert_eq!(fx.channel("develop-latest").await, None);
-    assert_eq!(fx.outcomes("dev").await, [("deploy".to_owned(), "rejected".to_owned())]);
-    assert!(fx.registry.lease("dev").await.unwrap().unwrap().released, "the lock is released on failure");
+    assert_eq!(fx.outcomes("dev").await, [(Action::Deploy, Outcome::Rejected)]);
+    assert!(fx.ledger().lease("dev").await.unwrap().unwrap().released, "the lock is released on failure");
 }
 
 #[tokio::test]
@@ -239,7 +192,8 @@ async fn parse_errors_roll_back_to_the_channel_version() {
     let fx = fixture();
     let dev = fx.environment("dev");
     // The second submission (v2) ingests 5 % unparseable records.
-    let (druid, submitted) = druid(1, Some(2));
+    let druid = druid();
+    druid.poison(2, poisoned());
     let clock = TestClock::at(TUESDAY_MORNING);
     fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     fx.change_dimensions();
@@ -252,15 +206,18 @@ async fn parse_errors_roll_back_to_the_channel_version() {
     assert_eq!(unparseable.verdict, Verdict::Fail);
     assert_eq!(unparseable.value, "5.00 % (50 of 1000)");
     assert!(restored_verification.unwrap().passed());
-    let specs = submitted.lock().unwrap().clone();
+    let specs = druid.submitted();
     assert_eq!(specs.len(), 3);
     assert_ne!(specs[1], specs[0]);
     assert_eq!(specs[2], specs[0], "the restored spec is exactly v1's");
     assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
     assert_eq!(
         fx.outcomes("dev").await,
-        [("deploy", "succeeded"), ("deploy", "rolled-back"), ("automatic-rollback", "succeeded")]
-            .map(|(a, o)| (a.to_owned(), o.to_owned()))
+        [
+            (Action::Deploy, Outcome::Succeeded),
+            (Action::Deploy, Outcome::RolledBack),
+            (Action::AutomaticRollback, Outcome::Succeeded)
+        ]
     );
 }
 
@@ -268,22 +225,12 @@ async fn parse_errors_roll_back_to_the_channel_version() {
 async fn an_unreachable_druid_stops_everything_before_publishing() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    let mut druid = MockDruidApi::new();
-    druid.expect_version().returning(|| {
-        Err(druid_client::Error::Http {
-            method: "GET".into(),
-            url: "http://druid:8888/status".into(),
-            status: 502,
-            body: "<html>502 Bad Gateway</html>".into(),
-            druid: None,
-            attempts: 5,
-            elapsed: Duration::from_secs(20),
-        })
-    });
-    druid.expect_submit_spec().times(0);
+    let druid = druid();
+    druid.fail(Call::Version, 1, 502, "<html>502 Bad Gateway</html>");
     let err = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap_err();
     assert!(matches!(err, Error::Druid { .. }), "{err:?}");
     assert_eq!(err.category(), deploy_core::Category::External);
+    assert_eq!(druid.calls(Call::SubmitSpec), 0);
     assert!(fx.registry.list().await.unwrap().is_empty(), "nothing published");
     assert_eq!(fx.channel("develop-latest").await, None);
 }
@@ -292,11 +239,11 @@ async fn an_unreachable_druid_stops_everything_before_publishing() {
 async fn a_held_lock_refuses_naming_the_holder() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    fx.registry.acquire("dev", "alice@laptop pid 4242", Duration::from_mins(10)).await.unwrap();
-    let mut druid = MockDruidApi::new();
-    druid.expect_submit_spec().times(0);
+    fx.ledger().acquire("dev", "alice@laptop pid 4242", Duration::from_mins(10)).await.unwrap();
+    let druid = druid();
     let err = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap_err();
     assert!(err.to_string().contains("locked by alice@laptop pid 4242"), "{err}");
+    assert_eq!(druid.calls(Call::SubmitSpec), 0);
 }
 
 #[tokio::test]
@@ -304,18 +251,20 @@ async fn the_window_refuses_unless_overridden_with_a_recorded_reason() {
     let fx = fixture();
     let prod = fx.environment("prod");
     let friday = TestClock::at(FRIDAY_MORNING);
-    let mut untouched = MockDruidApi::new();
-    untouched.expect_submit_spec().times(0);
+    let untouched = druid();
     let err = fx.deploy(&untouched, &friday, &prod, version("v1")).await.unwrap_err();
     assert!(matches!(err, Error::WindowClosed { .. }), "{err:?}");
     assert!(err.to_string().contains("Friday 11:00 CET"), "{err}");
+    assert_eq!(untouched.calls(Call::SubmitSpec), 0);
 
-    let (druid, _) = druid(8, None); // prod: taskCount 4 x replicas 2
+    let druid = druid(); // prod: taskCount 4 x replicas 2
     let options =
         DeployOptions { ignore_window: Some("INC-42: parse errors in prod".into()), ..version("v1") };
     let outcome = fx.deploy(&druid, &friday, &prod, options).await.unwrap();
-    assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
-    let history = fx.registry.history("prod").await.unwrap();
+    let DeployOutcome::Deployed { verification, .. } = &outcome else { panic!("{outcome:?}") };
+    let tasks = verification.checks.iter().find(|check| check.name == "running_tasks").unwrap();
+    assert_eq!(tasks.value, "8");
+    let history = fx.ledger().history("prod").await.unwrap();
     assert_eq!(history[0].overrides["window"], "INC-42: parse errors in prod");
 }
 
@@ -323,61 +272,65 @@ async fn the_window_refuses_unless_overridden_with_a_recorded_reason() {
 async fn rollback_to_previous_resubmits_exactly_the_previous_spec() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    let (druid, submitted) = druid(1, None);
+    let druid = druid();
     let clock = TestClock::at(TUESDAY_MORNING);
     fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     fx.change_dimensions();
     fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
     let (restored, verification) =
-        fx.workflow(&druid, &clock, &dev).rollback("previous-develop-latest").await.unwrap();
+        fx.session(&druid, &clock, &dev).rollback("previous-develop-latest").await.unwrap();
     assert_eq!(restored, "v1");
     assert!(verification.passed());
-    let specs = submitted.lock().unwrap().clone();
+    let specs = druid.submitted();
     assert_eq!(specs[2], specs[0]);
     assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
-    let last = fx.registry.history("dev").await.unwrap().pop().unwrap();
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
     assert_eq!(
-        (last.action.as_str(), last.from.as_deref(), last.to.as_deref()),
-        ("rollback", Some("v2"), Some("v1"))
+        (last.action, last.from.as_deref(), last.to.as_deref()),
+        (Action::Rollback, Some("v2"), Some("v1"))
     );
+    // Druid's own history agrees: v1's spec, then v2's, then v1's again.
+    let history = druid.supervisor_history("settlement_transactions_dev").await.unwrap();
+    assert_eq!(history.len(), 3);
+    assert_eq!(history[0].spec, history[2].spec);
 }
 
 #[tokio::test]
 async fn redeploying_the_live_version_does_nothing() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    let (druid, submitted) = druid(1, None);
+    let druid = druid();
     let clock = TestClock::at(TUESDAY_MORNING);
     fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     let outcome = fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     assert_eq!(outcome, DeployOutcome::AlreadyLive { version: "v1".into() });
-    assert_eq!(submitted.lock().unwrap().len(), 1);
+    assert_eq!(druid.submitted().len(), 1);
 }
 
 #[tokio::test]
 async fn a_deploy_that_died_after_submit_is_detected_as_drift() {
     let fx = fixture();
     let dev = fx.environment("dev");
-    let (druid, submitted) = druid(1, None);
+    let druid = druid();
     let clock = TestClock::at(TUESDAY_MORNING);
     fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
-    let workflow = fx.workflow(&druid, &clock, &dev);
-    assert!(workflow.drift().await.unwrap().in_sync);
+    let session = fx.session(&druid, &clock, &dev);
+    assert!(session.drift().await.unwrap().in_sync);
     // A second deploy published and submitted v2, then died before moving the channel.
     fx.change_dimensions();
     let checked = fx.project.check().unwrap();
-    let published = deploy_core::versions::publish_to(
+    let published = deploy_core::publish::publish_to(
         &fx.registry,
         &checked,
         &dev,
         &fx.root,
-        &deploy_core::versions::PublishOptions { version: Some("v2".into()), ..Default::default() },
+        &deploy_core::publish::PublishOptions { version: Some("v2".into()), ..Default::default() },
     )
     .await
     .unwrap();
-    let spec = workflow.render_version(&published.version).await.unwrap();
-    submitted.lock().unwrap().push(spec);
-    let drift = workflow.drift().await.unwrap();
+    let spec = session.render_version(&published.version).await.unwrap();
+    druid.submit_spec(&spec).await.unwrap();
+    let drift = session.drift().await.unwrap();
     assert!(!drift.in_sync);
     assert_eq!((drift.live_version.as_deref(), drift.expected_version.as_deref()), (Some("v2"), Some("v1")));
     let hint = drift.hint.unwrap();
@@ -386,25 +339,29 @@ async fn a_deploy_that_died_after_submit_is_detected_as_drift() {
     // The next deploy of v2 finishes the job: submit again (idempotent), verify, move the channel.
     let outcome = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
     assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
-    assert!(workflow.drift().await.unwrap().in_sync);
+    assert!(session.drift().await.unwrap().in_sync);
 }
 
 #[tokio::test]
 async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
+    use deploy_core::plan::ChangeOp;
     let fx = fixture();
     let dev = fx.environment("dev");
-    let (mock, _) = druid(1, None);
+    let druid = druid();
     let clock = TestClock::at(TUESDAY_MORNING);
-    fx.deploy(&mock, &clock, &dev, version("v1")).await.unwrap();
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     fx.change_dimensions();
-    let plan = fx.workflow(&mock, &clock, &dev).plan(&fx.project.check().unwrap()).await.unwrap();
+    let plan = fx.session(&druid, &clock, &dev).plan(&fx.project.check().unwrap()).await.unwrap();
     assert_eq!(plan.channel_version.as_deref(), Some("v1"));
     assert!(!plan.compatibility.as_ref().unwrap().breaking);
-    let paths: Vec<(&str, &str)> =
+    let paths: Vec<(ChangeOp, &str)> =
         plan.changes.iter().map(|change| (change.op, change.path.as_str())).collect();
     // The new dimension goes in after `country`: the list shifts by one from there.
-    assert!(paths.contains(&("change", "/spec/dataSchema/dimensionsSpec/dimensions/15/name")), "{paths:?}");
-    assert!(paths.contains(&("add", "/spec/dataSchema/dimensionsSpec/dimensions/16")), "{paths:?}");
+    assert!(
+        paths.contains(&(ChangeOp::Change, "/spec/dataSchema/dimensionsSpec/dimensions/15/name")),
+        "{paths:?}"
+    );
+    assert!(paths.contains(&(ChangeOp::Add, "/spec/dataSchema/dimensionsSpec/dimensions/16")), "{paths:?}");
     assert!(
         paths.iter().any(|(_, path)| path.starts_with("/spec/ioConfig/inputFormat/flattenSpec/fields")),
         "{paths:?}"
@@ -412,8 +369,8 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     assert!(plan.action.starts_with("publish the working schema"), "{}", plan.action);
     // A brand-new environment: the whole spec is an addition, the descriptor a digest.
     let fresh = fixture();
-    let (empty, _) = druid(1, None);
-    let plan = fresh.workflow(&empty, &clock, &dev).plan(&fresh.project.check().unwrap()).await.unwrap();
+    let empty = self::druid();
+    let plan = fresh.session(&empty, &clock, &dev).plan(&fresh.project.check().unwrap()).await.unwrap();
     let whole = plan.changes[0].to.as_ref().unwrap();
     let descriptor = whole.pointer("/spec/ioConfig/inputFormat/protoBytesDecoder/descriptorString").unwrap();
     assert!(descriptor.as_str().unwrap().starts_with("sha256:"), "{descriptor}");
@@ -436,21 +393,8 @@ async fn a_running_supervisor_without_tasks_is_waited_for_then_watched() {
     // A real Druid says RUNNING before its tasks exist: verifying then judges nothing.
     let fx = fixture();
     let dev = fx.environment("dev");
-    let polls = Arc::new(Mutex::new(0_usize));
-    let mut druid = MockDruidApi::new();
-    druid.expect_version().returning(|| Ok("34.0.0".into()));
-    druid.expect_get_spec().returning(|_| Ok(None));
-    druid.expect_submit_spec().returning(|spec| Ok(spec.datasource().unwrap_or_default().to_owned()));
-    let seen = polls.clone();
-    druid.expect_supervisor_status().returning(move |_| {
-        let mut polls = seen.lock().unwrap();
-        *polls += 1;
-        Ok(status(usize::from(*polls > 2)))
-    });
-    druid.expect_supervisor_health().returning(|_| Ok(true));
-    druid.expect_supervisor_stats().returning(|_| Ok(stats(1000, 0)));
-    druid.expect_tasks().returning(|_| Ok(Vec::new()));
-    druid.expect_sql().returning(|_| Ok(vec![serde_json::from_value(json!({"rows": 1000})).unwrap()]));
+    let druid = druid();
+    druid.tasks_after_polls(2);
     let clock = TestClock::at(TUESDAY_MORNING);
     let outcome = fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
@@ -470,12 +414,16 @@ async fn watching_stops_early_once_parse_errors_are_over_the_threshold() {
     let fx = fixture();
     let dev = fx.environment("dev");
     // The first submission ingests 5 % unparseable records; no previous version to restore.
-    let (mut druid, _) = druid(1, Some(1));
-    druid.expect_suspend().returning(|_| Ok(()));
+    let druid = druid();
+    druid.poison(1, poisoned());
     let outcome = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap();
     assert!(matches!(outcome, DeployOutcome::RolledBack { .. }), "{outcome:?}");
     let observing = steps(&fx.recorder, Step::Observing);
     assert_eq!(observing, ["950 rows read, 50 unparseable (5s of 60s)"]);
+    // Nothing to restore: the supervisor was suspended.
+    assert_eq!(druid.calls(Call::Suspend), 1);
+    let status = druid.supervisor_status("settlement_transactions_dev").await.unwrap();
+    assert_eq!(status.payload.state.map(|state| state.to_string()).as_deref(), Some("SUSPENDED"));
 }
 
 #[tokio::test]
@@ -484,22 +432,16 @@ async fn tasks_still_publishing_for_the_previous_spec_are_not_judged() {
     // publish; their parse errors are not the new version's.
     let fx = fixture();
     let dev = fx.environment("dev");
-    let mut druid = MockDruidApi::new();
-    druid.expect_version().returning(|| Ok("34.0.0".into()));
-    druid.expect_get_spec().returning(|_| Ok(None));
-    druid.expect_submit_spec().returning(|spec| Ok(spec.datasource().unwrap_or_default().to_owned()));
-    druid.expect_supervisor_status().returning(|_| Ok(status(1)));
-    druid.expect_supervisor_health().returning(|_| Ok(true));
-    druid.expect_supervisor_stats().returning(|_| {
-        let mut both = stats(1000, 0);
-        let old = stats(950, 50).remove("0").unwrap().remove("index_kafka_settlement_0").unwrap();
-        both.get_mut("0").unwrap().insert("index_kafka_previous_spec".into(), old);
-        Ok(both)
-    });
-    druid.expect_tasks().returning(|_| Ok(Vec::new()));
-    druid.expect_sql().returning(|_| Ok(vec![serde_json::from_value(json!({"rows": 1000})).unwrap()]));
-    let outcome = fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap();
+    let druid = druid();
+    druid.publishing_previous(poisoned());
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
     let DeployOutcome::Deployed { verification, .. } = outcome else { panic!("{outcome:?}") };
     let unparseable = verification.checks.iter().find(|check| check.name == "unparseable_ratio").unwrap();
     assert_eq!(unparseable.value, "0.00 % (0 of 1000)");
+    // The publishing task was there to be ignored.
+    let stats = druid.supervisor_stats("settlement_transactions_dev").await.unwrap();
+    assert_eq!(stats["0"].len(), 2);
 }

@@ -2,7 +2,6 @@
 //! tests use the server at `DRUIDCTL_TEST_S3_ENDPOINT` (`make s3-up` starts LocalStack) and
 //! fail, rather than skip, when CI expects it and it is not there.
 
-mod compat;
 mod conformance;
 mod registry;
 

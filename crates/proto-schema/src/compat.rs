@@ -1,5 +1,5 @@
-//! Breaking-change detection between two schemas: buf's rules and categories, plus the rules
-//! only Druid needs.
+//! Breaking-change detection between two schemas: buf's rules and categories ([`Rule`]).
+//! The rules only Druid needs live in `druid-mapping`, which adds its findings to a [`Report`].
 //!
 //! Rule ids are buf's wherever the concept is the same, so a buf user recognises every line.
 //! Categories, strictest first: `FILE` (generated code per file), `PACKAGE` (generated code per
@@ -14,16 +14,14 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
-use prost_reflect::DescriptorPool;
 use prost_types::field_descriptor_proto::{Label, Type};
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto, ServiceDescriptorProto,
 };
 use serde::Serialize;
 
-use crate::CompiledSchema;
-use crate::dimensions::DimensionsConfig;
-use crate::validate::{self, Severity};
+use crate::rules::Rule;
+use crate::{CompiledSchema, Severity};
 
 /// How strict a check is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -79,7 +77,7 @@ impl fmt::Display for Mode {
 /// One breaking (or notable) change.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {
-    /// buf's rule id where the concept is the same (`FIELD_SAME_JSON_NAME`), `DRUID_*` otherwise.
+    /// The rule's id: buf's ([`Rule::id`]), or `DRUID_*` for the Druid rules.
     pub rule: &'static str,
     /// `FILE`, `PACKAGE`, `WIRE_JSON`, `WIRE` (the checked mode's category) or `DRUID`.
     pub category: &'static str,
@@ -115,70 +113,33 @@ pub struct Report {
     pub findings: Vec<Finding>,
 }
 
-/// What Druid ingests from the old schema, for the Druid rules.
-#[derive(Debug, Clone, Copy)]
-pub struct DruidMapping<'a> {
-    /// Full name of the record's message type.
-    pub message: &'a str,
-    /// The dimension mapping deployed with the old schema.
-    pub dimensions: &'a DimensionsConfig,
-}
-
-/// Compares `old` with `new` under `mode`; with `druid`, also applies the Druid rules.
-pub fn check(
-    old: &CompiledSchema,
-    new: &CompiledSchema,
-    mode: Mode,
-    druid: Option<DruidMapping<'_>>,
-) -> Report {
+/// Compares `old` with `new` under `mode` (buf's rules only).
+pub fn check(old: &CompiledSchema, new: &CompiledSchema, mode: Mode) -> Report {
     let old_side = Side::new(old);
     let new_side = Side::new(new);
-    let (old, new) = (old.pool(), new.pool());
     let mut checker = Checker { mode, old: &old_side, new: &new_side, findings: Vec::new() };
     checker.files();
     checker.messages();
     checker.enums();
     checker.services();
-    if let Some(mapping) = druid {
-        druid_rules(old, new, mapping, &new_side, &old_side, &mut checker.findings);
-    }
-    let mut findings = checker.findings;
-    findings.sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
-    findings.dedup();
-    Report { breaking: findings.iter().any(|finding| finding.severity == Severity::Error), mode, findings }
+    Report::new(mode, checker.findings)
 }
 
-use Mode::{File as F, Package as P, Wire as W, WireJson as J};
+impl Report {
+    /// A report of `findings` (sorted by position, duplicates dropped).
+    pub fn new(mode: Mode, mut findings: Vec<Finding>) -> Self {
+        findings
+            .sort_by(|a, b| (&a.file, a.line, a.column, a.rule).cmp(&(&b.file, b.line, b.column, b.rule)));
+        findings.dedup();
+        Self { breaking: findings.iter().any(|finding| finding.severity == Severity::Error), mode, findings }
+    }
 
-/// The categories each rule belongs to.
-fn categories(rule: &str) -> &'static [Mode] {
-    match rule {
-        "FILE_NO_DELETE" | "FILE_SAME_PACKAGE" | "MESSAGE_NO_DELETE" | "ENUM_NO_DELETE"
-        | "SERVICE_NO_DELETE" => &[F],
-        "PACKAGE_NO_DELETE"
-        | "PACKAGE_MESSAGE_NO_DELETE"
-        | "PACKAGE_ENUM_NO_DELETE"
-        | "PACKAGE_SERVICE_NO_DELETE" => &[P],
-        "FILE_SAME_SYNTAX"
-        | "FILE_SAME_JAVA_PACKAGE"
-        | "FILE_SAME_GO_PACKAGE"
-        | "FILE_SAME_JAVA_MULTIPLE_FILES"
-        | "FIELD_NO_DELETE"
-        | "FIELD_SAME_TYPE"
-        | "FIELD_SAME_CARDINALITY"
-        | "ONEOF_NO_DELETE"
-        | "ENUM_VALUE_NO_DELETE"
-        | "RPC_NO_DELETE" => &[F, P],
-        "FIELD_SAME_NAME" | "FIELD_SAME_JSON_NAME" | "ENUM_VALUE_SAME_NAME" => &[F, P, J],
-        "FIELD_NO_DELETE_UNLESS_NAME_RESERVED"
-        | "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED"
-        | "FIELD_WIRE_JSON_COMPATIBLE_TYPE"
-        | "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY" => &[J],
-        "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED" | "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED" => &[J, W],
-        "FIELD_WIRE_COMPATIBLE_TYPE" | "FIELD_WIRE_COMPATIBLE_CARDINALITY" => &[W],
-        // FIELD_SAME_ONEOF, FIELD_SAME_DEFAULT, MESSAGE_SAME_REQUIRED_FIELDS, RESERVED_*_NO_DELETE,
-        // RPC_SAME_*: every category.
-        _ => &[F, P, J, W],
+    /// Adds findings from other rules (Druid's), keeping the order and the verdict right.
+    #[must_use]
+    pub fn with(self, more: Vec<Finding>) -> Self {
+        let mut findings = self.findings;
+        findings.extend(more);
+        Self::new(self.mode, findings)
     }
 }
 
@@ -326,8 +287,8 @@ enum At {
 }
 
 impl Checker<'_, '_> {
-    fn report(&mut self, rule: &'static str, at: At, file: &str, path: &[i32], message: String) {
-        if !categories(rule).contains(&self.mode) {
+    fn report(&mut self, rule: Rule, at: At, file: &str, path: &[i32], message: String) {
+        if !rule.categories().contains(&self.mode) {
             return;
         }
         let side = match at {
@@ -336,7 +297,7 @@ impl Checker<'_, '_> {
         };
         let (line, column) = side.locate(file, path);
         self.findings.push(Finding {
-            rule,
+            rule: rule.id(),
             category: self.mode.category(),
             severity: Severity::Error,
             file: file.to_owned(),
@@ -354,7 +315,7 @@ impl Checker<'_, '_> {
             let file =
                 self.old.files.values().find(|file| file.package() == *package).expect("package has a file");
             self.report(
-                "PACKAGE_NO_DELETE",
+                Rule::PackageNoDelete,
                 At::Old,
                 file.name(),
                 &[FILE_PACKAGE],
@@ -363,12 +324,12 @@ impl Checker<'_, '_> {
         }
         for (name, old) in &self.old.files {
             let Some(new) = self.new.files.get(name) else {
-                self.report("FILE_NO_DELETE", At::Old, name, &[], format!("file `{name}` was deleted"));
+                self.report(Rule::FileNoDelete, At::Old, name, &[], format!("file `{name}` was deleted"));
                 continue;
             };
             if old.package() != new.package() {
                 self.report(
-                    "FILE_SAME_PACKAGE",
+                    Rule::FileSamePackage,
                     At::New,
                     name,
                     &[FILE_PACKAGE],
@@ -380,7 +341,7 @@ impl Checker<'_, '_> {
             };
             if syntax(old) != syntax(new) {
                 self.report(
-                    "FILE_SAME_SYNTAX",
+                    Rule::FileSameSyntax,
                     At::New,
                     name,
                     &[FILE_SYNTAX],
@@ -391,19 +352,19 @@ impl Checker<'_, '_> {
             let (old_options, new_options) = (options(old), options(new));
             for (rule, option, before, after) in [
                 (
-                    "FILE_SAME_JAVA_PACKAGE",
+                    Rule::FileSameJavaPackage,
                     "java_package",
                     old_options.java_package().to_owned(),
                     new_options.java_package().to_owned(),
                 ),
                 (
-                    "FILE_SAME_GO_PACKAGE",
+                    Rule::FileSameGoPackage,
                     "go_package",
                     old_options.go_package().to_owned(),
                     new_options.go_package().to_owned(),
                 ),
                 (
-                    "FILE_SAME_JAVA_MULTIPLE_FILES",
+                    Rule::FileSameJavaMultipleFiles,
                     "java_multiple_files",
                     old_options.java_multiple_files().to_string(),
                     new_options.java_multiple_files().to_string(),
@@ -427,7 +388,7 @@ impl Checker<'_, '_> {
             let Some(new) = self.new.messages.get(name) else {
                 let file = old.file.name();
                 self.report(
-                    "MESSAGE_NO_DELETE",
+                    Rule::MessageNoDelete,
                     At::Old,
                     file,
                     &old.path,
@@ -435,7 +396,7 @@ impl Checker<'_, '_> {
                 );
                 let package = old.file.package();
                 self.report(
-                    "PACKAGE_MESSAGE_NO_DELETE",
+                    Rule::PackageMessageNoDelete,
                     At::Old,
                     file,
                     &old.path,
@@ -445,7 +406,7 @@ impl Checker<'_, '_> {
             };
             if old.file.name() != new.file.name() {
                 self.report(
-                    "MESSAGE_NO_DELETE",
+                    Rule::MessageNoDelete,
                     At::Old,
                     old.file.name(),
                     &old.path,
@@ -486,7 +447,7 @@ impl Checker<'_, '_> {
             let label = format!("field {number} of `{name}`");
             if old_field.name() != new_field.name() {
                 self.report(
-                    "FIELD_SAME_NAME",
+                    Rule::FieldSameName,
                     At::New,
                     &new_file,
                     &at(FIELD_NAME),
@@ -495,7 +456,7 @@ impl Checker<'_, '_> {
             }
             if old_field.json_name() != new_field.json_name() {
                 self.report(
-                    "FIELD_SAME_JSON_NAME",
+                    Rule::FieldSameJsonName,
                     At::New,
                     &new_file,
                     &at(FIELD_NAME),
@@ -523,7 +484,7 @@ impl Checker<'_, '_> {
                     oneof.as_ref().map_or("no oneof".to_owned(), |name| format!("oneof `{name}`"))
                 };
                 self.report(
-                    "FIELD_SAME_ONEOF",
+                    Rule::FieldSameOneof,
                     At::New,
                     &new_file,
                     &at(FIELD_NAME),
@@ -532,7 +493,7 @@ impl Checker<'_, '_> {
             }
             if old_field.default_value() != new_field.default_value() {
                 self.report(
-                    "FIELD_SAME_DEFAULT",
+                    Rule::FieldSameDefault,
                     At::New,
                     &new_file,
                     &at(FIELD_DEFAULT),
@@ -554,7 +515,7 @@ impl Checker<'_, '_> {
         };
         if required(old.proto) != required(new.proto) {
             self.report(
-                "MESSAGE_SAME_REQUIRED_FIELDS",
+                Rule::MessageSameRequiredFields,
                 At::New,
                 &new_file,
                 &new.path,
@@ -583,7 +544,7 @@ impl Checker<'_, '_> {
             let mut path = old.path.clone();
             path.extend([MESSAGE_ONEOF, index_i32(index)]);
             self.report(
-                "ONEOF_NO_DELETE",
+                Rule::OneofNoDelete,
                 At::Old,
                 old.file.name(),
                 &path,
@@ -597,7 +558,7 @@ impl Checker<'_, '_> {
         for range in &old.proto.reserved_range {
             if !covered(&new.proto.reserved_range, range.start(), range.end()) {
                 self.report(
-                    "RESERVED_MESSAGE_NO_DELETE",
+                    Rule::ReservedMessageNoDelete,
                     At::New,
                     &new_file,
                     &new.path,
@@ -614,7 +575,7 @@ impl Checker<'_, '_> {
                 let mut path = new.path.clone();
                 path.push(MESSAGE_RESERVED_NAME);
                 self.report(
-                    "RESERVED_MESSAGE_NO_DELETE",
+                    Rule::ReservedMessageNoDelete,
                     At::New,
                     &new_file,
                     &path,
@@ -638,12 +599,12 @@ impl Checker<'_, '_> {
         let number = field.number();
         let what =
             format!("field {number} `{}` ({}) of `{name}` was deleted", field.name(), field.json_name());
-        self.report("FIELD_NO_DELETE", At::Old, &old_file, &path, what.clone());
+        self.report(Rule::FieldNoDelete, At::Old, &old_file, &path, what.clone());
         let number_reserved =
             new.proto.reserved_range.iter().any(|range| range.start() <= number && number < range.end());
         if !number_reserved {
             self.report(
-                "FIELD_NO_DELETE_UNLESS_NUMBER_RESERVED",
+                Rule::FieldNoDeleteUnlessNumberReserved,
                 At::Old,
                 &old_file,
                 &path,
@@ -652,7 +613,7 @@ impl Checker<'_, '_> {
         }
         if !new.proto.reserved_name.iter().any(|reserved| reserved == field.name()) {
             self.report(
-                "FIELD_NO_DELETE_UNLESS_NAME_RESERVED",
+                Rule::FieldNoDeleteUnlessNameReserved,
                 At::Old,
                 &old_file,
                 &path,
@@ -689,10 +650,10 @@ impl Checker<'_, '_> {
             *last = FIELD_TYPE_NAME;
         }
         let message = format!("{label}: type changed from `{before}` to `{after}`");
-        self.report("FIELD_SAME_TYPE", At::New, file, &type_path, message.clone());
+        self.report(Rule::FieldSameType, At::New, file, &type_path, message.clone());
         if !same_group(old, new, &before, &after, wire_group) {
             self.report(
-                "FIELD_WIRE_COMPATIBLE_TYPE",
+                Rule::FieldWireCompatibleType,
                 At::New,
                 file,
                 &type_path,
@@ -701,7 +662,7 @@ impl Checker<'_, '_> {
         }
         if !same_group(old, new, &before, &after, wire_json_group) {
             self.report(
-                "FIELD_WIRE_JSON_COMPATIBLE_TYPE",
+                Rule::FieldWireJsonCompatibleType,
                 At::New,
                 file,
                 &type_path,
@@ -729,11 +690,11 @@ impl Checker<'_, '_> {
             return;
         }
         let message = format!("{label} changed from {before} to {after}");
-        self.report("FIELD_SAME_CARDINALITY", At::New, file, path, message.clone());
+        self.report(Rule::FieldSameCardinality, At::New, file, path, message.clone());
         let repeated_changed = (before == "repeated") != (after == "repeated");
         if repeated_changed {
             self.report(
-                "FIELD_WIRE_JSON_COMPATIBLE_CARDINALITY",
+                Rule::FieldWireJsonCompatibleCardinality,
                 At::New,
                 file,
                 path,
@@ -743,7 +704,7 @@ impl Checker<'_, '_> {
             let delimited = matches!(new.r#type(), Type::String | Type::Bytes | Type::Message);
             if !delimited || before == "repeated" {
                 self.report(
-                    "FIELD_WIRE_COMPATIBLE_CARDINALITY",
+                    Rule::FieldWireCompatibleCardinality,
                     At::New,
                     file,
                     path,
@@ -757,14 +718,14 @@ impl Checker<'_, '_> {
         for (name, old) in &self.old.enums {
             let Some(new) = self.new.enums.get(name) else {
                 self.report(
-                    "ENUM_NO_DELETE",
+                    Rule::EnumNoDelete,
                     At::Old,
                     old.file.name(),
                     &old.path,
                     format!("enum `{name}` was deleted"),
                 );
                 self.report(
-                    "PACKAGE_ENUM_NO_DELETE",
+                    Rule::PackageEnumNoDelete,
                     At::Old,
                     old.file.name(),
                     &old.path,
@@ -774,7 +735,7 @@ impl Checker<'_, '_> {
             };
             if old.file.name() != new.file.name() {
                 self.report(
-                    "ENUM_NO_DELETE",
+                    Rule::EnumNoDelete,
                     At::Old,
                     old.file.name(),
                     &old.path,
@@ -790,7 +751,7 @@ impl Checker<'_, '_> {
                     let mut path = old.path.clone();
                     path.extend([ENUM_VALUE, index_i32(old_index)]);
                     let what = format!("value {number} `{}` of enum `{name}` was deleted", value.name());
-                    self.report("ENUM_VALUE_NO_DELETE", At::Old, old.file.name(), &path, what.clone());
+                    self.report(Rule::EnumValueNoDelete, At::Old, old.file.name(), &path, what.clone());
                     let reserved_number = new
                         .proto
                         .reserved_range
@@ -798,7 +759,7 @@ impl Checker<'_, '_> {
                         .any(|range| range.start() <= number && number <= range.end());
                     if !reserved_number {
                         self.report(
-                            "ENUM_VALUE_NO_DELETE_UNLESS_NUMBER_RESERVED",
+                            Rule::EnumValueNoDeleteUnlessNumberReserved,
                             At::Old,
                             old.file.name(),
                             &path,
@@ -807,7 +768,7 @@ impl Checker<'_, '_> {
                     }
                     if !new.proto.reserved_name.iter().any(|reserved| reserved == value.name()) {
                         self.report(
-                            "ENUM_VALUE_NO_DELETE_UNLESS_NAME_RESERVED",
+                            Rule::EnumValueNoDeleteUnlessNameReserved,
                             At::Old,
                             old.file.name(),
                             &path,
@@ -820,7 +781,7 @@ impl Checker<'_, '_> {
                     let mut path = new.path.clone();
                     path.extend([ENUM_VALUE, index_i32(new_index), VALUE_NAME]);
                     self.report(
-                        "ENUM_VALUE_SAME_NAME",
+                        Rule::EnumValueSameName,
                         At::New,
                         &new_file,
                         &path,
@@ -841,7 +802,7 @@ impl Checker<'_, '_> {
                 });
                 if !kept {
                     self.report(
-                        "RESERVED_ENUM_NO_DELETE",
+                        Rule::ReservedEnumNoDelete,
                         At::New,
                         &new_file,
                         &new.path,
@@ -858,7 +819,7 @@ impl Checker<'_, '_> {
                     let mut path = new.path.clone();
                     path.push(ENUM_RESERVED_NAME);
                     self.report(
-                        "RESERVED_ENUM_NO_DELETE",
+                        Rule::ReservedEnumNoDelete,
                         At::New,
                         &new_file,
                         &path,
@@ -873,14 +834,14 @@ impl Checker<'_, '_> {
         for (name, old) in &self.old.services {
             let Some(new) = self.new.services.get(name) else {
                 self.report(
-                    "SERVICE_NO_DELETE",
+                    Rule::ServiceNoDelete,
                     At::Old,
                     old.file.name(),
                     &old.path,
                     format!("service `{name}` was deleted"),
                 );
                 self.report(
-                    "PACKAGE_SERVICE_NO_DELETE",
+                    Rule::PackageServiceNoDelete,
                     At::Old,
                     old.file.name(),
                     &old.path,
@@ -900,7 +861,7 @@ impl Checker<'_, '_> {
                     let mut path = old.path.clone();
                     path.extend([SERVICE_METHOD, index_i32(old_index)]);
                     self.report(
-                        "RPC_NO_DELETE",
+                        Rule::RpcNoDelete,
                         At::Old,
                         old.file.name(),
                         &path,
@@ -916,7 +877,7 @@ impl Checker<'_, '_> {
                 let rpc = format!("rpc `{}` of `{name}`", method.name());
                 if method.input_type() != new_method.input_type() {
                     self.report(
-                        "RPC_SAME_REQUEST_TYPE",
+                        Rule::RpcSameRequestType,
                         At::New,
                         &new_file,
                         &at(METHOD_INPUT),
@@ -929,7 +890,7 @@ impl Checker<'_, '_> {
                 }
                 if method.output_type() != new_method.output_type() {
                     self.report(
-                        "RPC_SAME_RESPONSE_TYPE",
+                        Rule::RpcSameResponseType,
                         At::New,
                         &new_file,
                         &at(METHOD_OUTPUT),
@@ -942,7 +903,7 @@ impl Checker<'_, '_> {
                 }
                 if method.client_streaming() != new_method.client_streaming() {
                     self.report(
-                        "RPC_SAME_CLIENT_STREAMING",
+                        Rule::RpcSameClientStreaming,
                         At::New,
                         &new_file,
                         &at(METHOD_CLIENT_STREAMING),
@@ -951,7 +912,7 @@ impl Checker<'_, '_> {
                 }
                 if method.server_streaming() != new_method.server_streaming() {
                     self.report(
-                        "RPC_SAME_SERVER_STREAMING",
+                        Rule::RpcSameServerStreaming,
                         At::New,
                         &new_file,
                         &at(METHOD_SERVER_STREAMING),
@@ -1011,183 +972,5 @@ fn wire_json_group(kind: Type) -> u8 {
         Type::Uint32 | Type::Fixed32 => 3,
         Type::Uint64 | Type::Fixed64 => 4,
         _ => 0,
-    }
-}
-
-/// A path as field numbers (and map keys), independent of names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
-    Field(String, u32),
-    Key(String),
-}
-
-/// The numbers a dotted JSON path goes through, or `None` if it does not resolve.
-fn chain(message: &prost_reflect::MessageDescriptor, path: &str) -> Option<Vec<Step>> {
-    let mut current = message.clone();
-    let mut steps = Vec::new();
-    let mut segments = path.strip_prefix("$.").unwrap_or(path).split('.');
-    while let Some(segment) = segments.next() {
-        let field = current.fields().find(|field| field.json_name() == segment)?;
-        steps.push(Step::Field(current.full_name().to_owned(), field.number()));
-        if field.is_map() {
-            steps.extend(segments.next().map(|key| Step::Key(key.to_owned())));
-            break;
-        }
-        match field.kind() {
-            prost_reflect::Kind::Message(inner) if !field.is_list() => current = inner,
-            _ => break,
-        }
-    }
-    Some(steps)
-}
-
-/// Follows `steps` by number in `message`: the JSON path that now reaches the same field.
-fn follow(
-    message: &prost_reflect::MessageDescriptor,
-    steps: &[Step],
-) -> Option<(String, prost_reflect::FieldDescriptor)> {
-    let mut current = message.clone();
-    let mut path = Vec::new();
-    let mut last = None;
-    for step in steps {
-        match step {
-            Step::Field(_, number) => {
-                let field = current.get_field(*number)?;
-                path.push(field.json_name().to_owned());
-                if let prost_reflect::Kind::Message(inner) = field.kind() {
-                    current = inner;
-                }
-                last = Some(field);
-            }
-            Step::Key(key) => path.push(key.clone()),
-        }
-    }
-    Some((path.join("."), last?))
-}
-
-/// The Druid rules: what the old mapping ingests must still arrive, under the same name,
-/// with a value Druid stores the same way.
-fn druid_rules(
-    old: &DescriptorPool,
-    new: &DescriptorPool,
-    mapping: DruidMapping<'_>,
-    new_side: &Side<'_>,
-    old_side: &Side<'_>,
-    findings: &mut Vec<Finding>,
-) {
-    let Some(old_message) = old.get_message_by_name(mapping.message) else { return };
-    let locate = |side: &Side<'_>, descriptor: &prost_reflect::FieldDescriptor| {
-        let file = descriptor.parent_file().name().to_owned();
-        let (line, column) = side.locate(&file, descriptor.path());
-        (file, line, column, std::ptr::eq(side, old_side))
-    };
-    let mut push = |rule: &'static str, severity: Severity, at: (String, u32, u32, bool), message: String| {
-        findings.push(Finding {
-            rule,
-            category: "DRUID",
-            severity,
-            file: at.0,
-            line: at.1,
-            column: at.2,
-            message,
-            in_old: at.3,
-        });
-    };
-    let Some(new_message) = new.get_message_by_name(mapping.message) else {
-        let file = old_message.parent_file().name().to_owned();
-        let (line, column) = old_side.locate(&file, old_message.path());
-        push(
-            "DRUID_MESSAGE_DELETED",
-            Severity::Error,
-            (file, line, column, true),
-            format!("`{}` is the record type Druid decodes; it no longer exists", mapping.message),
-        );
-        return;
-    };
-    let dimensions = mapping.dimensions;
-    let mut inputs: Vec<(String, String)> = dimensions
-        .dimensions
-        .iter()
-        .map(|dimension| {
-            (
-                format!("dimension `{}`", dimension.name),
-                dimension.from.clone().unwrap_or_else(|| dimension.name.clone()),
-            )
-        })
-        .collect();
-    inputs.push((
-        format!("timestamp `{}`", dimensions.timestamp.column),
-        dimensions.timestamp.from.clone().unwrap_or_else(|| dimensions.timestamp.column.clone()),
-    ));
-    let mut ingested: BTreeSet<u32> = BTreeSet::new();
-    for (subject, path) in inputs {
-        // Only what the old schema really delivered counts (validate reports the rest).
-        let (Some(before), Some(old_chain)) =
-            (validate::resolve_field(&old_message, &path), chain(&old_message, &path))
-        else {
-            continue;
-        };
-        if let Some(Step::Field(_, number)) = old_chain.first() {
-            ingested.insert(*number);
-        }
-        let new_chain = chain(&new_message, &path);
-        match (validate::resolve_field(&new_message, &path), new_chain) {
-            (None, _) | (_, None) => match follow(&new_message, &old_chain) {
-                Some((new_path, field)) => push(
-                    "DRUID_DIMENSION_RENAMED",
-                    Severity::Error,
-                    locate(new_side, &field),
-                    format!(
-                        "{subject} reads `{path}`, which is now `{new_path}`: Druid would store null in every row (update dimensions.json, or keep the old JSON name with json_name = \"{}\")",
-                        before.field.json_name()
-                    ),
-                ),
-                None => push(
-                    "DRUID_DIMENSION_DELETED",
-                    Severity::Error,
-                    locate(old_side, &before.field),
-                    format!(
-                        "{subject} reads `{path}`, which was deleted: Druid would store null in every row"
-                    ),
-                ),
-            },
-            (Some(after), Some(new_chain)) if new_chain != old_chain => push(
-                "DRUID_DIMENSION_MOVED",
-                Severity::Error,
-                locate(new_side, &after.field),
-                format!(
-                    "{subject} reads `{path}`, which now names field {} instead of field {}: one column would mix two meanings",
-                    after.field.number(),
-                    before.field.number()
-                ),
-            ),
-            (Some(after), Some(_)) if after.value != before.value || after.repeated != before.repeated => {
-                push(
-                    "DRUID_DIMENSION_TYPE_CHANGED",
-                    Severity::Error,
-                    locate(new_side, &after.field),
-                    format!(
-                        "{subject} reads `{path}`, which Druid received as {} and would now receive as {}",
-                        before.describe(),
-                        after.describe()
-                    ),
-                );
-            }
-            (Some(_), Some(_)) => {}
-        }
-    }
-    for field in new_message.fields() {
-        if old_message.get_field(field.number()).is_some() || ingested.contains(&field.number()) {
-            continue;
-        }
-        push(
-            "DRUID_FIELD_NOT_INGESTED",
-            Severity::Info,
-            locate(new_side, &field),
-            format!(
-                "new field `{}` is not ingested: no dimension reads it (add one to dimensions.json to store it)",
-                field.json_name()
-            ),
-        );
     }
 }

@@ -192,6 +192,12 @@ pub struct Environment {
     pub window: DeployWindow,
     /// Post-deploy and monitoring thresholds.
     pub thresholds: Thresholds,
+    /// Whether deploys and rollbacks ask for confirmation (`confirm = true`; the
+    /// sample sets it for prod). Off by default: a new environment asks nothing.
+    pub confirm: bool,
+    /// Whether uncommitted schemas may be published here (`allow_dirty = true`; the sample
+    /// sets it for dev). Off by default: versions are commits unless an environment says so.
+    pub allow_dirty: bool,
 }
 
 #[derive(Deserialize)]
@@ -214,6 +220,10 @@ struct RawEnvironment {
     window: RawWindow,
     #[serde(default)]
     thresholds: Thresholds,
+    #[serde(default)]
+    confirm: bool,
+    #[serde(default)]
+    allow_dirty: bool,
 }
 
 fn default_registry() -> String {
@@ -281,6 +291,8 @@ impl RawEnvironment {
             descriptor: self.descriptor,
             window,
             thresholds: self.thresholds,
+            confirm: self.confirm,
+            allow_dirty: self.allow_dirty,
         })
     }
 }

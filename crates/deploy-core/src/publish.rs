@@ -1,12 +1,16 @@
-//! Opening an environment's registry, naming versions from git, publishing.
+//! Publishing: opening an environment's registry, naming versions from git, reading a
+//! published version back as a compatibility baseline, and publishing through the gate
+//! ([`crate::policy::gate`]).
 
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use druid_mapping::DimensionsConfig;
+use proto_schema::CompiledSchema;
 use schema_registry::registry::{Bundle, Override, PublishMeta, Published};
 use schema_registry::s3::{S3Options, S3Store};
-use schema_registry::{Channel, LocalStore, Registry, Version};
+use schema_registry::{Channel, LocalStore, Registry, SourceFile, Version};
 
 use crate::config::{Environment, RegistryLocation};
 use crate::{Checked, Error, Result};
@@ -52,18 +56,78 @@ pub fn git_state(dir: &Path, inputs: &[&Path]) -> Option<GitState> {
 /// The version name of `bundle` for `environment`:
 ///
 /// - a clean git checkout: the short commit id, as the team's runbook does;
-/// - uncommitted changes: refused for any environment but `dev`, where the name is
+/// - uncommitted changes: refused unless the environment sets `allow_dirty`; there the name is
 ///   `<short>-dirty-<12 hex digits of the content digest>` so it is never mistaken for a commit;
 /// - outside git: `sha256-<12 hex digits of the content digest>`.
 pub fn version_name(environment: &Environment, git: Option<&GitState>, bundle: &Bundle) -> Result<Version> {
     let digest = bundle.content_sha256();
     let name = match git {
         Some(git) if !git.dirty => git.short.clone(),
-        Some(git) if environment.name == "dev" => format!("{}-dirty-{}", git.short, &digest[..12]),
+        Some(git) if crate::policy::allows_dirty(environment) => {
+            format!("{}-dirty-{}", git.short, &digest[..12])
+        }
         Some(_) => return Err(Error::DirtyTree { environment: environment.name.clone() }),
         None => format!("sha256-{}", &digest[..12]),
     };
     Ok(Version::parse(&name)?)
+}
+
+/// What a version holds: the compiled set, its sources, the mapping's bytes.
+pub fn bundle(schema: &CompiledSchema, message_type: &str, dimensions: Vec<u8>) -> Bundle {
+    Bundle {
+        message_type: message_type.to_owned(),
+        descriptor_set: schema.descriptor_set().to_vec(),
+        dimensions,
+        sources: schema
+            .sources()
+            .iter()
+            .map(|source| SourceFile { name: source.name.clone(), contents: source.contents.clone() })
+            .collect(),
+    }
+}
+
+/// A published version, compiled again from its stored sources so findings can point at
+/// lines in them.
+#[derive(Debug)]
+pub struct Baseline {
+    /// The version.
+    pub version: Version,
+    /// Its schema.
+    pub schema: CompiledSchema,
+    /// Its dimension mapping.
+    pub dimensions: DimensionsConfig,
+    /// Its record type.
+    pub message_type: String,
+    /// Keeps the sources on disk while `schema` refers to them.
+    _sources: tempfile::TempDir,
+}
+
+/// Reads `version` (digests checked) and compiles its sources.
+pub async fn baseline(registry: &Registry, version: &Version) -> Result<Baseline> {
+    let contents = registry.get(version).await?;
+    let sources = tempfile::Builder::new()
+        .prefix(&format!("druidctl-{version}-"))
+        .tempdir()
+        .map_err(|source| Error::Scratch { source })?;
+    for source in &contents.bundle.sources {
+        let path = sources.path().join(&source.name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|source| Error::Scratch { source })?;
+        }
+        std::fs::write(&path, &source.contents).map_err(|source| Error::Scratch { source })?;
+    }
+    let schema = CompiledSchema::compile_dir(sources.path())?;
+    let dimensions = DimensionsConfig::parse(
+        &String::from_utf8_lossy(&contents.bundle.dimensions),
+        &format!("{version}/dimensions.json"),
+    )?;
+    Ok(Baseline {
+        version: version.clone(),
+        schema,
+        dimensions,
+        message_type: contents.manifest.message_type,
+        _sources: sources,
+    })
 }
 
 /// How to publish.
@@ -81,7 +145,7 @@ pub struct PublishOptions {
 #[derive(Debug, Clone)]
 pub struct PublishOutcome {
     /// The compatibility report against `parent`, when there is a parent.
-    pub compatibility: Option<schema_registry::compat::Report>,
+    pub compatibility: Option<proto_schema::compat::Report>,
     /// The version name.
     pub version: Version,
     /// The version the environment's channel pointed at, recorded as parent.
@@ -116,7 +180,7 @@ pub async fn publish_to(
     checked.ensure_valid()?;
     let dimensions = std::fs::read(&checked.dimensions_path)
         .map_err(|source| Error::ConfigRead { path: checked.dimensions_path.clone(), source })?;
-    let bundle = Bundle::new(&checked.schema, checked.message.full_name(), dimensions);
+    let bundle = bundle(&checked.schema, checked.message.full_name(), dimensions);
     let proto_root =
         checked.schema.root().canonicalize().unwrap_or_else(|_| checked.schema.root().to_owned());
     let dimensions_path =
@@ -134,8 +198,8 @@ pub async fn publish_to(
     // The gate: against what the environment's channel points at.
     let compatibility = match &parent {
         Some(parent) if *parent != version => {
-            let baseline = crate::compat::baseline(registry, parent).await?;
-            let report = crate::compat::gate(&baseline, checked);
+            let baseline = baseline(registry, parent).await?;
+            let report = crate::policy::gate(&baseline, checked);
             if report.breaking && options.allow_breaking.is_none() {
                 return Err(Error::Breaking { parent: parent.to_string(), report });
             }
@@ -164,8 +228,9 @@ mod tests {
     use super::*;
 
     fn environment(name: &str) -> Environment {
+        let dirty = if name == "dev" { "allow_dirty = true\n" } else { "" };
         let text = format!(
-            "[schema]\nmessage = \"p.M\"\n[environments.{name}]\ndatasource = \"d\"\nchannel = \"c\"\ndruid.url = \"http://d\"\nkafka = {{ topic = \"t\", bootstrap_servers = \"k:9092\" }}\n"
+            "[schema]\nmessage = \"p.M\"\n[environments.{name}]\ndatasource = \"d\"\nchannel = \"c\"\ndruid.url = \"http://d\"\nkafka = {{ topic = \"t\", bootstrap_servers = \"k:9092\" }}\n{dirty}"
         );
         crate::config::Config::parse(&text, Path::new("druidctl.toml"))
             .unwrap()

@@ -7,34 +7,13 @@
 //! from one of those facts (`druid-notes.md`).
 
 use std::collections::HashMap;
-use std::fmt;
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 use serde::Serialize;
 
 use crate::dimensions::{ColumnType, DimensionsConfig, MetricKind};
-
-/// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    /// Worth knowing; ingestion works.
-    Info,
-    /// Ingestion works but probably not as intended.
-    Warning,
-    /// Ingestion would produce null columns, wrong values or fail.
-    Error,
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Self::Info => "info",
-            Self::Warning => "warning",
-            Self::Error => "error",
-        })
-    }
-}
+use crate::path::FieldPath;
+pub use proto_schema::Severity;
 
 /// One finding about `dimensions.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -475,9 +454,10 @@ impl MissingField {
 
 /// Resolves a dotted path of JSON names (an optional leading `$.` is accepted).
 fn resolve(root: &MessageDescriptor, path: &str) -> Result<Resolved, Failure> {
-    let path = path.strip_prefix("$.").unwrap_or(path);
+    let parsed = FieldPath::parse(path);
+    let path = parsed.to_string();
     let mut message = root.clone();
-    let mut segments = path.split('.').peekable();
+    let mut segments = parsed.segments().iter().map(String::as_str).peekable();
     let mut walked = String::new();
     while let Some(segment) = segments.next() {
         if !walked.is_empty() {
@@ -544,7 +524,7 @@ fn resolve(root: &MessageDescriptor, path: &str) -> Result<Resolved, Failure> {
             }
         }
     }
-    Err(Failure::Opaque { path: path.to_owned(), why: "is empty".into(), help: None })
+    Err(Failure::Opaque { path, why: "is empty".into(), help: None })
 }
 
 fn missing(message: &MessageDescriptor, segment: &str, top_level_name: bool) -> Failure {
@@ -553,7 +533,7 @@ fn missing(message: &MessageDescriptor, segment: &str, top_level_name: bool) -> 
         .find(|field| field.name() == segment || field.name().eq_ignore_ascii_case(segment))
         .map(|field| field.json_name().to_owned());
     let known: Vec<String> = message.fields().map(|field| field.json_name().to_owned()).collect();
-    let closest = crate::closest(segment, known.iter().map(String::as_str)).map(str::to_owned);
+    let closest = proto_schema::closest(segment, known.iter().map(String::as_str)).map(str::to_owned);
     let nested = if top_level_name { find_nested(message, segment, 3) } else { None };
     Failure::Missing(Box::new(MissingField {
         segment: segment.to_owned(),
@@ -652,7 +632,7 @@ impl KindName for FieldDescriptor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::CompiledSchema;
+    use proto_schema::CompiledSchema;
 
     const PROTO: &str = r#"
 syntax = "proto3";

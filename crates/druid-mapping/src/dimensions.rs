@@ -24,6 +24,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::path::FieldPath;
 use crate::{Error, Result};
 
 /// The contents of `dimensions.json`.
@@ -74,6 +75,20 @@ impl DimensionsConfig {
             .filter(|dimension| dimension.from.is_some())
             .map(|dimension| dimension.name.as_str())
             .chain(self.timestamp.from.as_ref().map(|_| self.timestamp.column.as_str()))
+    }
+}
+
+impl Dimension {
+    /// The path Druid reads the column from: `from`, or the column's own name.
+    pub fn source(&self) -> FieldPath {
+        FieldPath::parse(self.from.as_deref().unwrap_or(&self.name))
+    }
+}
+
+impl TimestampConfig {
+    /// The path Druid reads the time from: `from`, or the column's own name.
+    pub fn source(&self) -> FieldPath {
+        FieldPath::parse(self.from.as_deref().unwrap_or(&self.column))
     }
 }
 

@@ -6,13 +6,44 @@
 use serde::Serialize;
 
 use crate::Result;
-use crate::workflow::{Ingestion, Workflow};
+use crate::ops::Ingestion;
+use crate::session::Session;
+
+pub mod prometheus;
+
+pub use prometheus::{prometheus, serve_metrics};
+
+/// The four alerts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertKind {
+    /// The supervisor is not RUNNING.
+    SupervisorState,
+    /// Too many tasks failed in the window.
+    TaskFailures,
+    /// Ingestion is behind the topic.
+    IngestionLag,
+    /// Too many records are unparseable.
+    ParseExceptions,
+}
+
+impl AlertKind {
+    /// `supervisor_state`, `task_failures`, `ingestion_lag`, `parse_exceptions`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::SupervisorState => "supervisor_state",
+            Self::TaskFailures => "task_failures",
+            Self::IngestionLag => "ingestion_lag",
+            Self::ParseExceptions => "parse_exceptions",
+        }
+    }
+}
 
 /// One alert evaluated.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Alert {
-    /// `supervisor_state`, `task_failures`, `ingestion_lag`, `parse_exceptions`.
-    pub name: &'static str,
+    /// Which alert.
+    pub name: AlertKind,
     /// The figure, for people.
     pub value: String,
     /// The figure, for machines (1/0 for the state; a ratio; seconds).
@@ -40,7 +71,7 @@ pub struct MonitorReport {
     pub ingestion: Ingestion,
 }
 
-impl Workflow<'_> {
+impl Session {
     /// Evaluates the four alerts (Druid only: works while the registry is unreachable).
     pub async fn monitor(&self) -> Result<MonitorReport> {
         let ingestion = self.ingestion().await?;
@@ -57,7 +88,7 @@ impl Workflow<'_> {
         let max_lag = thresholds.max_lag_seconds as f64;
         let alerts = vec![
             Alert {
-                name: "supervisor_state",
+                name: AlertKind::SupervisorState,
                 value: state,
                 measure: if running { 1.0 } else { 0.0 },
                 threshold: "RUNNING".into(),
@@ -65,7 +96,7 @@ impl Workflow<'_> {
                 action: "investigate: druidctl status, druidctl logs",
             },
             Alert {
-                name: "task_failures",
+                name: AlertKind::TaskFailures,
                 value: format!(
                     "{:.1} % ({failed} of {completed} in {} h)",
                     failure_ratio * 100.0,
@@ -77,7 +108,7 @@ impl Workflow<'_> {
                 action: "check parsing: druidctl logs, the supervisor's parse errors",
             },
             Alert {
-                name: "ingestion_lag",
+                name: AlertKind::IngestionLag,
                 value: match ingestion.lag_seconds {
                     Some(seconds) => {
                         format!("{seconds:.0} s{}", if ingestion.lag_estimated { " (estimated)" } else { "" })
@@ -90,7 +121,7 @@ impl Workflow<'_> {
                 action: "raise taskCount (ingestion.task_count in druidctl.toml), then deploy",
             },
             Alert {
-                name: "parse_exceptions",
+                name: AlertKind::ParseExceptions,
                 value: format!("{:.2} %", ingestion.unparseable_ratio * 100.0),
                 measure: ingestion.unparseable_ratio,
                 threshold: format!("<= {:.2} %", thresholds.max_unparseable_ratio * 100.0),
@@ -108,50 +139,9 @@ impl Workflow<'_> {
     }
 }
 
-/// The report as Prometheus text exposition (format 0.0.4): one gauge per figure, labelled
-/// with the environment and datasource.
-pub fn prometheus(reports: &[MonitorReport]) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::new();
-    let gauges: [Gauge; 7] = [
-        ("druidctl_supervisor_running", "1 when the supervisor state is RUNNING", |r| r.alerts[0].measure),
-        ("druidctl_task_failure_ratio", "Failed over completed tasks in the window", |r| r.alerts[1].measure),
-        ("druidctl_ingestion_lag_seconds", "Ingestion lag in seconds (reported or estimated)", |r| {
-            r.alerts[2].measure
-        }),
-        ("druidctl_unparseable_ratio", "Unparseable over processed records", |r| r.alerts[3].measure),
-        ("druidctl_processing_rate", "Rows per second over 5 minutes", |r| {
-            r.ingestion.rates.get("5m").copied().unwrap_or(0.0)
-        }),
-        ("druidctl_active_tasks", "Reading tasks", |r| {
-            #[allow(clippy::cast_precision_loss)]
-            let tasks = r.ingestion.active_tasks as f64;
-            tasks
-        }),
-        ("druidctl_alerts_breached", "Alerts over their threshold", |r| {
-            #[allow(clippy::cast_precision_loss)]
-            let breached = r.alerts.iter().filter(|alert| alert.breached).count() as f64;
-            breached
-        }),
-    ];
-    for (name, help, value) in gauges {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
-        for report in reports {
-            let _ = writeln!(
-                text,
-                "{name}{{env=\"{}\",datasource=\"{}\"}} {}",
-                escape(&report.environment),
-                escape(&report.datasource),
-                value(report)
-            );
-        }
+impl MonitorReport {
+    /// The measure of alert `kind` (0 when absent).
+    pub fn measure(&self, kind: AlertKind) -> f64 {
+        self.alerts.iter().find(|alert| alert.name == kind).map_or(0.0, |alert| alert.measure)
     }
-    text
-}
-
-/// Name, help text and how to read the value of one gauge.
-type Gauge = (&'static str, &'static str, fn(&MonitorReport) -> f64);
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

@@ -3,8 +3,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use schema_registry::compat::{self, DruidMapping, Mode};
-use schema_registry::{CompiledSchema, DimensionsConfig, Severity};
+use druid_mapping::compat::{self, DruidMapping};
+use druid_mapping::{DimensionsConfig, Severity};
+use proto_schema::CompiledSchema;
+use proto_schema::compat::Mode;
 
 struct Case {
     name: String,

@@ -1,0 +1,110 @@
+//! `druidctl deploy`: publish, submit, wait, verify and move the channel; roll back
+//! automatically when verification fails.
+
+use std::sync::Arc;
+
+use deploy_core::deploy::{DeployOptions, DeployOutcome};
+use deploy_core::policy;
+
+use super::{Context, block_on, confirm};
+use crate::output::{CliError, Output, Status, print_checks};
+use crate::reporter::Progress;
+
+/// Flags of `deploy`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("override").args(["allow_breaking", "ignore_window"]).multiple(true)))]
+pub struct DeployArgs {
+    /// Version name [default: the short git commit].
+    #[arg(long = "schema-version", value_name = "VERSION")]
+    schema_version: Option<String>,
+    /// Accept breaking changes (needs --reason; recorded).
+    #[arg(long, requires = "reason")]
+    allow_breaking: bool,
+    /// Deploy outside the deployment window (needs --reason; recorded).
+    #[arg(long, requires = "reason")]
+    ignore_window: bool,
+    /// Why an override is acceptable.
+    #[arg(long, value_name = "TEXT", requires = "override")]
+    reason: Option<String>,
+    /// Do not ask for confirmation (needed for prod when not on a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status, CliError> {
+    let (project, session) = context.connect(out)?;
+    let checked = project.check()?;
+    if policy::needs_confirmation(&session.environment) {
+        confirm(
+            &format!("Deploy to {} ({})", session.environment.name, session.environment.datasource),
+            args.yes,
+        )?;
+    }
+    let options = DeployOptions {
+        version: args.schema_version.clone(),
+        allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
+        ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
+    };
+    let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
+    let session = session.with_reporter(progress.clone());
+    let project_dir = project.config().base_dir().to_owned();
+    let result = block_on(async { Ok(session.deploy(&checked, &project_dir, &options).await) })?;
+    progress.finish();
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(err) => {
+            if let deploy_core::Error::Breaking { report, .. } = &err {
+                for finding in &report.findings {
+                    out.error_line(finding);
+                }
+            }
+            return Err(err.into());
+        }
+    };
+    if out.is_json() {
+        out.line(
+            serde_json::to_string(&serde_json::json!({ "event": "outcome", "result": &outcome }))
+                .unwrap_or_default(),
+        )?;
+    }
+    match &outcome {
+        DeployOutcome::Deployed { version, previous, verification } => {
+            if !out.is_json() {
+                print_checks(out, verification)?;
+                out.line(format_args!(
+                    "deployed {version} to {} ({} -> {version})",
+                    session.environment.name,
+                    previous.as_deref().unwrap_or("nothing")
+                ))?;
+            }
+            Ok(Status::Success)
+        }
+        DeployOutcome::AlreadyLive { version } => {
+            if !out.is_json() {
+                out.line(format_args!(
+                    "{version} is already live on {}: nothing to do",
+                    session.environment.name
+                ))?;
+            }
+            Ok(Status::Success)
+        }
+        DeployOutcome::RolledBack { failed, verification, restored, restored_verification } => {
+            if !out.is_json() {
+                print_checks(out, verification)?;
+                if let Some(restored_verification) = restored_verification {
+                    out.line(format_args!("restored {}:", restored.as_deref().unwrap_or("-")))?;
+                    print_checks(out, restored_verification)?;
+                }
+                out.line(format_args!(
+                    "{failed} failed verification ({}); {}",
+                    verification.failures().join(", "),
+                    restored.as_ref().map_or_else(
+                        || "the supervisor was suspended".to_owned(),
+                        |version| format!("rolled back to {version}")
+                    )
+                ))?;
+            }
+            Ok(Status::CheckFailed)
+        }
+    }
+}

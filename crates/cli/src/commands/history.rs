@@ -1,0 +1,41 @@
+//! `druidctl history`: deploys, rollbacks and emergency actions recorded for an environment.
+
+use std::fmt::Write as _;
+
+use deploy_core::ledger::Ledger;
+use deploy_core::publish::open_registry;
+
+use super::{Context, block_on};
+use crate::output::{CliError, Output, Status, table};
+
+pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
+    // The registry alone: history works while Druid is unreachable.
+    let project = context.project()?;
+    let environment = context.environment(&project)?;
+    let records = block_on(async {
+        let ledger = Ledger::new(open_registry(&environment.registry).await);
+        Ok(ledger.history(&environment.name).await?)
+    })?;
+    if out.is_json() {
+        out.json(&records)?;
+        return Ok(Status::Success);
+    }
+    let mut rows = table(&["AT", "ACTION", "OUTCOME", "FROM", "TO", "BY", "DETAIL"]);
+    for record in &records {
+        let mut detail = record.detail.clone().unwrap_or_default();
+        for (what, reason) in &record.overrides {
+            let _ = write!(detail, " [{what} override: {reason}]");
+        }
+        rows.add_row(vec![
+            record.at.clone(),
+            record.action.to_string(),
+            record.outcome.to_string(),
+            record.from.clone().unwrap_or_default(),
+            record.to.clone().unwrap_or_default(),
+            record.by.clone().unwrap_or_default(),
+            detail.trim().to_owned(),
+        ]);
+    }
+    out.line(rows)?;
+    Ok(Status::Success)
+}

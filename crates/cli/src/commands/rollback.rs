@@ -1,0 +1,45 @@
+//! `druidctl rollback`: re-deploy an earlier version and verify it.
+
+use std::sync::Arc;
+
+use deploy_core::policy;
+
+use super::{Context, block_on, confirm};
+use crate::output::{CliError, Output, Status, print_checks};
+use crate::reporter::Progress;
+
+/// Flags of `rollback`.
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    /// A version, a channel, or `previous` (the version the environment's channel pointed at
+    /// before its last move; also `previous-<channel>`).
+    #[arg(long = "version", value_name = "VERSION", default_value = "previous")]
+    target: String,
+    /// Do not ask for confirmation (needed for prod when not on a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+pub fn run(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Status, CliError> {
+    let (_, session) = context.connect(out)?;
+    if policy::needs_confirmation(&session.environment) {
+        confirm(
+            &format!(
+                "Roll {} ({}) back to {}",
+                session.environment.name, session.environment.datasource, args.target
+            ),
+            args.yes,
+        )?;
+    }
+    let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
+    let session = session.with_reporter(progress.clone());
+    let (version, verification) = block_on(async { Ok(session.rollback(&args.target).await?) })?;
+    progress.finish();
+    if out.is_json() {
+        out.line(serde_json::json!({ "event": "outcome", "version": version, "passed": verification.passed(), "checks": verification.checks }))?;
+    } else {
+        print_checks(out, &verification)?;
+        out.line(format_args!("rolled {} back to {version}", session.environment.name))?;
+    }
+    Ok(if verification.passed() { Status::Success } else { Status::CheckFailed })
+}

@@ -1,0 +1,133 @@
+//! `druidctl status`: one environment's state, tasks, lag, rates, parse errors and live
+//! version; `--all`, every supervisor of the cluster.
+
+use super::{Context, block_on};
+use crate::output::{CliError, Output, Status, table};
+
+pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
+    let (_, session) = context.connect(out)?;
+    let snapshot = block_on(async { Ok(session.status().await?) })?;
+    if out.is_json() {
+        out.json(&snapshot)?;
+        return Ok(Status::Success);
+    }
+    let drift = &snapshot.drift;
+    let snapshot = &snapshot.ingestion;
+    let mut rows = table(&["", ""]);
+    let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
+    rows.add_row(vec!["environment".into(), format!("{} ({})", snapshot.environment, snapshot.datasource)]);
+    rows.add_row(vec![
+        "state".into(),
+        format!(
+            "{} / {}, {}",
+            optional(snapshot.state.clone()),
+            optional(snapshot.detailed_state.clone()),
+            match snapshot.healthy {
+                Some(true) => "healthy",
+                Some(false) => "UNHEALTHY",
+                None => "health unknown",
+            }
+        ),
+    ]);
+    rows.add_row(vec![
+        "tasks".into(),
+        format!(
+            "{} active (expected {}), {} publishing",
+            snapshot.active_tasks, snapshot.expected_tasks, snapshot.publishing_tasks
+        ),
+    ]);
+    let by_partition: Vec<String> =
+        snapshot.lag_by_partition.iter().map(|(partition, lag)| format!("{partition}:{lag}")).collect();
+    rows.add_row(vec![
+        "lag".into(),
+        format!(
+            "{} records [{}], {}",
+            optional(snapshot.total_lag.map(|lag| lag.to_string())),
+            by_partition.join(" "),
+            snapshot.lag_seconds.map_or_else(
+                || "time unknown".to_owned(),
+                |seconds| format!(
+                    "{seconds:.0} s{}",
+                    if snapshot.lag_estimated { " (estimated)" } else { "" }
+                )
+            )
+        ),
+    ]);
+    rows.add_row(vec![
+        "rate".into(),
+        format!(
+            "{:.1} / {:.1} / {:.1} rows/s (1m / 5m / 15m)",
+            snapshot.rates["1m"], snapshot.rates["5m"], snapshot.rates["15m"]
+        ),
+    ]);
+    rows.add_row(vec![
+        "parse errors".into(),
+        format!(
+            "{:.2} % unparseable, {:.2} % thrown away",
+            snapshot.unparseable_ratio * 100.0,
+            snapshot.thrown_away_ratio * 100.0
+        ),
+    ]);
+    rows.add_row(vec![
+        "version".into(),
+        format!(
+            "live {}, {} {}",
+            optional(drift.live_version.clone()),
+            session.environment.channel,
+            optional(drift.expected_version.clone())
+        ),
+    ]);
+    for error in &snapshot.recent_errors {
+        rows.add_row(vec!["recent error".into(), error.clone()]);
+    }
+    out.line(rows)?;
+    if let Some(hint) = &drift.hint {
+        out.error_line(format_args!("drift: {hint}"));
+    }
+    Ok(Status::Success)
+}
+
+/// Every supervisor of the environment's cluster, fetched with at most this many requests at
+/// a time.
+const STATUS_CONCURRENCY: usize = 16;
+
+pub fn run_all(context: &Context, out: &Output) -> Result<Status, CliError> {
+    let (_, session) = context.connect(out)?;
+    let rows = block_on(async { Ok(session.status_all(STATUS_CONCURRENCY).await?) })?;
+    if out.is_json() {
+        let json: Vec<_> = rows
+            .iter()
+            .map(|(id, result)| match result {
+                Ok(status) => serde_json::json!({ "id": id, "status": status.payload }),
+                Err(err) => serde_json::json!({ "id": id, "error": err.to_string() }),
+            })
+            .collect();
+        out.json(&json)?;
+        return Ok(Status::Success);
+    }
+    let mut table_rows = table(&["SUPERVISOR", "STATE", "DETAILED", "HEALTHY", "TASKS", "LAG"]);
+    for (id, result) in &rows {
+        match result {
+            Ok(status) => {
+                let payload = &status.payload;
+                table_rows.add_row(vec![
+                    id.clone(),
+                    payload.state.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    payload.detailed_state.as_ref().map(ToString::to_string).unwrap_or_default(),
+                    payload
+                        .healthy
+                        .map(|healthy| if healthy { "yes" } else { "NO" }.to_owned())
+                        .unwrap_or_default(),
+                    payload.active_tasks.len().to_string(),
+                    payload.aggregate_lag.map(|lag| lag.to_string()).unwrap_or_default(),
+                ]);
+            }
+            Err(err) => {
+                table_rows.add_row(vec![id.clone(), format!("error: {err}")]);
+            }
+        }
+    }
+    out.line(table_rows)?;
+    out.note(format_args!("{} supervisor(s), at most {STATUS_CONCURRENCY} requests at a time", rows.len()));
+    Ok(Status::Success)
+}

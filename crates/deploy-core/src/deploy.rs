@@ -1,0 +1,206 @@
+//! The deploy: window -> lock -> validate -> Druid reachable -> publish (compat gate) ->
+//! render -> submit -> wait, watch, verify ([`crate::verify`]) -> move the channel -> record.
+//! When verification fails, the channel's version is restored ([`crate::rollback`]); the
+//! channel does not move.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::drift::same_schema;
+use crate::events::Step;
+use crate::ledger::{Action, Outcome};
+use crate::publish::{PublishOptions, publish_to};
+use crate::session::{Session, druid_error};
+use crate::verify::Verification;
+use crate::{Checked, Error, Result};
+
+/// Options of [`Session::deploy`].
+#[derive(Debug, Clone, Default)]
+pub struct DeployOptions {
+    /// Version name instead of the git-derived one.
+    pub version: Option<String>,
+    /// Accept breaking changes, with this reason (recorded).
+    pub allow_breaking: Option<String>,
+    /// Deploy outside the window, with this reason (recorded).
+    pub ignore_window: Option<String>,
+}
+
+/// How a deploy ended.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum DeployOutcome {
+    /// Live, verified, channel moved.
+    Deployed {
+        /// The new version.
+        version: String,
+        /// The channel's version before.
+        previous: Option<String>,
+        /// The checks.
+        verification: Verification,
+    },
+    /// The version was already live: nothing was done.
+    AlreadyLive {
+        /// The version.
+        version: String,
+    },
+    /// Verification failed; the previous version was restored.
+    RolledBack {
+        /// The version that failed.
+        failed: String,
+        /// Its checks.
+        verification: Verification,
+        /// The version restored (`None`: there was none, the supervisor was suspended).
+        restored: Option<String>,
+        /// The restored version's checks.
+        restored_verification: Option<Verification>,
+    },
+}
+
+impl Session {
+    /// Deploys the checked working copy.
+    pub async fn deploy(
+        &self,
+        checked: &Checked,
+        project_dir: &Path,
+        options: &DeployOptions,
+    ) -> Result<DeployOutcome> {
+        let mut overrides = BTreeMap::new();
+        match &options.ignore_window {
+            Some(reason) => {
+                if let Err(closed) = crate::policy::check_window(&self.environment, self.clock.now()) {
+                    self.warn(format!("{closed}: proceeding, reason recorded: {reason}"));
+                    overrides.insert("window".to_owned(), reason.clone());
+                }
+            }
+            None => crate::policy::check_window(&self.environment, self.clock.now())?,
+        }
+        if let Some(reason) = &options.allow_breaking {
+            overrides.insert("breaking".to_owned(), reason.clone());
+        }
+        let guard = self.lock().await?;
+        let result = self.deploy_locked(checked, project_dir, options, &mut overrides).await;
+        self.unlock(guard).await;
+        result
+    }
+
+    async fn deploy_locked(
+        &self,
+        checked: &Checked,
+        project_dir: &Path,
+        options: &DeployOptions,
+        overrides: &mut BTreeMap<String, String>,
+    ) -> Result<DeployOutcome> {
+        checked.ensure_valid()?;
+        self.step(
+            Step::Compiled,
+            format!("{} ({} dimensions)", checked.message.full_name(), checked.dimensions.dimensions.len()),
+        );
+        // Druid first: when it is unreachable nothing is published or moved.
+        self.check_druid_version().await?;
+        // A deploy that died after its submit left Druid ahead of the channel: say so.
+        if let Some(hint) = self.drift().await?.hint {
+            self.warn(format!("drift before this deploy: {hint}"));
+        }
+        let channel = self.channel()?;
+        let base = self.registry.channel(&channel).await?;
+        let publish = PublishOptions {
+            version: options.version.clone(),
+            allow_breaking: options.allow_breaking.clone(),
+            author: Some(self.actor.clone()),
+        };
+        let published = publish_to(&self.registry, checked, &self.environment, project_dir, &publish).await?;
+        let version = published.version.clone();
+        self.step(
+            Step::Published,
+            if published.published.created {
+                format!("{version} published")
+            } else {
+                format!("{version} already in the registry")
+            },
+        );
+        let previous = base.as_ref().map(|state| state.pointer.version.clone());
+        let spec = self.render_version(&version).await?;
+        let live = self
+            .druid
+            .get_spec(&self.environment.datasource)
+            .await
+            .map_err(druid_error("reading the live spec"))?;
+        if previous.as_deref() == Some(version.as_str())
+            && live.as_ref().is_some_and(|live| same_schema(live, &spec))
+        {
+            self.step(
+                Step::Unchanged,
+                format!("{version} is already live on {}: nothing to do", self.environment.datasource),
+            );
+            self.record(
+                Action::Deploy,
+                Outcome::NoOp,
+                previous.clone(),
+                Some(version.to_string()),
+                overrides.clone(),
+                None,
+            )
+            .await;
+            return Ok(DeployOutcome::AlreadyLive { version: version.to_string() });
+        }
+        self.step(Step::Rendered, format!("supervisor spec for {}", self.environment.datasource));
+        if let Err(err) = self.druid.submit_spec(&spec).await {
+            let detail = err.to_string();
+            self.record(
+                Action::Deploy,
+                Outcome::Rejected,
+                previous.clone(),
+                Some(version.to_string()),
+                overrides.clone(),
+                Some(detail),
+            )
+            .await;
+            return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(err) });
+        }
+        self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
+        let verification = self.wait_and_verify().await?;
+        if verification.passed() {
+            self.move_channel(&channel, base.as_ref(), &version, None).await?;
+            self.record(
+                Action::Deploy,
+                Outcome::Succeeded,
+                previous.clone(),
+                Some(version.to_string()),
+                overrides.clone(),
+                None,
+            )
+            .await;
+            return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
+        }
+        let failures = verification.failures().join(", ");
+        self.record(
+            Action::Deploy,
+            Outcome::RolledBack,
+            previous.clone(),
+            Some(version.to_string()),
+            overrides.clone(),
+            Some(format!("verification failed: {failures}")),
+        )
+        .await;
+        let (restored, restored_verification) =
+            self.restore_after_failed_verification(&version, previous.as_deref(), &failures).await?;
+        Ok(DeployOutcome::RolledBack {
+            failed: version.to_string(),
+            verification,
+            restored,
+            restored_verification,
+        })
+    }
+
+    pub(crate) async fn check_druid_version(&self) -> Result<()> {
+        let version = self.druid.version().await.map_err(druid_error("reaching Druid"))?;
+        if version.starts_with("35.0.") {
+            self.warn(format!(
+                "Druid {version} cannot load protobuf descriptors (apache/druid#18730, fixed in 36): ingestion will fail"
+            ));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,128 @@
+//! Drift: what Druid runs compared with what the environment's channel says, and what to
+//! run when they differ. Specs are compared by what decides ingestion ([`fingerprint`]).
+
+use base64::Engine as _;
+use druid_client::spec::SupervisorSpec;
+use schema_registry::Version;
+use serde::Serialize;
+use sha2::Digest as _;
+
+use crate::Result;
+use crate::session::{Session, druid_error};
+
+/// Live versus recorded state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Drift {
+    /// The registry version whose descriptor is live, when one matches.
+    pub live_version: Option<String>,
+    /// sha256 of the live descriptor (inline delivery).
+    pub live_descriptor_sha256: Option<String>,
+    /// What the channel points at.
+    pub expected_version: Option<String>,
+    /// Whether they agree.
+    pub in_sync: bool,
+    /// What to run when they do not.
+    pub hint: Option<String>,
+}
+
+/// sha256 of an inline descriptor in a spec.
+pub fn descriptor_sha256(spec: &SupervisorSpec) -> Option<String> {
+    let decoder = spec.spec.as_ref()?.io_config.input_format.as_ref()?.proto_bytes_decoder.as_ref()?;
+    let bytes = base64::engine::general_purpose::STANDARD.decode(decoder.descriptor_string.as_ref()?).ok()?;
+    Some(hex::encode(sha2::Sha256::digest(bytes)))
+}
+
+/// What decides how records are ingested, in a form that survives Druid's echo of a spec
+/// (Druid adds defaults and rewrites some values, such as `PT1H` as `PT3600S`).
+pub fn fingerprint(spec: &SupervisorSpec) -> serde_json::Value {
+    let Some(spec) = spec.spec.as_ref() else { return serde_json::Value::Null };
+    let decoder = spec.io_config.input_format.as_ref().and_then(|format| format.proto_bytes_decoder.as_ref());
+    let flatten = spec.io_config.input_format.as_ref().and_then(|format| format.flatten_spec.as_ref());
+    let schema = &spec.data_schema;
+    serde_json::json!({
+        "dataSource": schema.data_source,
+        "topic": spec.io_config.topic,
+        "descriptor": decoder.map(|decoder| (decoder.descriptor_string.clone(), decoder.descriptor.clone())),
+        "messageType": decoder.and_then(|decoder| decoder.proto_message_type.clone()),
+        "timestamp": (&schema.timestamp_spec.column, &schema.timestamp_spec.format),
+        "dimensions": schema.dimensions_spec.dimensions.iter().map(|dimension| match dimension {
+            druid_client::spec::DimensionSchema::Name(name) => ("string".to_owned(), name.clone()),
+            druid_client::spec::DimensionSchema::Typed(typed) => (typed.kind.to_string(), typed.name.clone()),
+        }).collect::<Vec<_>>(),
+        "flatten": flatten.map(|flatten| flatten.fields.iter().map(|field| (field.name.clone(), field.expr.clone())).collect::<Vec<_>>()),
+    })
+}
+
+/// Whether two specs ingest the same way.
+pub(crate) fn same_schema(live: &SupervisorSpec, wanted: &SupervisorSpec) -> bool {
+    fingerprint(live) == fingerprint(wanted)
+}
+
+impl Session {
+    /// What is live compared with what the channel says, and what to run if they differ.
+    /// Specs are compared by what decides ingestion ([`fingerprint`]): descriptor, message
+    /// type, timestamp, dimensions, flattened paths, topic.
+    pub async fn drift(&self) -> Result<Drift> {
+        let channel = self.channel()?;
+        let expected = self.registry.channel(&channel).await?.map(|state| state.pointer.version);
+        let live = self
+            .druid
+            .get_spec(&self.environment.datasource)
+            .await
+            .map_err(druid_error("reading the live spec"))?;
+        let live_print = live.as_ref().map(fingerprint);
+        let live_digest = live.as_ref().and_then(descriptor_sha256);
+        let mut live_version = None;
+        if let Some(live_print) = &live_print {
+            // The channel's version first, then every version with the live descriptor, newest first.
+            let mut candidates: Vec<String> = expected.iter().cloned().collect();
+            for info in self.registry.list().await?.into_iter().rev() {
+                if info.descriptor_sha256 == live_digest && !candidates.contains(&info.version) {
+                    candidates.push(info.version);
+                }
+            }
+            for candidate in candidates {
+                let spec = self.render_version(&Version::parse(&candidate)?).await?;
+                if fingerprint(&spec) == *live_print {
+                    live_version = Some(candidate);
+                    break;
+                }
+            }
+        }
+        let in_sync = match (&live_print, &expected) {
+            (None, None) => true,
+            (Some(_), Some(expected)) => live_version.as_ref() == Some(expected),
+            _ => false,
+        };
+        let env = &self.environment.name;
+        let channel_name = &self.environment.channel;
+        let hint = if in_sync {
+            None
+        } else {
+            Some(match (&live_version, &expected) {
+                (Some(live), Some(expected)) => format!(
+                    "Druid runs {live} but {channel_name} points at {expected} (a deploy stopped before its end?): `druidctl deploy --env {env} --schema-version {live}` to finish it, or `druidctl rollback --env {env} --version {expected}`"
+                ),
+                (Some(live), None) => format!(
+                    "Druid runs {live}, which no deploy recorded: `druidctl schemas promote {live} --channel {channel_name} --env {env}` to adopt it"
+                ),
+                (None, Some(expected)) if live_print.is_none() => format!(
+                    "no supervisor runs but {channel_name} points at {expected}: `druidctl rollback --env {env} --version {expected}` restores it"
+                ),
+                (None, Some(expected)) => format!(
+                    "the live spec matches no registry version: `druidctl rollback --env {env} --version {expected}` restores {expected}"
+                ),
+                (None, None) => {
+                    format!("the live spec matches no registry version: `druidctl deploy --env {env}`")
+                }
+            })
+        };
+        Ok(Drift {
+            live_version,
+            live_descriptor_sha256: live_digest,
+            expected_version: expected,
+            in_sync,
+            hint,
+        })
+    }
+}

@@ -1,0 +1,222 @@
+//! The errors of deploy-core: one enum, each variant with its context, a [`Category`] for
+//! exit codes and a hint of what to do next ([`Error::hint`]).
+
+use std::path::PathBuf;
+
+use druid_mapping::{Problem, Severity};
+
+use crate::config;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// No `druidctl.toml` in the directory or its ancestors.
+    #[error("no {} found in {} or any parent directory", config::CONFIG_FILE, start.display())]
+    ConfigNotFound {
+        /// Where the search started.
+        start: PathBuf,
+    },
+    /// The configuration file could not be read.
+    #[error("cannot read {}", path.display())]
+    ConfigRead {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The configuration file is not valid TOML or has unknown tables.
+    #[error("{}: {message}", path.display())]
+    ConfigSyntax {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+    /// A value in the configuration is wrong.
+    #[error("{}: {at}: {message}", path.display())]
+    ConfigInvalid {
+        /// The file.
+        path: PathBuf,
+        /// Dotted key (`environments.prod.ingestion.task_count`).
+        at: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// `--env` names no environment of the file.
+    #[error("unknown environment `{name}`; known: {}", known.join(", "))]
+    UnknownEnvironment {
+        /// The name given.
+        name: String,
+        /// The environments the file defines.
+        known: Vec<String>,
+    },
+    /// Compiling the schema failed.
+    #[error(transparent)]
+    Proto(#[from] proto_schema::Error),
+    /// Reading `dimensions.json` failed.
+    #[error(transparent)]
+    Mapping(#[from] druid_mapping::Error),
+    /// The registry failed or refused.
+    #[error(transparent)]
+    Registry(#[from] schema_registry::Error),
+    /// Someone else holds the environment's deploy lock.
+    #[error("environment `{environment}` is locked by {owner} since {since} (until {expires})")]
+    LockHeld {
+        /// Environment.
+        environment: String,
+        /// Holder.
+        owner: String,
+        /// Taken at.
+        since: String,
+        /// Expires at.
+        expires: String,
+    },
+    /// Our lease expired and was taken over, or vanished.
+    #[error("the deploy lock of `{environment}` was lost (expired and taken over)")]
+    LockLost {
+        /// Environment.
+        environment: String,
+    },
+    /// A temporary directory could not be written.
+    #[error("cannot write a temporary copy of the sources")]
+    Scratch {
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The change breaks what the channel's version ingests; refused without an override.
+    #[error(
+        "{} breaking change{} against {parent} (wire-json + Druid rules)",
+        report.findings.iter().filter(|f| f.severity == Severity::Error).count(),
+        if report.findings.iter().filter(|f| f.severity == Severity::Error).count() == 1 { "" } else { "s" }
+    )]
+    Breaking {
+        /// The version compared against.
+        parent: String,
+        /// The findings.
+        report: proto_schema::compat::Report,
+    },
+    /// Druid failed or could not be reached.
+    #[error("Druid failed while {action}")]
+    Druid {
+        /// What was being done.
+        action: &'static str,
+        /// Druid's error.
+        #[source]
+        source: Box<druid_client::Error>,
+    },
+    /// The Overlord refused the spec; the channel did not move.
+    #[error("the Overlord refused the spec of {version}; the channel was not moved")]
+    SubmitRejected {
+        /// The version.
+        version: String,
+        /// Druid's error (its message says what is wrong with the spec).
+        #[source]
+        source: Box<druid_client::Error>,
+    },
+    /// Outside the environment's deployment window.
+    #[error("`{environment}` is outside its deployment window ({now}; allowed {window})")]
+    WindowClosed {
+        /// Environment.
+        environment: String,
+        /// Local time now.
+        now: String,
+        /// The window.
+        window: String,
+    },
+    /// Staging and prod take only committed schemas.
+    #[error("the working tree has uncommitted changes: `{environment}` takes only committed schemas")]
+    DirtyTree {
+        /// The environment.
+        environment: String,
+    },
+    /// `dimensions.json` does not match the schema; the problems say how.
+    #[error("{} does not match the schema ({errors} error{})", path.display(), if *errors == 1 { "" } else { "s" })]
+    InvalidMapping {
+        /// `dimensions.json`.
+        path: PathBuf,
+        /// How many problems are errors.
+        errors: usize,
+        /// Every finding, errors first.
+        problems: Vec<Problem>,
+    },
+}
+
+impl Error {
+    /// What kind of failure this is, for exit codes.
+    pub fn category(&self) -> Category {
+        use schema_registry::Error as Registry;
+        match self {
+            Self::InvalidMapping { .. } | Self::Breaking { .. } | Self::WindowClosed { .. } => {
+                Category::CheckFailed
+            }
+            Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
+            Self::Druid { .. }
+            | Self::SubmitRejected { .. }
+            | Self::LockHeld { .. }
+            | Self::LockLost { .. }
+            | Self::Registry(
+                Registry::Store { .. }
+                | Registry::Digest { .. }
+                | Registry::Corrupt { .. }
+                | Registry::ChannelMoved { .. },
+            ) => Category::External,
+            _ => Category::Input,
+        }
+    }
+
+    /// What to do next, in words that name no command-line flag (the CLI adds those).
+    pub fn hint(&self) -> Option<&'static str> {
+        use schema_registry::Error as Registry;
+        Some(match self {
+            Self::ConfigInvalid { .. } | Self::ConfigSyntax { .. } => {
+                "fix that key in the project file; docs/configuration.md lists every setting"
+            }
+            Self::Proto(proto_schema::Error::Compile { .. }) => "fix the .proto file at that location",
+            Self::Mapping(druid_mapping::Error::Dimensions { .. }) => {
+                "fix dimensions.json at that location; docs/dimensions.md describes the format"
+            }
+            Self::Proto(proto_schema::Error::UnknownMessage { .. }) => {
+                "set [schema] message in the project file to a message the sources define"
+            }
+            Self::InvalidMapping { .. } => "run `druidctl validate` for every problem with its fix",
+            Self::Registry(Registry::UnknownVersion { .. } | Registry::EmptyChannel { .. }) => {
+                "`druidctl schemas list` shows the published versions and channels"
+            }
+            Self::Registry(Registry::Store { .. }) => {
+                "check the registry location and credentials (AWS_* variables, DRUIDCTL_REGISTRY)"
+            }
+            Self::SubmitRejected { .. } => {
+                "Druid's message says what it refused; `druidctl render --env E` shows the spec (an unknown type \
+                 'protobuf' means druid-protobuf-extensions is not loaded on the Overlord)"
+            }
+            Self::Druid { .. } => {
+                "check the Druid URL and credentials (DRUIDCTL_DRUID_URL, ...) and that the Overlord is up"
+            }
+            Self::Registry(Registry::ChannelMoved { .. }) => {
+                "someone else moved it meanwhile: look with `druidctl schemas list`, then retry"
+            }
+            Self::DirtyTree { .. } => {
+                "commit the schema, or publish to an environment with allow_dirty = true"
+            }
+            _ => return None,
+        })
+    }
+}
+
+/// Broad kinds of failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Category {
+    /// Usage, configuration or input the user must fix.
+    Input,
+    /// The input is well formed but a check refused it.
+    CheckFailed,
+    /// An external system (Druid, S3) failed or was unreachable.
+    External,
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,82 @@
+//! What a workflow reports as it goes: [`Event`]s sent to a [`Reporter`] that the CLI renders
+//! as progress, text or JSON lines, and an embedder as it likes.
+
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use crate::verify::CheckResult;
+
+/// A step of a workflow, for progress displays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+#[allow(missing_docs)]
+pub enum Step {
+    Locked,
+    Compiled,
+    Published,
+    Rendered,
+    Submitted,
+    Waiting,
+    Observing,
+    Verified,
+    Promoted,
+    RollingBack,
+    RolledBack,
+    Recorded,
+    Unchanged,
+}
+
+/// What a workflow reports as it goes.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// A step finished (or, for `waiting`, is under way).
+    Step {
+        /// Which.
+        step: Step,
+        /// What it did.
+        detail: String,
+    },
+    /// One verification check.
+    Check {
+        /// Its result.
+        check: CheckResult,
+    },
+    /// Something worth a look that does not stop the workflow.
+    Warning {
+        /// What.
+        message: String,
+    },
+}
+
+/// Receives [`Event`]s; the CLI renders them as progress, text or JSON lines.
+pub trait Reporter: Send + Sync {
+    /// One event.
+    fn report(&self, event: Event);
+}
+
+/// Drops every event.
+#[derive(Debug, Default)]
+pub struct Silent;
+
+impl Reporter for Silent {
+    fn report(&self, _: Event) {}
+}
+
+/// Keeps every event (tests, JSON summaries).
+#[derive(Debug, Default)]
+pub struct Recorder(Mutex<Vec<Event>>);
+
+impl Recorder {
+    /// The events so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().expect("recorder lock").clone()
+    }
+}
+
+impl Reporter for Recorder {
+    fn report(&self, event: Event) {
+        self.0.lock().expect("recorder lock").push(event);
+    }
+}

@@ -1,0 +1,337 @@
+//! The deploy ledger, kept in the environment's registry store: one lease per environment
+//! (who may deploy now) and an append-only, typed history of every deploy, rollback and
+//! emergency action.
+//!
+//! ```text
+//! locks/<env>.json                           deploy lease: owner, expiry (CAS-updated, never deleted)
+//! history/deploys/<env>/<time>-<n>.json      one record per action (never overwritten)
+//! ```
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use schema_registry::registry::to_json;
+use schema_registry::store::{Etag, StoreError, list_all};
+use schema_registry::{Channel, Registry};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// A deploy lease on an environment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lease {
+    /// Environment.
+    pub environment: String,
+    /// Who holds it (`user@host pid 123`).
+    pub owner: String,
+    /// Unique to this acquisition.
+    pub token: String,
+    /// When it was taken (RFC 3339).
+    pub acquired_at: String,
+    /// Unix seconds after which anyone may take it over.
+    pub expires_at: i64,
+    /// Released by its holder.
+    pub released: bool,
+}
+
+/// Proof of holding a lease; give it back with [`Ledger::release`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockGuard {
+    /// The lease.
+    pub lease: Lease,
+    etag: Etag,
+}
+
+/// What a history record is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// A deploy of the working schema (or a named version).
+    Deploy,
+    /// A rollback asked for.
+    Rollback,
+    /// The restore of the channel's version after a failed verification.
+    AutomaticRollback,
+    /// The supervisor was suspended.
+    Suspend,
+    /// The supervisor was resumed.
+    Resume,
+    /// The supervisor's offsets were reset.
+    Reset,
+}
+
+/// How an action ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// Done and verified.
+    Succeeded,
+    /// Nothing to do.
+    NoOp,
+    /// Druid refused the spec.
+    Rejected,
+    /// Done, but verification failed.
+    Failed,
+    /// Verification failed and the previous version was restored.
+    RolledBack,
+}
+
+impl Action {
+    /// The word stored and shown (`automatic-rollback`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Deploy => "deploy",
+            Self::Rollback => "rollback",
+            Self::AutomaticRollback => "automatic-rollback",
+            Self::Suspend => "suspend",
+            Self::Resume => "resume",
+            Self::Reset => "reset",
+        }
+    }
+}
+
+impl Outcome {
+    /// The word stored and shown (`rolled-back`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Succeeded => "succeeded",
+            Self::NoOp => "no-op",
+            Self::Rejected => "rejected",
+            Self::Failed => "failed",
+            Self::RolledBack => "rolled-back",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One deploy, rollback or emergency action on an environment, appended to its history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployRecord {
+    /// Environment.
+    pub environment: String,
+    /// What was done.
+    pub action: Action,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Version live before (the channel's), if any.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// Version the action aimed at, if any.
+    #[serde(default)]
+    pub to: Option<String>,
+    /// Who acted.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// When (RFC 3339); set by [`Ledger::record`].
+    #[serde(default)]
+    pub at: String,
+    /// Recorded overrides and their reasons (`breaking`, `window`).
+    #[serde(default)]
+    pub overrides: BTreeMap<String, String>,
+    /// What happened, in a sentence.
+    #[serde(default)]
+    pub detail: Option<String>,
+}
+
+/// Locks and history over a registry's store.
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    registry: Registry,
+}
+
+static TOKENS: AtomicU64 = AtomicU64::new(0);
+
+impl Ledger {
+    /// The ledger kept in `registry`'s store.
+    pub fn new(registry: Registry) -> Self {
+        Self { registry }
+    }
+
+    /// Takes the deploy lease of `environment` for `ttl`. Refused, naming the holder, while
+    /// someone else holds an unexpired lease.
+    pub async fn acquire(&self, environment: &str, owner: &str, ttl: Duration) -> Result<LockGuard> {
+        let environment_name = Channel::parse(environment)?; // same naming rules
+        let key = format!("locks/{environment_name}.json");
+        let now = jiff::Timestamp::now();
+        let lease = Lease {
+            environment: environment.to_owned(),
+            owner: owner.to_owned(),
+            token: format!(
+                "{}-{}-{}",
+                now.as_nanosecond(),
+                std::process::id(),
+                TOKENS.fetch_add(1, Ordering::Relaxed)
+            ),
+            acquired_at: now.to_string(),
+            expires_at: now.as_second() + i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2),
+            released: false,
+        };
+        let store = self.registry.store();
+        let written = match self.registry.read_json::<Lease>(&key).await? {
+            None => store.put_if_absent(&key, to_json(&lease)).await,
+            Some((current, etag)) if current.released || current.expires_at <= now.as_second() => {
+                store.put_if_match(&key, to_json(&lease), &etag).await
+            }
+            Some((current, _)) => return Err(lock_held(current)),
+        };
+        match written {
+            Ok(etag) => Ok(LockGuard { lease, etag }),
+            Err(
+                StoreError::AlreadyExists { .. }
+                | StoreError::PreconditionFailed { .. }
+                | StoreError::Conflict { .. },
+            ) => {
+                // Someone took it between our read and our write.
+                let current = self.registry.read_json::<Lease>(&key).await?.map(|(lease, _)| lease);
+                Err(current
+                    .map_or_else(|| Error::LockLost { environment: environment.to_owned() }, lock_held))
+            }
+            Err(err) => Err(self.registry.store_error(err).into()),
+        }
+    }
+
+    /// Gives the lease back. A lease that expired and was taken over is not touched.
+    pub async fn release(&self, guard: LockGuard) -> Result<()> {
+        let key = format!("locks/{}.json", guard.lease.environment);
+        let released = Lease { released: true, ..guard.lease };
+        match self.registry.store().put_if_match(&key, to_json(&released), &guard.etag).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::PreconditionFailed { .. } | StoreError::NotFound { .. }) => {
+                Err(Error::LockLost { environment: released.environment })
+            }
+            Err(err) => Err(self.registry.store_error(err).into()),
+        }
+    }
+
+    /// The current lease of `environment`, if any was ever taken.
+    pub async fn lease(&self, environment: &str) -> Result<Option<Lease>> {
+        let environment = Channel::parse(environment)?;
+        Ok(self
+            .registry
+            .read_json::<Lease>(&format!("locks/{environment}.json"))
+            .await?
+            .map(|(lease, _)| lease))
+    }
+
+    /// Appends `record` to its environment's history (time-ordered keys, never overwritten).
+    pub async fn record(&self, record: &DeployRecord) -> Result<DeployRecord> {
+        let environment = Channel::parse(&record.environment)?; // same naming rules
+        let at = jiff::Timestamp::now();
+        let stored = DeployRecord { at: at.to_string(), ..record.clone() };
+        let key = format!(
+            "history/deploys/{environment}/{}-{:06}.json",
+            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
+            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
+        );
+        match self.registry.store().put_if_absent(&key, to_json(&stored)).await {
+            Ok(_) => Ok(stored),
+            Err(err) => Err(self.registry.store_error(err).into()),
+        }
+    }
+
+    /// The history of `environment`, oldest first.
+    pub async fn history(&self, environment: &str) -> Result<Vec<DeployRecord>> {
+        let environment = Channel::parse(environment)?;
+        let prefix = format!("history/deploys/{environment}/");
+        let keys = list_all(self.registry.store().as_ref(), &prefix)
+            .await
+            .map_err(|err| self.registry.store_error(err))?;
+        let mut records = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some((record, _)) = self.registry.read_json::<DeployRecord>(&key).await? {
+                records.push(record);
+            }
+        }
+        Ok(records)
+    }
+}
+
+fn lock_held(lease: Lease) -> Error {
+    let expires = jiff::Timestamp::from_second(lease.expires_at)
+        .map_or_else(|_| lease.expires_at.to_string(), |at| at.to_string());
+    Error::LockHeld { environment: lease.environment, owner: lease.owner, since: lease.acquired_at, expires }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use schema_registry::{LocalStore, MemoryStore};
+
+    use super::*;
+
+    async fn deploy_locks(ledger: Ledger) {
+        let held = ledger.acquire("prod", "alice@laptop pid 1", Duration::from_mins(10)).await.unwrap();
+        let err = ledger.acquire("prod", "ci@runner pid 2", Duration::from_mins(10)).await.unwrap_err();
+        assert!(err.to_string().contains("locked by alice@laptop pid 1"), "{err}");
+        ledger.acquire("dev", "ci@runner pid 2", Duration::from_mins(10)).await.unwrap();
+        ledger.release(held).await.unwrap();
+        let again = ledger.acquire("prod", "ci@runner pid 2", Duration::from_secs(0)).await.unwrap();
+        // An expired lease can be taken over; its old holder then finds it lost.
+        let taken = ledger.acquire("prod", "bob@desk pid 3", Duration::from_mins(10)).await.unwrap();
+        assert!(matches!(ledger.release(again).await.unwrap_err(), Error::LockLost { .. }));
+        assert_eq!(ledger.lease("prod").await.unwrap().unwrap().owner, "bob@desk pid 3");
+        ledger.release(taken).await.unwrap();
+        assert!(ledger.lease("prod").await.unwrap().unwrap().released);
+        let err = ledger.acquire("../prod", "x", Duration::from_secs(1)).await.unwrap_err();
+        assert!(matches!(err, Error::Registry(schema_registry::Error::InvalidName { .. })), "{err:?}");
+    }
+
+    async fn history_is_typed_and_ordered(ledger: Ledger) {
+        for (action, outcome) in
+            [(Action::Deploy, Outcome::Succeeded), (Action::AutomaticRollback, Outcome::Failed)]
+        {
+            let record = DeployRecord {
+                environment: "dev".into(),
+                action,
+                outcome,
+                from: None,
+                to: Some("v1".into()),
+                by: Some("ci".into()),
+                at: String::new(),
+                overrides: BTreeMap::new(),
+                detail: None,
+            };
+            ledger.record(&record).await.unwrap();
+        }
+        let history = ledger.history("dev").await.unwrap();
+        let seen: Vec<_> = history.iter().map(|record| (record.action, record.outcome)).collect();
+        assert_eq!(
+            seen,
+            [(Action::Deploy, Outcome::Succeeded), (Action::AutomaticRollback, Outcome::Failed)]
+        );
+        let json = serde_json::to_value(&history[1]).unwrap();
+        assert_eq!(
+            (json["action"].as_str(), json["outcome"].as_str()),
+            (Some("automatic-rollback"), Some("failed"))
+        );
+    }
+
+    #[tokio::test]
+    async fn memory() {
+        deploy_locks(Ledger::new(Registry::new(Arc::new(MemoryStore::new())))).await;
+        history_is_typed_and_ordered(Ledger::new(Registry::new(Arc::new(MemoryStore::new())))).await;
+    }
+
+    #[tokio::test]
+    async fn local_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        deploy_locks(Ledger::new(Registry::new(Arc::new(LocalStore::new(dir.path().join("a")))))).await;
+        history_is_typed_and_ordered(Ledger::new(Registry::new(Arc::new(LocalStore::new(
+            dir.path().join("b"),
+        )))))
+        .await;
+    }
+}

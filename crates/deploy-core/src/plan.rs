@@ -1,0 +1,163 @@
+//! What a deploy would do, without doing it: validation, compatibility against the
+//! channel's version, the spec diff against what Druid runs, drift.
+
+use base64::Engine as _;
+use druid_client::spec::SupervisorSpec;
+use schema_registry::Version;
+use serde::Serialize;
+use sha2::Digest as _;
+
+use crate::drift::Drift;
+use crate::session::{Session, druid_error};
+use crate::{Checked, Result};
+
+/// What [`Session::plan`] found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Plan {
+    /// Environment.
+    pub environment: String,
+    /// What the channel points at.
+    pub channel_version: Option<String>,
+    /// Validation findings of the working copy (errors block a deploy).
+    pub problems: Vec<druid_mapping::Problem>,
+    /// The working schema against the channel's version (wire-json + Druid rules).
+    pub compatibility: Option<proto_schema::compat::Report>,
+    /// How the spec Druid runs would change, path by path.
+    pub changes: Vec<SpecChange>,
+    /// Live versus recorded state.
+    pub drift: Drift,
+    /// What `deploy` would do, in a sentence.
+    pub action: String,
+}
+
+/// One difference between the live spec and the rendered one.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SpecChange {
+    /// What happens at `path`.
+    pub op: ChangeOp,
+    /// JSON pointer (`/spec/dataSchema/dimensionsSpec/dimensions/16`).
+    pub path: String,
+    /// Live value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<serde_json::Value>,
+    /// Rendered value.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<serde_json::Value>,
+}
+
+/// What a spec change does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ChangeOp {
+    /// A value the live spec lacks (the whole spec when `path` is empty).
+    Add,
+    /// An element of a rendered list that the live spec has and the rendered one drops.
+    Remove,
+    /// A value that differs.
+    Change,
+}
+
+/// Replaces the base64 descriptor by its digest and message type, so a diff reads.
+fn readable(spec: &SupervisorSpec) -> serde_json::Value {
+    let mut value = serde_json::to_value(spec).expect("specs serialise");
+    if let Some(decoder) = value.pointer_mut("/spec/ioConfig/inputFormat/protoBytesDecoder")
+        && let Some(blob) = decoder.get("descriptorString").and_then(serde_json::Value::as_str)
+    {
+        let digest = base64::engine::general_purpose::STANDARD
+            .decode(blob)
+            .map_or_else(|_| "not base64".into(), |bytes| hex::encode(sha2::Sha256::digest(bytes)));
+        decoder["descriptorString"] =
+            serde_json::Value::String(format!("sha256:{}", &digest[..digest.len().min(12)]));
+    }
+    value
+}
+
+/// Differences that matter: what the rendered spec sets differently, and elements removed
+/// from lists it renders; fields only Druid adds (defaults) are not changes.
+pub fn spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) -> Vec<SpecChange> {
+    let rendered = readable(rendered);
+    let Some(live) = live.map(readable) else {
+        return vec![SpecChange { op: ChangeOp::Add, path: String::new(), from: None, to: Some(rendered) }];
+    };
+    let operations = json_patch::diff(&live, &rendered);
+    let parent_is_list = |path: &str| {
+        let parent = path.rsplit_once('/').map_or("", |(parent, _)| parent);
+        rendered.pointer(parent).is_some_and(serde_json::Value::is_array)
+    };
+    operations
+        .0
+        .into_iter()
+        .filter_map(|operation| match operation {
+            json_patch::PatchOperation::Add(add) => Some(SpecChange {
+                op: ChangeOp::Add,
+                path: add.path.to_string(),
+                from: None,
+                to: Some(add.value),
+            }),
+            json_patch::PatchOperation::Replace(replace) => {
+                let path = replace.path.to_string();
+                Some(SpecChange {
+                    op: ChangeOp::Change,
+                    from: live.pointer(&path).cloned(),
+                    path,
+                    to: Some(replace.value),
+                })
+            }
+            json_patch::PatchOperation::Remove(remove) if parent_is_list(remove.path.as_str()) => {
+                let path = remove.path.to_string();
+                Some(SpecChange { op: ChangeOp::Remove, from: live.pointer(&path).cloned(), path, to: None })
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+impl Session {
+    /// What `deploy` would do, without doing it: validation, compatibility against the
+    /// channel's version, the spec diff against Druid, drift.
+    pub async fn plan(&self, checked: &Checked) -> Result<Plan> {
+        let channel = self.channel()?;
+        let channel_version = self.registry.channel(&channel).await?.map(|state| state.pointer.version);
+        let compatibility = match &channel_version {
+            Some(version) => {
+                let baseline = crate::publish::baseline(&self.registry, &Version::parse(version)?).await?;
+                Some(crate::policy::gate(&baseline, checked))
+            }
+            None => None,
+        };
+        let live = self
+            .druid
+            .get_spec(&self.environment.datasource)
+            .await
+            .map_err(druid_error("reading the live spec"))?;
+        let changes = if checked.error_count() == 0 {
+            spec_changes(live.as_ref(), &checked.render(&self.environment, None)?)
+        } else {
+            Vec::new()
+        };
+        let drift = self.drift().await?;
+        let action = if checked.error_count() > 0 {
+            "nothing: dimensions.json does not match the schema (see problems)".to_owned()
+        } else if compatibility.as_ref().is_some_and(|report| report.breaking) {
+            "refuse: breaking changes (deploy with --allow-breaking --reason TEXT to override)".to_owned()
+        } else if changes.is_empty() {
+            "nothing: the live spec is already this one".to_owned()
+        } else {
+            format!(
+                "publish the working schema, submit the spec ({} change{}), verify, move {}",
+                changes.len(),
+                if changes.len() == 1 { "" } else { "s" },
+                self.environment.channel
+            )
+        };
+        Ok(Plan {
+            environment: self.environment.name.clone(),
+            channel_version,
+            problems: checked.problems.clone(),
+            compatibility,
+            changes,
+            drift,
+            action,
+        })
+    }
+}

@@ -1,0 +1,95 @@
+//! Rollbacks: on demand (a version, a channel, `previous`), and the automatic restore of
+//! the channel's version after a deploy failed verification.
+
+use std::collections::BTreeMap;
+
+use schema_registry::Version;
+
+use crate::events::Step;
+use crate::ledger::{Action, Outcome};
+use crate::session::{Session, druid_error};
+use crate::verify::Verification;
+use crate::{Error, Result};
+
+impl Session {
+    /// Rolls back to `target` (a version, a channel or `previous-<channel>`): render it from
+    /// the registry, submit, wait, verify, move the channel, record.
+    pub async fn rollback(&self, target: &str) -> Result<(String, Verification)> {
+        let target = match target {
+            "previous" => format!("{}{}", schema_registry::version::PREVIOUS, self.environment.channel),
+            other => other.to_owned(),
+        };
+        let version = self.registry.resolve(&target).await?;
+        let guard = self.lock().await?;
+        let result = self.rollback_locked(&version).await;
+        self.unlock(guard).await;
+        result.map(|verification| (version.to_string(), verification))
+    }
+
+    async fn rollback_locked(&self, version: &Version) -> Result<Verification> {
+        self.check_druid_version().await?;
+        let channel = self.channel()?;
+        let base = self.registry.channel(&channel).await?;
+        let from = base.as_ref().map(|state| state.pointer.version.clone());
+        let spec = self.render_version(version).await?;
+        self.step(Step::Rendered, format!("supervisor spec of {version}"));
+        self.druid.submit_spec(&spec).await.map_err(|source| Error::SubmitRejected {
+            version: version.to_string(),
+            source: Box::new(source),
+        })?;
+        self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
+        let verification = self.wait_and_verify().await?;
+        let outcome = if verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
+        // The spec is live either way: the channel says what runs.
+        self.move_channel(&channel, base.as_ref(), version, Some("rollback")).await?;
+        self.record(Action::Rollback, outcome, from, Some(version.to_string()), BTreeMap::new(), None).await;
+        Ok(verification)
+    }
+
+    /// After `version` failed verification: re-submit and verify the channel's version
+    /// (`previous`), or suspend the supervisor when there is none; record it either way.
+    pub(crate) async fn restore_after_failed_verification(
+        &self,
+        version: &Version,
+        previous: Option<&str>,
+        failures: &str,
+    ) -> Result<(Option<String>, Option<Verification>)> {
+        self.step(
+            Step::RollingBack,
+            format!("{version} failed {failures}; restoring {}", previous.unwrap_or("nothing")),
+        );
+        let restored = if let Some(previous) = previous {
+            let previous = Version::parse(previous)?;
+            let spec = self.render_version(&previous).await?;
+            self.druid.submit_spec(&spec).await.map_err(druid_error("submitting the previous version"))?;
+            let restored_verification = self.wait_and_verify().await?;
+            let outcome = if restored_verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
+            self.record(
+                Action::AutomaticRollback,
+                outcome,
+                Some(version.to_string()),
+                Some(previous.to_string()),
+                BTreeMap::new(),
+                None,
+            )
+            .await;
+            self.step(Step::RolledBack, format!("{previous} restored ({outcome})"));
+            (Some(previous.to_string()), Some(restored_verification))
+        } else {
+            // Nothing to go back to: stop ingesting rather than keep a failing version.
+            self.druid.suspend(&self.environment.datasource).await.map_err(druid_error("suspending"))?;
+            self.record(
+                Action::AutomaticRollback,
+                Outcome::Succeeded,
+                Some(version.to_string()),
+                None,
+                BTreeMap::new(),
+                Some("no previous version: supervisor suspended".into()),
+            )
+            .await;
+            self.step(Step::RolledBack, "no previous version: supervisor suspended");
+            (None, None)
+        };
+        Ok(restored)
+    }
+}

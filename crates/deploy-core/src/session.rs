@@ -1,0 +1,197 @@
+//! A [`Session`]: everything a workflow acts on for one environment (Druid, the registry,
+//! the ledger, the clock, where progress goes, who acts), built from the project file by
+//! [`Session::connect`] (what the CLI does) or from parts by [`Session::new`] (tests and
+//! embedders with their own Druid or store). Each concern adds its methods in its own
+//! module: [`crate::deploy`], [`crate::verify`], [`crate::rollback`], [`crate::plan`],
+//! [`crate::drift`], [`crate::controls`], [`crate::ops`], [`crate::monitor`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use druid_client::DruidApi;
+use schema_registry::registry::ChannelState;
+use schema_registry::{Channel, Registry, Version};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::Environment;
+use crate::events::{Event, Reporter, Silent, Step};
+use crate::ledger::{Action, DeployRecord, Ledger, LockGuard, Outcome};
+use crate::{Error, Result};
+
+/// One environment, ready to act on.
+#[derive(Clone)]
+pub struct Session {
+    /// The environment.
+    pub environment: Environment,
+    /// Druid.
+    pub druid: Arc<dyn DruidApi>,
+    /// The environment's registry.
+    pub registry: Registry,
+    /// Locks and history, kept in the registry's store.
+    pub ledger: Ledger,
+    /// Where progress goes.
+    pub reporter: Arc<dyn Reporter>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// Who acts (recorded).
+    pub actor: String,
+    /// Between two polls of the supervisor while waiting (5 s).
+    pub poll_interval: Duration,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("environment", &self.environment.name)
+            .field("registry", &self.registry.location())
+            .field("actor", &self.actor)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Session {
+    /// A session over parts: events dropped, the system clock, [`whoami`] as actor, 5 s polls.
+    pub fn new(environment: Environment, druid: Arc<dyn DruidApi>, registry: Registry) -> Self {
+        Self {
+            environment,
+            druid,
+            ledger: Ledger::new(registry.clone()),
+            registry,
+            reporter: Arc::new(Silent),
+            clock: Arc::new(SystemClock),
+            actor: whoami(),
+            poll_interval: Duration::from_secs(5),
+        }
+    }
+
+    /// The session the environment's settings describe: its Druid client (URLs,
+    /// credentials, timeouts) and its registry (local directory or S3, the AWS chain).
+    pub async fn connect(environment: Environment) -> Result<Self> {
+        let druid = crate::connect::druid_client(&environment)?;
+        let registry = crate::publish::open_registry(&environment.registry).await;
+        Ok(Self::new(environment, Arc::new(druid), registry))
+    }
+
+    /// Sends progress to `reporter`.
+    #[must_use]
+    pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
+        self.reporter = reporter;
+        self
+    }
+
+    /// Uses `clock` for the window, waits and polls.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Records `actor` as who acts.
+    #[must_use]
+    pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
+        self.actor = actor.into();
+        self
+    }
+
+    /// Polls the supervisor every `interval` while waiting.
+    #[must_use]
+    pub fn with_poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    pub(crate) fn step(&self, step: Step, detail: impl Into<String>) {
+        self.reporter.report(Event::Step { step, detail: detail.into() });
+    }
+
+    pub(crate) fn warn(&self, message: impl Into<String>) {
+        self.reporter.report(Event::Warning { message: message.into() });
+    }
+
+    pub(crate) fn channel(&self) -> Result<Channel> {
+        Ok(Channel::parse(&self.environment.channel)?)
+    }
+
+    pub(crate) async fn lock(&self) -> Result<LockGuard> {
+        let guard =
+            self.ledger.acquire(&self.environment.name, &self.actor, lease_ttl(&self.environment)).await?;
+        self.step(Step::Locked, format!("{} locked by {}", self.environment.name, self.actor));
+        Ok(guard)
+    }
+
+    pub(crate) async fn unlock(&self, guard: LockGuard) {
+        if let Err(err) = self.ledger.release(guard).await {
+            self.warn(format!("could not release the deploy lock: {err}; it expires on its own"));
+        }
+    }
+
+    pub(crate) async fn move_channel(
+        &self,
+        channel: &Channel,
+        base: Option<&ChannelState>,
+        version: &Version,
+        reason: Option<&str>,
+    ) -> Result<()> {
+        let pointer = self.registry.promote_from(channel, base, version, Some(&self.actor), reason).await?;
+        self.step(Step::Promoted, format!("{channel} -> {} (move {})", pointer.version, pointer.sequence));
+        Ok(())
+    }
+
+    /// Appends to the history; a failure to record is a warning, never the action's outcome.
+    pub(crate) async fn record(
+        &self,
+        action: Action,
+        outcome: Outcome,
+        from: Option<String>,
+        to: Option<String>,
+        overrides: BTreeMap<String, String>,
+        detail: Option<String>,
+    ) {
+        let record = DeployRecord {
+            environment: self.environment.name.clone(),
+            action,
+            outcome,
+            from,
+            to,
+            by: Some(self.actor.clone()),
+            at: String::new(),
+            overrides,
+            detail,
+        };
+        match self.ledger.record(&record).await {
+            Ok(_) => self.step(Step::Recorded, format!("{action} {outcome} recorded")),
+            Err(err) => self.warn(format!("could not record the {action} in the history: {err}")),
+        }
+    }
+
+    /// The history of this environment, oldest first.
+    pub async fn history(&self) -> Result<Vec<DeployRecord>> {
+        self.ledger.history(&self.environment.name).await
+    }
+}
+
+/// How long a deploy lock lasts: the wait plus slack for the rest of the workflow.
+fn lease_ttl(environment: &Environment) -> Duration {
+    Duration::from_secs(environment.thresholds.ready_timeout_secs * 2 + 600)
+}
+
+pub(crate) fn druid_error(action: &'static str) -> impl FnOnce(druid_client::Error) -> Error {
+    move |source| Error::Druid { action, source: Box::new(source) }
+}
+
+/// Who is acting, for registry records: `DRUIDCTL_ACTOR`, the GitLab user in CI, the login
+/// name, else git's `user.email` (containers often have no login name), else `unknown`.
+pub fn whoami() -> String {
+    ["DRUIDCTL_ACTOR", "GITLAB_USER_LOGIN", "USER", "LOGNAME", "USERNAME"]
+        .iter()
+        .find_map(|key| std::env::var(key).ok().filter(|value| !value.is_empty()))
+        .or_else(git_email)
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+fn git_email() -> Option<String> {
+    let output = std::process::Command::new("git").args(["config", "user.email"]).output().ok()?;
+    let email = String::from_utf8(output.stdout).ok()?.trim().to_owned();
+    (output.status.success() && !email.is_empty()).then_some(email)
+}

@@ -1,0 +1,784 @@
+//! One stateful fake Druid for every test, example and embedder (`testing` feature).
+//!
+//! [`FakeDruid`] implements [`DruidApi`] in process and, with [`FakeDruid::serve`], answers
+//! Druid's HTTP API on a loopback port (for programs that take a Druid URL, such as the
+//! `druidctl` binary). It remembers every spec submitted, keeps each supervisor's history,
+//! suspends and resumes, and reports status, stats, tasks, logs and SQL counts in the shapes
+//! a real Druid 33 answers with (the payloads start from the fixtures in `tests/fixtures`).
+//! Knobs script what ingestion looks like ([`FakeDruid::set_rows`], [`FakeDruid::poison`],
+//! [`FakeDruid::tasks_after_polls`], ...) and [`FakeDruid::fail`] injects failures per call.
+//!
+//! ```
+//! use druid_client::DruidApi;
+//! use druid_client::testing::FakeDruid;
+//!
+//! # #[tokio::main(flavor = "current_thread")] async fn main() {
+//! let druid = FakeDruid::new();
+//! assert_eq!(druid.get_spec("settlement").await.unwrap(), None);
+//! assert!(druid.supervisor_status("settlement").await.unwrap_err().is_not_found());
+//! # }
+//! ```
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value, json};
+
+use crate::api::DruidApi;
+use crate::spec::SupervisorSpec;
+use crate::sql::SqlQuery;
+use crate::supervisors::{HistoryEntry, ParseError, SupervisorStats, SupervisorStatus};
+use crate::tasks::{Task, TaskFilter, TaskState};
+use crate::{Error, Result};
+
+/// The status payload of a running supervisor, as a real Druid answers (the template).
+const STATUS_TEMPLATE: &str = include_str!("../tests/fixtures/supervisor_status_running.json");
+
+/// A [`DruidApi`] call, to inject failures into and to count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[allow(missing_docs)] // one variant per `DruidApi` method, same name
+pub enum Call {
+    SubmitSpec,
+    GetSpec,
+    SupervisorIds,
+    SupervisorStatus,
+    SupervisorHealth,
+    SupervisorStats,
+    ParseErrors,
+    SupervisorHistory,
+    Suspend,
+    Resume,
+    Reset,
+    Terminate,
+    Tasks,
+    TaskLog,
+    Sql,
+    Version,
+}
+
+/// What the tasks of one submitted spec read: totals since they started and the rows per
+/// second over 1, 5 and 15 minutes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rows {
+    /// Rows ingested.
+    pub processed: u64,
+    /// Records that could not be parsed.
+    pub unparseable: u64,
+    /// Rows per second over `1m`, `5m`, `15m`.
+    pub rates: [f64; 3],
+}
+
+impl Rows {
+    /// `processed` and `unparseable` totals with the default rates (12, 10 and 9 rows/s).
+    pub fn new(processed: u64, unparseable: u64) -> Self {
+        Self { processed, unparseable, rates: [12.0, 10.0, 9.0] }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Supervisor {
+    /// Every spec accepted for it, oldest first.
+    history: Vec<(SupervisorSpec, String)>,
+    /// Which submission (1-based, over every supervisor) is live.
+    generation: usize,
+    suspended: bool,
+    terminated: bool,
+    /// Status polls since the last submit or resume.
+    polls: usize,
+}
+
+#[derive(Debug)]
+struct Injected {
+    call: Call,
+    remaining: u32,
+    status: u16,
+    body: String,
+}
+
+#[derive(Debug)]
+struct State {
+    version: String,
+    supervisors: BTreeMap<String, Supervisor>,
+    submitted: Vec<SupervisorSpec>,
+    rows: Rows,
+    poisoned: BTreeMap<usize, Rows>,
+    publishing_previous: Option<Rows>,
+    tasks_after_polls: usize,
+    lag: i64,
+    healthy: bool,
+    sql_rows: u64,
+    completed_tasks: Vec<Task>,
+    log: String,
+    parse_errors: Vec<ParseError>,
+    failures: VecDeque<Injected>,
+    calls: BTreeMap<Call, usize>,
+}
+
+/// A stateful fake Druid; see the [module documentation](self).
+#[derive(Debug)]
+pub struct FakeDruid {
+    state: Mutex<State>,
+}
+
+impl Default for FakeDruid {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+fn http_error(method: &str, path: &str, status: u16, body: &str) -> Error {
+    Error::Http {
+        method: method.to_owned(),
+        url: format!("http://fake-druid{path}"),
+        status,
+        body: body.to_owned(),
+        druid: serde_json::from_str(body).ok().map(Box::new),
+        attempts: 1,
+        elapsed: Duration::ZERO,
+    }
+}
+
+fn missing(id: &str) -> Error {
+    // What a real Druid 33 answers for a supervisor it does not know: a plain-text 404.
+    http_error(
+        "GET",
+        &format!("/druid/indexer/v1/supervisor/{id}"),
+        404,
+        &format!("Cannot find any supervisor with id: [{id}]"),
+    )
+}
+
+fn task_id(id: &str, generation: usize, index: usize) -> String {
+    format!("index_kafka_{id}_{generation:03}_{index}")
+}
+
+/// taskCount x replicas of a spec (1 x 1 when it does not say).
+fn expected_tasks(spec: &SupervisorSpec) -> usize {
+    let io = spec.spec.as_ref().map(|spec| &spec.io_config);
+    let count = io.and_then(|io| io.task_count).unwrap_or(1);
+    let replicas = io.and_then(|io| io.replicas).unwrap_or(1);
+    usize::try_from(count * replicas).unwrap_or(1)
+}
+
+fn moving(rate: f64) -> Value {
+    json!({"processed": rate, "processedBytes": rate * 100.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0})
+}
+
+fn task_stats(rows: Rows) -> Value {
+    json!({
+        "movingAverages": {"buildSegments": {"1m": moving(rows.rates[0]), "5m": moving(rows.rates[1]), "15m": moving(rows.rates[2])}},
+        "totals": {"buildSegments": {"processed": rows.processed, "processedBytes": rows.processed * 100,
+                   "processedWithError": 0, "thrownAway": 0, "unparseable": rows.unparseable}}
+    })
+}
+
+impl FakeDruid {
+    /// A Druid 33.0.0 with no supervisor; tasks read 990 rows, none unparseable, at
+    /// 12 / 10 / 9 rows/s; lag 10; SQL counts 990 rows; healthy.
+    pub fn new() -> Self {
+        Self {
+            state: Mutex::new(State {
+                version: "33.0.0".into(),
+                supervisors: BTreeMap::new(),
+                submitted: Vec::new(),
+                rows: Rows::new(990, 0),
+                poisoned: BTreeMap::new(),
+                publishing_previous: None,
+                tasks_after_polls: 0,
+                lag: 10,
+                healthy: true,
+                sql_rows: 990,
+                completed_tasks: Vec::new(),
+                log: "INFO [task-runner] Seeking partition[0] to[990].\n".into(),
+                parse_errors: Vec::new(),
+                failures: VecDeque::new(),
+                calls: BTreeMap::new(),
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The version `/status` reports.
+    pub fn set_version(&self, version: &str) -> &Self {
+        version.clone_into(&mut self.state().version);
+        self
+    }
+
+    /// What every spec's tasks read, unless poisoned.
+    pub fn set_rows(&self, rows: Rows) -> &Self {
+        self.state().rows = rows;
+        self
+    }
+
+    /// What the tasks of the `submission`-th spec submitted (1-based, counting every submit)
+    /// read instead: parse errors for one version.
+    pub fn poison(&self, submission: usize, rows: Rows) -> &Self {
+        self.state().poisoned.insert(submission, rows);
+        self
+    }
+
+    /// After a spec change, `/stats` also lists one task of the previous spec, still
+    /// publishing, with these rows (a real Druid does until the handoff).
+    pub fn publishing_previous(&self, rows: Rows) -> &Self {
+        self.state().publishing_previous = Some(rows);
+        self
+    }
+
+    /// The supervisor reports RUNNING without tasks for this many status polls after a
+    /// submit (a real Druid does for a few seconds).
+    pub fn tasks_after_polls(&self, polls: usize) -> &Self {
+        self.state().tasks_after_polls = polls;
+        self
+    }
+
+    /// Offset lag of every partition (one partition).
+    pub fn set_lag(&self, lag: i64) -> &Self {
+        self.state().lag = lag;
+        self
+    }
+
+    /// What `/health` says.
+    pub fn set_healthy(&self, healthy: bool) -> &Self {
+        self.state().healthy = healthy;
+        self
+    }
+
+    /// What the SQL probe counts.
+    pub fn set_sql_rows(&self, rows: u64) -> &Self {
+        self.state().sql_rows = rows;
+        self
+    }
+
+    /// Completed tasks `GET /tasks?state=complete` lists (fixture shapes).
+    pub fn set_completed_tasks(&self, tasks: Vec<Task>) -> &Self {
+        self.state().completed_tasks = tasks;
+        self
+    }
+
+    /// The saved parse errors `/parseErrors` lists.
+    pub fn set_parse_errors(&self, errors: Vec<ParseError>) -> &Self {
+        self.state().parse_errors = errors;
+        self
+    }
+
+    /// The log every task has.
+    pub fn set_log(&self, log: &str) -> &Self {
+        log.clone_into(&mut self.state().log);
+        self
+    }
+
+    /// The next `times` calls of `call` fail with an HTTP `status` and `body` (a 5xx is
+    /// what a retrying client gives up on; a 400 is a refusal).
+    pub fn fail(&self, call: Call, times: u32, status: u16, body: &str) -> &Self {
+        self.state().failures.push_back(Injected { call, remaining: times, status, body: body.to_owned() });
+        self
+    }
+
+    /// Every spec submitted, in order.
+    pub fn submitted(&self) -> Vec<SupervisorSpec> {
+        self.state().submitted.clone()
+    }
+
+    /// How many times `call` was made (failed ones included).
+    pub fn calls(&self, call: Call) -> usize {
+        self.state().calls.get(&call).copied().unwrap_or(0)
+    }
+
+    /// Replaces the live spec of `id` without a submit through druidctl (an edit in Druid's
+    /// console): it becomes the newest history entry.
+    pub fn edit_live_spec(&self, id: &str, spec: SupervisorSpec) {
+        let mut state = self.state();
+        state.submitted.push(spec.clone());
+        let generation = state.submitted.len();
+        if let Some(supervisor) = state.supervisors.get_mut(id) {
+            supervisor.history.push((spec, format!("2026-12-01T10:{:02}:00.000Z", generation % 60)));
+            supervisor.generation = generation;
+            supervisor.polls = 0;
+        }
+    }
+
+    /// Counts the call and fails it when a failure is injected.
+    fn enter(&self, call: Call, method: &str, path: &str) -> Result<MutexGuard<'_, State>> {
+        let mut state = self.state();
+        *state.calls.entry(call).or_default() += 1;
+        if let Some(index) = state.failures.iter().position(|failure| failure.call == call) {
+            let failure = &mut state.failures[index];
+            failure.remaining = failure.remaining.saturating_sub(1);
+            let error = http_error(method, path, failure.status, &failure.body);
+            if failure.remaining == 0 {
+                state.failures.remove(index);
+            }
+            return Err(error);
+        }
+        Ok(state)
+    }
+
+    fn live<'s>(state: &'s mut State, id: &str) -> Result<&'s mut Supervisor> {
+        match state.supervisors.get_mut(id) {
+            Some(supervisor) if !supervisor.terminated => Ok(supervisor),
+            _ => Err(missing(id)),
+        }
+    }
+
+    /// Ids of the reading tasks of `supervisor` now.
+    fn reading_tasks(id: &str, supervisor: &Supervisor, tasks_after_polls: usize) -> Vec<String> {
+        if supervisor.suspended || supervisor.polls <= tasks_after_polls {
+            return Vec::new();
+        }
+        let spec = &supervisor.history.last().expect("a supervisor has a spec").0;
+        (0..expected_tasks(spec)).map(|index| task_id(id, supervisor.generation, index)).collect()
+    }
+
+    /// Serves Druid's HTTP API on a loopback port until the server is dropped. Requests the
+    /// fake does not know answer 500 "unexpected request", so a missing route is obvious.
+    pub async fn serve(self: &Arc<Self>) -> wiremock::MockServer {
+        let server = wiremock::MockServer::start().await;
+        wiremock::Mock::given(wiremock::matchers::any())
+            .respond_with(Http(self.clone()))
+            .mount(&server)
+            .await;
+        server
+    }
+}
+
+#[async_trait]
+impl DruidApi for FakeDruid {
+    async fn submit_spec(&self, spec: &SupervisorSpec) -> Result<String> {
+        let mut state = self.enter(Call::SubmitSpec, "POST", "/druid/indexer/v1/supervisor")?;
+        let Some(id) = spec.datasource().map(str::to_owned) else {
+            return Err(http_error(
+                "POST",
+                "/druid/indexer/v1/supervisor",
+                400,
+                r#"{"error":"Missing dataSchema.dataSource"}"#,
+            ));
+        };
+        state.submitted.push(spec.clone());
+        let generation = state.submitted.len();
+        let at = format!("2026-12-01T10:{:02}:00.000Z", generation % 60);
+        let supervisor = state.supervisors.entry(id.clone()).or_insert_with(|| Supervisor {
+            history: Vec::new(),
+            generation,
+            suspended: false,
+            terminated: false,
+            polls: 0,
+        });
+        supervisor.history.push((spec.clone(), at));
+        supervisor.generation = generation;
+        supervisor.terminated = false;
+        supervisor.polls = 0;
+        Ok(id)
+    }
+
+    async fn get_spec(&self, id: &str) -> Result<Option<SupervisorSpec>> {
+        let mut state = self.enter(Call::GetSpec, "GET", "/druid/indexer/v1/supervisor/{id}")?;
+        Ok(Self::live(&mut state, id)
+            .ok()
+            .and_then(|supervisor| supervisor.history.last())
+            .map(|(spec, _)| spec.clone()))
+    }
+
+    async fn supervisor_ids(&self) -> Result<Vec<String>> {
+        let state = self.enter(Call::SupervisorIds, "GET", "/druid/indexer/v1/supervisor")?;
+        Ok(state.supervisors.iter().filter(|(_, s)| !s.terminated).map(|(id, _)| id.clone()).collect())
+    }
+
+    async fn supervisor_statuses(
+        &self,
+        ids: &[String],
+        _concurrency: usize,
+    ) -> Vec<(String, Result<SupervisorStatus>)> {
+        let mut results = Vec::new();
+        for id in ids {
+            results.push((id.clone(), self.supervisor_status(id).await));
+        }
+        results
+    }
+
+    async fn supervisor_status(&self, id: &str) -> Result<SupervisorStatus> {
+        let mut state =
+            self.enter(Call::SupervisorStatus, "GET", "/druid/indexer/v1/supervisor/{id}/status")?;
+        let (tasks_after_polls, lag, healthy) = (state.tasks_after_polls, state.lag, state.healthy);
+        let supervisor = Self::live(&mut state, id)?;
+        supervisor.polls += 1;
+        let reading = Self::reading_tasks(id, supervisor, tasks_after_polls);
+        let spec = &supervisor.history.last().expect("a supervisor has a spec").0;
+        let topic = spec.spec.as_ref().and_then(|spec| spec.io_config.topic.clone()).unwrap_or_default();
+        let mut status: Value = serde_json::from_str(STATUS_TEMPLATE).expect("the status fixture is JSON");
+        let state_name = if supervisor.suspended { "SUSPENDED" } else { "RUNNING" };
+        let active: Vec<Value> = reading
+            .iter()
+            .map(|task| {
+                json!({"id": task, "startingOffsets": {"0": 0}, "startTime": "2026-12-01T10:00:00.000Z",
+                       "remainingSeconds": 3000, "type": "ACTIVE", "currentOffsets": {"0": 1000 - lag}, "lag": {"0": lag}})
+            })
+            .collect();
+        status["id"] = json!(id);
+        let payload = status["payload"].as_object_mut().expect("the fixture has a payload");
+        for (key, value) in [
+            ("dataSource", json!(id)),
+            ("stream", json!(topic)),
+            ("partitions", json!(1)),
+            ("activeTasks", json!(active)),
+            ("publishingTasks", json!([])),
+            ("latestOffsets", json!({"0": 1000})),
+            ("minimumLag", json!({"0": lag})),
+            ("aggregateLag", json!(lag)),
+            ("suspended", json!(supervisor.suspended)),
+            ("healthy", json!(healthy)),
+            ("state", json!(state_name)),
+            ("detailedState", json!(state_name)),
+        ] {
+            payload.insert(key.to_owned(), value);
+        }
+        Ok(serde_json::from_value(status).expect("the fake's status parses"))
+    }
+
+    async fn supervisor_health(&self, id: &str) -> Result<bool> {
+        let mut state =
+            self.enter(Call::SupervisorHealth, "GET", "/druid/indexer/v1/supervisor/{id}/health")?;
+        let healthy = state.healthy;
+        Self::live(&mut state, id)?;
+        Ok(healthy)
+    }
+
+    async fn supervisor_stats(&self, id: &str) -> Result<SupervisorStats> {
+        let mut state =
+            self.enter(Call::SupervisorStats, "GET", "/druid/indexer/v1/supervisor/{id}/stats")?;
+        let (tasks_after_polls, default_rows, previous) =
+            (state.tasks_after_polls, state.rows, state.publishing_previous);
+        let poisoned = state.poisoned.clone();
+        let supervisor = Self::live(&mut state, id)?;
+        let rows = poisoned.get(&supervisor.generation).copied().unwrap_or(default_rows);
+        let mut group = Map::new();
+        for (index, task) in Self::reading_tasks(id, supervisor, tasks_after_polls).into_iter().enumerate() {
+            // Every row on the first task: sums are what deploy-core reads.
+            let share =
+                if index == 0 { rows } else { Rows { processed: 0, unparseable: 0, rates: [0.0; 3] } };
+            group.insert(task, task_stats(share));
+        }
+        if let Some(previous) = previous.filter(|_| supervisor.history.len() > 1 || supervisor.generation > 1)
+        {
+            group.insert(task_id(id, supervisor.generation.saturating_sub(1), 0), task_stats(previous));
+        }
+        Ok(serde_json::from_value(json!({"0": group})).expect("the fake's stats parse"))
+    }
+
+    async fn parse_errors(&self, id: &str) -> Result<Vec<ParseError>> {
+        let mut state =
+            self.enter(Call::ParseErrors, "GET", "/druid/indexer/v1/supervisor/{id}/parseErrors")?;
+        Self::live(&mut state, id)?;
+        Ok(state.parse_errors.clone())
+    }
+
+    async fn supervisor_history(&self, id: &str) -> Result<Vec<HistoryEntry>> {
+        let mut state =
+            self.enter(Call::SupervisorHistory, "GET", "/druid/indexer/v1/supervisor/{id}/history")?;
+        let supervisor = state.supervisors.get_mut(id).ok_or_else(|| missing(id))?;
+        Ok(supervisor
+            .history
+            .iter()
+            .rev()
+            .map(|(spec, at)| {
+                serde_json::from_value(json!({"spec": spec, "version": at})).expect("history entries parse")
+            })
+            .collect())
+    }
+
+    async fn suspend(&self, id: &str) -> Result<()> {
+        self.control(Call::Suspend, id, Some(true))
+    }
+
+    async fn resume(&self, id: &str) -> Result<()> {
+        self.control(Call::Resume, id, Some(false))
+    }
+
+    async fn reset(&self, id: &str) -> Result<()> {
+        self.control(Call::Reset, id, None)
+    }
+
+    async fn terminate(&self, id: &str) -> Result<()> {
+        let mut state = self.enter(Call::Terminate, "POST", "/druid/indexer/v1/supervisor/{id}/terminate")?;
+        Self::live(&mut state, id)?.terminated = true;
+        Ok(())
+    }
+
+    async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
+        let state = self.enter(Call::Tasks, "GET", "/druid/indexer/v1/tasks")?;
+        Ok(match filter.state {
+            Some(TaskState::Complete) => state
+                .completed_tasks
+                .iter()
+                .filter(|task| filter.datasource.is_none() || task.data_source == filter.datasource)
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        })
+    }
+
+    async fn task_log(&self, _id: &str, offset: Option<i64>) -> Result<Option<String>> {
+        let state = self.enter(Call::TaskLog, "GET", "/druid/indexer/v1/task/{id}/log")?;
+        let log = &state.log;
+        let start = match offset {
+            Some(offset) if offset < 0 => {
+                log.len().saturating_sub(usize::try_from(-offset).unwrap_or(usize::MAX))
+            }
+            Some(offset) => usize::try_from(offset).unwrap_or(usize::MAX).min(log.len()),
+            None => 0,
+        };
+        Ok(Some(log[start..].to_owned()))
+    }
+
+    async fn sql(&self, _query: &SqlQuery) -> Result<Vec<Map<String, Value>>> {
+        let state = self.enter(Call::Sql, "POST", "/druid/v2/sql")?;
+        let row = json!({"rows": state.sql_rows});
+        Ok(vec![row.as_object().expect("an object").clone()])
+    }
+
+    async fn version(&self) -> Result<String> {
+        Ok(self.enter(Call::Version, "GET", "/status")?.version.clone())
+    }
+}
+
+impl FakeDruid {
+    /// Suspend (`Some(true)`), resume (`Some(false)`) or reset (`None`): a real Druid answers
+    /// 400 when the supervisor is already in the asked state.
+    fn control(&self, call: Call, id: &str, suspend: Option<bool>) -> Result<()> {
+        let action = match call {
+            Call::Suspend => "suspend",
+            Call::Resume => "resume",
+            _ => "reset",
+        };
+        let path = format!("/druid/indexer/v1/supervisor/{id}/{action}");
+        let mut state = self.enter(call, "POST", &path)?;
+        let supervisor = Self::live(&mut state, id)?;
+        match suspend {
+            Some(wanted) if supervisor.suspended == wanted => Err(http_error(
+                "POST",
+                &path,
+                400,
+                &format!(
+                    r#"{{"error":"[{id}] is already {}"}}"#,
+                    if wanted { "suspended" } else { "running" }
+                ),
+            )),
+            Some(wanted) => {
+                supervisor.suspended = wanted;
+                supervisor.polls = 0;
+                Ok(())
+            }
+            None => {
+                supervisor.polls = 0;
+                Ok(())
+            }
+        }
+    }
+}
+
+/// The fake behind HTTP: each request routed to the [`DruidApi`] method Druid's endpoint
+/// stands for, answered in Druid's shapes.
+struct Http(Arc<FakeDruid>);
+
+fn answer(result: Result<Value>) -> wiremock::ResponseTemplate {
+    match result {
+        Ok(body) => wiremock::ResponseTemplate::new(200).set_body_json(body),
+        Err(Error::Http { status, body, .. }) => {
+            let template = wiremock::ResponseTemplate::new(status);
+            if serde_json::from_str::<Value>(&body).is_ok() {
+                template.set_body_raw(body, "application/json")
+            } else {
+                template.set_body_raw(body, "text/plain")
+            }
+        }
+        Err(other) => wiremock::ResponseTemplate::new(500).set_body_string(other.to_string()),
+    }
+}
+
+fn to_json<T: serde::Serialize>(result: Result<T>) -> Result<Value> {
+    result.map(|value| serde_json::to_value(value).expect("models serialise"))
+}
+
+impl wiremock::Respond for Http {
+    fn respond(&self, request: &wiremock::Request) -> wiremock::ResponseTemplate {
+        let druid = self.0.clone();
+        let method = request.method.as_str().to_owned();
+        let path = request.url.path().to_owned();
+        let query: BTreeMap<String, String> = request.url.query_pairs().into_owned().collect();
+        let body = request.body.clone();
+        // wiremock calls `respond` synchronously: run the async fake on a thread of its own.
+        let handle = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+            runtime.block_on(route(&druid, &method, &path, &query, &body))
+        });
+        handle.join().unwrap_or_else(|_| {
+            wiremock::ResponseTemplate::new(500).set_body_string("the fake Druid panicked")
+        })
+    }
+}
+
+async fn route(
+    druid: &FakeDruid,
+    method: &str,
+    path: &str,
+    query: &BTreeMap<String, String>,
+    body: &[u8],
+) -> wiremock::ResponseTemplate {
+    const SUPERVISOR: &str = "/druid/indexer/v1/supervisor";
+    let segments: Vec<&str> = path.trim_start_matches(SUPERVISOR).trim_matches('/').split('/').collect();
+    let empty = || wiremock::ResponseTemplate::new(200);
+    match (method, path) {
+        ("GET", "/status") => {
+            answer(druid.version().await.map(|version| json!({"version": version, "modules": []})))
+        }
+        ("GET", "/status/health") => answer(Ok(json!(true))),
+        ("POST", SUPERVISOR) => match serde_json::from_slice::<SupervisorSpec>(body) {
+            Ok(spec) => answer(druid.submit_spec(&spec).await.map(|id| json!({"id": id}))),
+            Err(err) => {
+                answer(Err(http_error("POST", path, 400, &json!({"error": err.to_string()}).to_string())))
+            }
+        },
+        ("GET", SUPERVISOR) => answer(druid.supervisor_ids().await.map(|ids| json!(ids))),
+        ("GET", "/druid/indexer/v1/tasks") => {
+            let filter = TaskFilter {
+                state: match query.get("state").map(String::as_str) {
+                    Some("complete") => Some(TaskState::Complete),
+                    Some("running") => Some(TaskState::Running),
+                    _ => None,
+                },
+                datasource: query.get("datasource").cloned(),
+                ..TaskFilter::default()
+            };
+            answer(to_json(druid.tasks(&filter).await))
+        }
+        ("POST", "/druid/v2/sql") => {
+            let query = SqlQuery::new(String::from_utf8_lossy(body).into_owned());
+            answer(to_json(druid.sql(&query).await))
+        }
+        (_, path) if path.starts_with("/druid/indexer/v1/task/") && path.ends_with("/log") => {
+            let task = path.trim_start_matches("/druid/indexer/v1/task/").trim_end_matches("/log");
+            let offset = query.get("offset").and_then(|offset| offset.parse().ok());
+            match druid.task_log(task, offset).await {
+                Ok(Some(log)) => wiremock::ResponseTemplate::new(200).set_body_raw(log, "text/plain"),
+                Ok(None) => {
+                    wiremock::ResponseTemplate::new(404).set_body_raw("No log was found", "text/plain")
+                }
+                Err(err) => answer(Err(err)),
+            }
+        }
+        (_, path) if path.starts_with(SUPERVISOR) => match (method, segments.as_slice()) {
+            ("GET", [id]) => match druid.get_spec(id).await {
+                Ok(Some(spec)) => answer(to_json(Ok(spec))),
+                Ok(None) => answer(Err(missing(id))),
+                Err(err) => answer(Err(err)),
+            },
+            ("GET", [id, "status"]) => answer(to_json(druid.supervisor_status(id).await)),
+            ("GET", [id, "health"]) => match druid.supervisor_health(id).await {
+                Ok(true) => answer(Ok(json!({"healthy": true}))),
+                Ok(false) => wiremock::ResponseTemplate::new(503).set_body_json(json!({"healthy": false})),
+                Err(err) => answer(Err(err)),
+            },
+            ("GET", [id, "stats"]) => answer(to_json(druid.supervisor_stats(id).await)),
+            ("GET", [id, "parseErrors"]) => answer(to_json(druid.parse_errors(id).await)),
+            ("GET", [id, "history"]) => answer(to_json(druid.supervisor_history(id).await)),
+            ("POST", [id, "suspend" | "resume"]) => {
+                let result =
+                    if segments[1] == "suspend" { druid.suspend(id).await } else { druid.resume(id).await };
+                let spec = druid.get_spec(id).await.ok().flatten();
+                answer(result.map(|()| serde_json::to_value(spec).expect("specs serialise")))
+            }
+            ("POST", [id, "reset"]) => answer(druid.reset(id).await.map(|()| json!({"id": id}))),
+            ("POST", [id, "terminate" | "shutdown"]) => {
+                answer(druid.terminate(id).await.map(|()| json!({"id": id})))
+            }
+            _ => wiremock::ResponseTemplate::new(500).set_body_string("unexpected request"),
+        },
+        _ => {
+            let _ = empty;
+            wiremock::ResponseTemplate::new(500).set_body_string("unexpected request")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::spec::{DataSchema, DimensionsSpec, IngestionSpec, KafkaIoConfig, TimestampSpec};
+
+    fn spec(id: &str, tasks: u32) -> SupervisorSpec {
+        SupervisorSpec::kafka(IngestionSpec {
+            data_schema: DataSchema {
+                data_source: id.into(),
+                timestamp_spec: TimestampSpec {
+                    column: "createdAt".into(),
+                    format: Some("iso".into()),
+                    missing_value: None,
+                    extra: Map::new(),
+                },
+                dimensions_spec: DimensionsSpec {
+                    dimensions: vec![],
+                    dimension_exclusions: None,
+                    extra: Map::new(),
+                },
+                metrics_spec: None,
+                granularity_spec: None,
+                extra: Map::new(),
+            },
+            io_config: KafkaIoConfig {
+                kind: Some("kafka".into()),
+                topic: Some("t".into()),
+                consumer_properties: None,
+                input_format: None,
+                task_count: Some(tasks),
+                replicas: Some(1),
+                task_duration: None,
+                use_earliest_offset: None,
+                extra: Map::new(),
+            },
+            tuning_config: None,
+            extra: Map::new(),
+        })
+    }
+
+    #[tokio::test]
+    async fn remembers_specs_and_scripts_ingestion() {
+        let druid = FakeDruid::new();
+        druid.tasks_after_polls(1).poison(2, Rows::new(950, 50));
+        druid.submit_spec(&spec("ds", 2)).await.unwrap();
+        assert!(druid.supervisor_status("ds").await.unwrap().payload.active_tasks.is_empty());
+        assert_eq!(druid.supervisor_status("ds").await.unwrap().payload.active_tasks.len(), 2);
+        druid.submit_spec(&spec("ds", 1)).await.unwrap();
+        druid.supervisor_status("ds").await.unwrap();
+        let status = druid.supervisor_status("ds").await.unwrap();
+        let stats = druid.supervisor_stats("ds").await.unwrap();
+        let task = &status.payload.active_tasks[0].id;
+        let totals = stats["0"][task].totals.as_ref().unwrap().build_segments.unwrap();
+        assert_eq!((totals.processed, totals.unparseable), (950.0, 50.0));
+        assert_eq!(druid.supervisor_history("ds").await.unwrap().len(), 2);
+        druid.suspend("ds").await.unwrap();
+        assert_eq!(druid.suspend("ds").await.unwrap_err().status(), Some(400));
+        druid.fail(Call::Sql, 1, 500, "boom");
+        assert_eq!(druid.sql(&SqlQuery::new("SELECT 1")).await.unwrap_err().status(), Some(500));
+        assert!(druid.sql(&SqlQuery::new("SELECT 1")).await.is_ok());
+        assert_eq!(druid.calls(Call::Sql), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn serves_the_same_over_http() {
+        let fake = Arc::new(FakeDruid::new());
+        let server = fake.serve().await;
+        let client = crate::DruidClient::new(&crate::ClientConfig::new(&server.uri()).unwrap()).unwrap();
+        assert_eq!(client.supervisors().get_opt("ds").await.unwrap(), None);
+        client.supervisors().submit(&spec("ds", 1), false).await.unwrap();
+        assert_eq!(fake.submitted().len(), 1);
+        let status = client.supervisors().status("ds").await.unwrap();
+        assert_eq!(status.payload.active_tasks.len(), 1);
+        assert_eq!(DruidApi::version(&client).await.unwrap(), "33.0.0");
+        let missing = client.supervisors().status("nope").await.unwrap_err();
+        assert_eq!(missing.status(), Some(404));
+    }
+}

@@ -1,0 +1,3 @@
+//! The compatibility corpus: buf's rules and the Druid rules on every case, every mode.
+
+mod compat;

@@ -1,0 +1,109 @@
+//! Protobuf schemas as druidctl reads them: compile a tree of `.proto` files into one
+//! deterministic `FileDescriptorSet` (pure Rust, no `protoc`), and compare two compilations
+//! with buf's breaking-change rules and categories. Knows nothing of Druid or storage.
+//!
+//! ```no_run
+//! use std::path::Path;
+//! use proto_schema::{CompiledSchema, compat::{self, Mode}};
+//!
+//! let old = CompiledSchema::compile_dir(Path::new("old/proto"))?;
+//! let new = CompiledSchema::compile_dir(Path::new("schemas/proto"))?;
+//! for finding in compat::check(&old, &new, Mode::WireJson).findings {
+//!     eprintln!("{finding}");
+//! }
+//! # Ok::<(), proto_schema::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+pub mod compat;
+pub mod compile;
+pub mod rules;
+#[doc(hidden)]
+pub mod synthetic;
+
+pub use compile::{CompiledSchema, SourceFile};
+pub use rules::Rule;
+
+/// Errors of this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A `.proto` file does not compile; `location` is `path:line:col` when known.
+    #[error("{location}: {message}")]
+    Compile {
+        /// `path:line:col`, or the path alone.
+        location: String,
+        /// The compiler's message.
+        message: String,
+    },
+    /// The proto root holds no `.proto` file.
+    #[error("no .proto file under {}", root.display())]
+    NoProtoFiles {
+        /// The directory searched.
+        root: PathBuf,
+    },
+    /// The configured message type is not defined by the sources.
+    #[error(
+        "message type `{name}` is not defined under {}{}",
+        root.display(),
+        suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
+    )]
+    UnknownMessage {
+        /// The name asked for.
+        name: String,
+        /// The proto root compiled.
+        root: PathBuf,
+        /// The closest defined name.
+        suggestion: Option<String>,
+    },
+    /// A file or directory could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The path.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How bad a finding is (compatibility findings here, mapping findings in `druid-mapping`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Worth knowing; ingestion works.
+    Info,
+    /// Ingestion works but probably not as intended.
+    Warning,
+    /// Breaks: ingestion would produce null columns, wrong values or fail.
+    Error,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Info => "info",
+            Self::Warning => "warning",
+            Self::Error => "error",
+        })
+    }
+}
+
+/// The candidate closest to `wanted` by edit distance, if it is close enough to be a typo
+/// (used for "did you mean" suggestions here and in `druid-mapping`).
+pub fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
+    let wanted_lower = wanted.to_lowercase();
+    candidates
+        .map(|candidate| (strsim::jaro_winkler(&wanted_lower, &candidate.to_lowercase()), candidate))
+        .filter(|(score, _)| *score >= 0.85)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
