@@ -344,7 +344,7 @@ pub fn string_field(message: &DynamicMessage, json_name: &str) -> String {
 }
 
 /// What Druid should store for `path` (JSON names) of `message`, by the rules in
-/// druid-notes.md: unset fields are null, enums are names, Timestamps RFC 3339, maps objects.
+/// docs/druid-protobuf.md: unset fields are null, enums are names, Timestamps RFC 3339, maps objects.
 pub fn expected(message: &DynamicMessage, path: &[String]) -> Value {
     let Some((first, rest)) = path.split_first() else { return Value::Null };
     let Some(field) = message.descriptor().fields().find(|field| field.json_name() == first) else {

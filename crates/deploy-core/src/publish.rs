@@ -130,6 +130,14 @@ pub async fn baseline(registry: &Registry, version: &Version) -> Result<Baseline
     })
 }
 
+/// The baseline `reference` names in `environment`'s registry: a version, a channel or
+/// `previous-<channel>` (what `druidctl check --against` compares with).
+pub async fn resolve_baseline(environment: &Environment, reference: &str) -> Result<Baseline> {
+    let registry = open_registry(&environment.registry).await;
+    let version = registry.resolve(reference).await?;
+    baseline(&registry, &version).await
+}
+
 /// How to publish.
 #[derive(Debug, Clone, Default)]
 pub struct PublishOptions {

@@ -4,7 +4,7 @@
 //! (`transactionId`, not `transaction_id`); enums arrive as their value names,
 //! `google.protobuf.Timestamp` and `Duration` as strings, wrapper types as their inner value,
 //! unset proto3 scalars not at all (so Druid stores null, not 0). Every rule here follows
-//! from one of those facts (`druid-notes.md`).
+//! from one of those facts (`docs/druid-protobuf.md` in the repository).
 
 use std::collections::HashMap;
 

@@ -93,9 +93,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         let project = project.as_ref().expect("checked above");
         let environment = context.environment(project)?;
         let baseline = block_on(async {
-            let registry = deploy_core::publish::open_registry(&environment.registry).await;
-            let version = registry.resolve(&args.against).await.map_err(deploy_core::Error::from)?;
-            Ok(deploy_core::publish::baseline(&registry, &version).await?)
+            Ok(deploy_core::publish::resolve_baseline(&environment, &args.against).await?)
         })?;
         let root = PathBuf::from(format!("{}@{}", environment.registry, baseline.version));
         let mapping = (baseline.message_type.clone(), baseline.dimensions.clone());

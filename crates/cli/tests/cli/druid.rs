@@ -1,82 +1,37 @@
 //! The Druid commands against a wiremock Druid and a temporary registry.
 
+use std::sync::Arc;
+
+use druid_client::testing::FakeDruid;
 use predicates::prelude::*;
-use serde_json::{Value, json};
-use wiremock::matchers::{any, method, path, path_regex};
-use wiremock::{Mock, MockServer, ResponseTemplate};
+use serde_json::Value;
+use wiremock::MockServer;
 
 use crate::{druidctl, edit, git, sample_repo};
 
-const SUPERVISOR: &str = "/druid/indexer/v1/supervisor/settlement_transactions_dev";
 const PASSWORD: &str = "s3cr3t-never-printed";
 
-pub async fn druid() -> MockServer {
-    let server = MockServer::start().await;
-    let respond = |body: Value| ResponseTemplate::new(200).set_body_json(body);
-    Mock::given(method("GET"))
-        .and(path("/status"))
-        .respond_with(respond(json!({"version": "34.0.0", "modules": []})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path(SUPERVISOR))
-        .respond_with(
-            ResponseTemplate::new(404)
-                .set_body_json(json!({"error": "[settlement_transactions_dev] does not exist"})),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/druid/indexer/v1/supervisor"))
-        .respond_with(respond(json!({"id": "settlement_transactions_dev"})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET")).and(path(format!("{SUPERVISOR}/status"))).respond_with(respond(json!({
-        "id": "settlement_transactions_dev", "generationTime": "2026-12-01T10:00:00Z",
-        "payload": {"dataSource": "settlement_transactions_dev", "stream": "settlement-transactions-dev", "partitions": 1, "replicas": 1, "durationSeconds": 3600,
-            "activeTasks": [{"id": "index_kafka_settlement_transactions_dev_0", "startingOffsets": {"0": 0}, "startTime": "2026-12-01T10:00:00Z", "remainingSeconds": 3000, "type": "ACTIVE", "currentOffsets": {"0": 990}, "lag": {"0": 10}}],
-            "publishingTasks": [], "latestOffsets": {"0": 1000}, "minimumLag": {"0": 10}, "aggregateLag": 10,
-            "offsetsLastUpdated": "2026-12-01T10:00:00Z", "suspended": false, "healthy": true, "state": "RUNNING", "detailedState": "RUNNING", "recentErrors": []}
-    }))).mount(&server).await;
-    Mock::given(method("GET"))
-        .and(path(format!("{SUPERVISOR}/health")))
-        .respond_with(respond(json!({"healthy": true})))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET")).and(path(format!("{SUPERVISOR}/stats"))).respond_with(respond(json!({"0": {"index_kafka_settlement_transactions_dev_0": {
-        "movingAverages": {"buildSegments": {"1m": {"processed": 12.0, "processedBytes": 1200.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0},
-                                             "5m": {"processed": 10.0, "processedBytes": 1000.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0},
-                                             "15m": {"processed": 9.0, "processedBytes": 900.0, "processedWithError": 0.0, "thrownAway": 0.0, "unparseable": 0.0}}},
-        "totals": {"buildSegments": {"processed": 990, "processedBytes": 99000, "processedWithError": 0, "thrownAway": 0, "unparseable": 0}}}}}))).mount(&server).await;
-    Mock::given(method("GET"))
-        .and(path("/druid/indexer/v1/tasks"))
-        .respond_with(respond(json!([])))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/druid/indexer/v1/supervisor"))
-        .respond_with(respond(json!(["settlement_transactions_dev"])))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/druid/v2/sql"))
-        .respond_with(respond(json!([{"rows": 990}])))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"/supervisor/settlement_transactions_dev/(suspend|resume)$"))
-        .respond_with(respond(json!({"type": "kafka"})))
-        .mount(&server)
-        .await;
-    Mock::given(any())
-        .respond_with(ResponseTemplate::new(500).set_body_string("unexpected request"))
-        .with_priority(u8::MAX)
-        .mount(&server)
-        .await;
-    server
+/// The shared fake Druid (`druid_client::testing`), served over HTTP on a loopback port:
+/// it remembers what druidctl submits, so status, drift and history see a real sequence.
+/// The server lives as long as the returned handle.
+pub struct Druid {
+    pub fake: Arc<FakeDruid>,
+    server: MockServer,
 }
 
-fn with_druid(command: &mut assert_cmd::Command, server: &MockServer) {
+impl Druid {
+    pub fn uri(&self) -> String {
+        self.server.uri()
+    }
+}
+
+pub async fn druid() -> Druid {
+    let fake = Arc::new(FakeDruid::new());
+    let server = fake.serve().await;
+    Druid { fake, server }
+}
+
+fn with_druid(command: &mut assert_cmd::Command, server: &Druid) {
     command
         .env("DRUIDCTL_DRUID_URL", server.uri())
         .env("DRUIDCTL_DRUID_USER", "admin")
@@ -219,6 +174,10 @@ async fn rollback_to_previous_from_the_command_line() {
 async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
     let server = druid().await;
     let repo = sample_repo();
+    let mut deploy = druidctl(repo.path());
+    deploy.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().success();
     let mut monitor = druidctl(repo.path());
     monitor.args(["monitor", "--env", "dev"]);
     with_druid(&mut monitor, &server);

@@ -4,9 +4,6 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use wiremock::matchers::{method, path_regex};
-use wiremock::{Mock, ResponseTemplate};
-
 use crate::{druidctl, edit, git, sample_repo};
 
 fn run(transcript: &mut String, dir: &Path, server: &str, args: &[&str]) -> i32 {
@@ -34,30 +31,13 @@ fn run(transcript: &mut String, dir: &Path, server: &str, args: &[&str]) -> i32 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_command() {
     let server = crate::druid::druid().await;
-    Mock::given(method("GET"))
-        .and(path_regex(r"^/druid/indexer/v1/task/[^/]+/log$"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw("INFO [task-runner] Seeking partition[0] to[990].\n", "text/plain"),
-        )
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path_regex(r"/supervisor/settlement_transactions_dev/parseErrors$"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(serde_json::json!([
+    server.fake.set_parse_errors(
+        serde_json::from_value(serde_json::json!([
             {"timeOfExceptionMillis": 1_796_293_483_000_i64, "input": "\u{0}\u{0}\u{0}\u{0}\u{1}\n$4f1c-settlement", "errorType": "unparseable",
              "details": ["Fail to decode protobuf message: Protocol message contained an invalid tag (zero)."]}
-        ])))
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path_regex(r"/supervisor/settlement_transactions_dev/reset$"))
-        .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_json(serde_json::json!({"id": "settlement_transactions_dev"})),
-        )
-        .mount(&server)
-        .await;
+        ]))
+        .unwrap(),
+    );
     let repo = sample_repo();
     let dir = repo.path();
     let uri = server.uri();

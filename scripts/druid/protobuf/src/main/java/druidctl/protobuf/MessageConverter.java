@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * A message as plain Java values, following the rules in druid-notes.md: keys are JSON names,
+ * A message as plain Java values, following the rules in docs/druid-protobuf.md: keys are JSON names,
  * only set fields appear, enums are value names, bytes are byte arrays, Timestamp is an RFC 3339
  * string, Duration a "1.5s" string, wrappers their inner value, Struct/Value/ListValue plain
  * maps and lists, map fields maps.
