@@ -75,3 +75,14 @@ impl Session {
         }
     }
 }
+
+/// What a control did, as the CLI's JSON document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ControlReport<'a> {
+    /// Environment.
+    pub environment: &'a str,
+    /// The supervisor (datasource).
+    pub supervisor: &'a str,
+    /// The control applied.
+    pub action: Control,
+}

@@ -204,3 +204,19 @@ impl Session {
         Ok(())
     }
 }
+
+/// `deploy`'s outcome line in JSON-lines output (after the step events).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployReport<'a> {
+    /// Always `outcome`.
+    pub event: &'static str,
+    /// How the deploy ended.
+    pub result: &'a DeployOutcome,
+}
+
+impl<'a> DeployReport<'a> {
+    /// The outcome line of `outcome`.
+    pub fn new(result: &'a DeployOutcome) -> Self {
+        Self { event: "outcome", result }
+    }
+}

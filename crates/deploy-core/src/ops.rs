@@ -164,6 +164,30 @@ impl LogFollower {
 pub type FleetStatus =
     Vec<(String, Result<druid_client::supervisors::SupervisorStatus, druid_client::Error>)>;
 
+/// One supervisor of `status --all` as a JSON document: its status payload, or the error.
+#[derive(Debug, Clone, Serialize)]
+pub struct FleetEntry<'a> {
+    /// Supervisor id.
+    pub id: &'a str,
+    /// What Druid reports.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a druid_client::supervisors::StatusPayload>,
+    /// Why it could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// The JSON documents of a fleet status, in order.
+pub fn fleet_entries(fleet: &FleetStatus) -> Vec<FleetEntry<'_>> {
+    fleet
+        .iter()
+        .map(|(id, result)| match result {
+            Ok(status) => FleetEntry { id, status: Some(&status.payload), error: None },
+            Err(err) => FleetEntry { id, status: None, error: Some(err.to_string()) },
+        })
+        .collect()
+}
+
 impl Session {
     /// The tasks to read logs from: `task`, or every running task of the supervisor.
     pub async fn log_tasks(&self, task: Option<&str>) -> Result<Vec<String>> {

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 
 use schema_registry::Version;
 
+use serde::Serialize;
+
 use crate::events::Step;
 use crate::ledger::{Action, Outcome};
 use crate::session::{Session, druid_error};
@@ -91,5 +93,25 @@ impl Session {
             (None, None)
         };
         Ok(restored)
+    }
+}
+
+/// `rollback`'s outcome line: the version restored and its checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollbackReport<'a> {
+    /// Always `outcome` (the last JSON line after the step events).
+    pub event: &'static str,
+    /// The version now live.
+    pub version: &'a str,
+    /// No check failed.
+    pub passed: bool,
+    /// Every check.
+    pub checks: &'a [crate::verify::CheckResult],
+}
+
+impl<'a> RollbackReport<'a> {
+    /// The outcome of rolling back to `version`, verified as `verification`.
+    pub fn new(version: &'a str, verification: &'a Verification) -> Self {
+        Self { event: "outcome", version, passed: verification.passed(), checks: &verification.checks }
     }
 }

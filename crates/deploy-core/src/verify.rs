@@ -96,7 +96,21 @@ pub struct Verification {
     pub checks: Vec<CheckResult>,
 }
 
+/// `verify`'s result document: the verdict and every check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VerifyReport<'a> {
+    /// No check failed.
+    pub passed: bool,
+    /// Every check.
+    pub checks: &'a [CheckResult],
+}
+
 impl Verification {
+    /// The result document of this verification.
+    pub fn report(&self) -> VerifyReport<'_> {
+        VerifyReport { passed: self.passed(), checks: &self.checks }
+    }
+
     /// No check failed (warnings allowed).
     pub fn passed(&self) -> bool {
         self.checks.iter().all(|check| check.verdict != Verdict::Fail)

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use deploy_core::controls::Control;
+use deploy_core::controls::{Control, ControlReport};
 
 use super::{Context, block_on, confirm};
 use crate::output::{CliError, Output, Status};
@@ -33,7 +33,11 @@ pub fn run(context: &Context, control: Control, yes: bool, out: &Output) -> Resu
     block_on(async { Ok(session.control(control).await?) })?;
     progress.finish();
     if out.is_json() {
-        out.json(&serde_json::json!({ "environment": session.environment.name, "supervisor": session.environment.datasource, "action": control }))?;
+        out.json(&ControlReport {
+            environment: &session.environment.name,
+            supervisor: &session.environment.datasource,
+            action: control,
+        })?;
     } else {
         out.line(format_args!(
             "{} ({}) {}",

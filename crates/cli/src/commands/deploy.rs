@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use deploy_core::deploy::{DeployOptions, DeployOutcome};
+use deploy_core::deploy::{DeployOptions, DeployOutcome, DeployReport};
 use deploy_core::policy;
 
 use super::{Context, block_on, confirm};
@@ -62,10 +62,7 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
         }
     };
     if out.is_json() {
-        out.line(
-            serde_json::to_string(&serde_json::json!({ "event": "outcome", "result": &outcome }))
-                .unwrap_or_default(),
-        )?;
+        out.line(serde_json::to_string(&DeployReport::new(&outcome)).unwrap_or_default())?;
     }
     match &outcome {
         DeployOutcome::Deployed { version, previous, verification } => {

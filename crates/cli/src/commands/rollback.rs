@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use deploy_core::policy;
+use deploy_core::rollback::RollbackReport;
 
 use super::{Context, block_on, confirm};
 use crate::output::{CliError, Output, Status, print_checks};
@@ -36,7 +37,7 @@ pub fn run(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Statu
     let (version, verification) = block_on(async { Ok(session.rollback(&args.target).await?) })?;
     progress.finish();
     if out.is_json() {
-        out.line(serde_json::json!({ "event": "outcome", "version": version, "passed": verification.passed(), "checks": verification.checks }))?;
+        out.line(serde_json::to_string(&RollbackReport::new(&version, &verification)).unwrap_or_default())?;
     } else {
         print_checks(out, &verification)?;
         out.line(format_args!("rolled {} back to {version}", session.environment.name))?;

@@ -95,14 +95,7 @@ pub fn run_all(context: &Context, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     let rows = block_on(async { Ok(session.status_all(STATUS_CONCURRENCY).await?) })?;
     if out.is_json() {
-        let json: Vec<_> = rows
-            .iter()
-            .map(|(id, result)| match result {
-                Ok(status) => serde_json::json!({ "id": id, "status": status.payload }),
-                Err(err) => serde_json::json!({ "id": id, "error": err.to_string() }),
-            })
-            .collect();
-        out.json(&json)?;
+        out.json(&deploy_core::ops::fleet_entries(&rows))?;
         return Ok(Status::Success);
     }
     let mut table_rows = table(&["SUPERVISOR", "STATE", "DETAILED", "HEALTHY", "TASKS", "LAG"]);

@@ -13,7 +13,7 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     let verification = block_on(async { Ok(session.verify().await?) })?;
     progress.finish();
     if out.is_json() {
-        out.json(&serde_json::json!({ "passed": verification.passed(), "checks": verification.checks }))?;
+        out.json(&verification.report())?;
     } else {
         print_checks(out, &verification)?;
     }

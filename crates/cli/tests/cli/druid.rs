@@ -192,6 +192,13 @@ async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
     status_all.assert().success().stdout(
         predicate::str::contains("settlement_transactions_dev").and(predicate::str::contains("RUNNING")),
     );
+    let mut fleet = druidctl(repo.path());
+    fleet.args(["status", "--all", "--env", "dev", "--output", "json"]);
+    with_druid(&mut fleet, &server);
+    let fleet: Value = serde_json::from_slice(&fleet.output().unwrap().stdout).unwrap();
+    assert_eq!(fleet[0]["id"], "settlement_transactions_dev");
+    assert_eq!(fleet[0]["status"]["state"], "RUNNING");
+    assert!(fleet[0].get("error").is_none());
 
     // --prometheus keeps watching; scrape it, then stop it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
