@@ -208,6 +208,37 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
 
 #[tokio::test]
 #[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn a_config_only_change_deploys_verifies_and_is_recorded() {
+    let case = Case::new("sizing").await;
+    case.deploy("v1").await;
+    let before = case.druid.supervisors().get(&case.datasource).await.unwrap();
+    let duration = |spec: &druid_client::spec::SupervisorSpec| {
+        spec.spec.as_ref().unwrap().io_config.task_duration.clone()
+    };
+    // Druid echoes the default PT1H as PT3600S: plan must not call that a change.
+    assert_eq!(duration(&before).as_deref(), Some("PT3600S"));
+    let plan = case.workflow().plan(&case.project().check().unwrap()).await.unwrap();
+    assert!(plan.changes.is_empty(), "Druid's echo of v1 differs from v1: {:#?}", plan.changes);
+    // Same schema, same version, a sizing change only.
+    case.edit("druidctl.toml", "[defaults.ingestion]\n", "[defaults.ingestion]\ntask_duration = \"PT30M\"\n");
+    let plan = case.workflow().plan(&case.project().check().unwrap()).await.unwrap();
+    let paths: Vec<&str> = plan.changes.iter().map(|change| change.path.as_str()).collect();
+    assert_eq!(paths, ["/spec/ioConfig/taskDuration"]);
+    let deployed = case.deploy("v1").await;
+    let DeployOutcome::Deployed { verification, .. } = &deployed else { panic!("{deployed:#?}") };
+    assert!(verification.passed(), "{verification:#?}");
+    let after = case.druid.supervisors().get(&case.datasource).await.unwrap();
+    assert_eq!(duration(&after).as_deref(), Some("PT1800S"), "Druid runs the new task duration");
+    let history = case.druid.supervisors().history(&case.datasource).await.unwrap();
+    assert_eq!(history.len(), 2, "one submit per deploy");
+    let actions = case.history().await;
+    assert_eq!(actions.last().map(String::as_str), Some("deploy succeeded"), "{actions:?}");
+    assert!(case.workflow().plan(&case.project().check().unwrap()).await.unwrap().changes.is_empty());
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
 async fn rollback_to_previous_stable_restores_the_previous_spec() {
     let case = Case::new("rollback").await;
     case.deploy("v1").await;

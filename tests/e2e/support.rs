@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use deploy_core::Session;
-use deploy_core::config::{Environment, Overrides};
+use deploy_core::config::Overrides;
 use deploy_core::deploy::{DeployOptions, DeployOutcome};
 use deploy_core::events::Recorder;
 use deploy_core::ledger::Ledger;
@@ -39,7 +39,6 @@ pub struct Case {
     pub druid: DruidClient,
     registry: Registry,
     recorder: Arc<Recorder>,
-    environment: Environment,
     topic: Topic,
     seed_time: i64,
 }
@@ -111,19 +110,21 @@ kafka.topic = "{datasource}"
             datasource,
             druid,
             recorder: Arc::default(),
-            environment,
             topic,
             seed_time: jiff::Timestamp::now().as_second(),
         }
     }
 
-    fn project(&self) -> Project {
+    /// The case's project file as it is now.
+    pub fn project(&self) -> Project {
         Project::open(&self.root.join("druidctl.toml")).unwrap()
     }
 
-    /// A session on this case's environment (real clock, 2 s polls).
+    /// A session on this case's environment as the project file says now (real clock, 2 s
+    /// polls).
     pub fn workflow(&self) -> Session {
-        Session::new(self.environment.clone(), Arc::new(self.druid.clone()), self.registry.clone())
+        let environment = self.project().environment("e2e", &Overrides::default()).unwrap();
+        Session::new(environment, Arc::new(self.druid.clone()), self.registry.clone())
             .with_reporter(self.recorder.clone())
             .with_actor("e2e tests")
             .with_poll_interval(Duration::from_secs(2))

@@ -82,7 +82,7 @@ impl From<deploy_core::Error> for CliError {
             Error::WindowClosed { .. } => {
                 Some("pass --ignore-window --reason TEXT in an emergency (the reason is recorded)".into())
             }
-            other => other.hint().map(str::to_owned),
+            other => other.hint(),
         };
         Self::new(error, code, hint)
     }

@@ -5,31 +5,74 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use druid_client::supervisors::{SupervisorState, SupervisorStatus};
+
 use crate::Result;
 use crate::ledger::{Action, Outcome};
-use crate::session::{Session, druid_error};
+use crate::session::Session;
+
+/// What a control found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ControlOutcome {
+    /// Druid applied it.
+    Applied,
+    /// The supervisor already was in that state: nothing was asked of Druid.
+    AlreadySo,
+}
+
+fn is_suspended(status: &SupervisorStatus) -> bool {
+    status.payload.suspended == Some(true) || status.payload.state == Some(SupervisorState::Suspended)
+}
 
 impl Session {
     /// Emergency: stops reading without removing the supervisor. Takes no lock, so it works
-    /// while a deploy is stuck.
-    pub async fn suspend(&self) -> Result<()> {
-        self.druid.suspend(&self.environment.datasource).await.map_err(druid_error("suspending"))?;
-        self.record(Action::Suspend, Outcome::Succeeded, None, None, BTreeMap::new(), None).await;
-        Ok(())
+    /// while a deploy is stuck. Suspending a suspended supervisor is not an error.
+    pub async fn suspend(&self) -> Result<ControlOutcome> {
+        self.switch(true).await
     }
 
-    /// Resumes a suspended supervisor.
-    pub async fn resume(&self) -> Result<()> {
-        self.druid.resume(&self.environment.datasource).await.map_err(druid_error("resuming"))?;
-        self.record(Action::Resume, Outcome::Succeeded, None, None, BTreeMap::new(), None).await;
-        Ok(())
+    /// Resumes a suspended supervisor; resuming a running one is not an error.
+    pub async fn resume(&self) -> Result<ControlOutcome> {
+        self.switch(false).await
+    }
+
+    async fn switch(&self, suspend: bool) -> Result<ControlOutcome> {
+        let (action, doing, already) = if suspend {
+            (Action::Suspend, "suspending", "already suspended")
+        } else {
+            (Action::Resume, "resuming", "already running")
+        };
+        let id = &self.environment.datasource;
+        let status = self.druid.supervisor_status(id).await.map_err(self.druid_failed(doing))?;
+        let applied = if is_suspended(&status) == suspend {
+            false
+        } else {
+            let asked = if suspend { self.druid.suspend(id).await } else { self.druid.resume(id).await };
+            match asked {
+                Ok(()) => true,
+                // Druid refuses (400) a supervisor already in that state: someone got there first.
+                Err(err) if err.status() == Some(400) => {
+                    let now = self.druid.supervisor_status(id).await.map_err(self.druid_failed(doing))?;
+                    if is_suspended(&now) != suspend {
+                        return Err(self.druid_failed(doing)(err));
+                    }
+                    false
+                }
+                Err(err) => return Err(self.druid_failed(doing)(err)),
+            }
+        };
+        let (outcome, detail) =
+            if applied { (Outcome::Succeeded, None) } else { (Outcome::NoOp, Some(already.to_owned())) };
+        self.record(action, outcome, None, None, BTreeMap::new(), detail).await;
+        Ok(if applied { ControlOutcome::Applied } else { ControlOutcome::AlreadySo })
     }
 
     /// Forgets stored offsets and restarts the tasks (data may be skipped or re-read).
-    pub async fn reset(&self) -> Result<()> {
-        self.druid.reset(&self.environment.datasource).await.map_err(druid_error("resetting"))?;
+    pub async fn reset(&self) -> Result<ControlOutcome> {
+        self.druid.reset(&self.environment.datasource).await.map_err(self.druid_failed("resetting"))?;
         self.record(Action::Reset, Outcome::Succeeded, None, None, BTreeMap::new(), None).await;
-        Ok(())
+        Ok(ControlOutcome::Applied)
     }
 }
 
@@ -55,6 +98,15 @@ impl Control {
         }
     }
 
+    /// The state a supervisor was already in when the control changed nothing.
+    pub fn already(self) -> &'static str {
+        match self {
+            Self::Suspend => "already suspended",
+            Self::Resume => "already running",
+            Self::Reset => "already reset",
+        }
+    }
+
     /// `suspended`, `resumed`, `reset`.
     pub fn past(self) -> &'static str {
         match self {
@@ -67,7 +119,7 @@ impl Control {
 
 impl Session {
     /// Applies `control` to the environment's supervisor and records it.
-    pub async fn control(&self, control: Control) -> Result<()> {
+    pub async fn control(&self, control: Control) -> Result<ControlOutcome> {
         match control {
             Control::Suspend => self.suspend().await,
             Control::Resume => self.resume().await,
@@ -85,4 +137,6 @@ pub struct ControlReport<'a> {
     pub supervisor: &'a str,
     /// The control applied.
     pub action: Control,
+    /// Whether Druid was asked (`applied`) or the supervisor already was so (`already-so`).
+    pub outcome: ControlOutcome,
 }

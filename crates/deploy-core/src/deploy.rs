@@ -8,12 +8,12 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::drift::same_schema;
 use crate::events::Step;
 use crate::ledger::{Action, Outcome};
+use crate::plan::spec_changes;
 use crate::publish::{PublishOptions, publish_to};
-use crate::session::{Session, druid_error};
-use crate::verify::Verification;
+use crate::session::Session;
+use crate::verify::{Sizing, Verification};
 use crate::{Checked, Error, Result};
 
 /// Options of [`Session::deploy`].
@@ -126,10 +126,12 @@ impl Session {
             .druid
             .get_spec(&self.environment.datasource)
             .await
-            .map_err(druid_error("reading the live spec"))?;
-        if previous.as_deref() == Some(version.as_str())
-            && live.as_ref().is_some_and(|live| same_schema(live, &spec))
-        {
+            .map_err(self.druid_failed("reading the live spec"))?;
+        // The same comparison as `plan`: whatever differs (schema, mapping, sizing, consumer
+        // properties, an edit in Druid's console) is submitted.
+        let changes = spec_changes(live.as_ref(), &spec);
+        let same_version = previous.as_deref() == Some(version.as_str());
+        if same_version && live.is_some() && changes.is_empty() {
             self.step(
                 Step::Unchanged,
                 format!("{version} is already live on {}: nothing to do", self.environment.datasource),
@@ -145,7 +147,17 @@ impl Session {
             .await;
             return Ok(DeployOutcome::AlreadyLive { version: version.to_string() });
         }
-        self.step(Step::Rendered, format!("supervisor spec for {}", self.environment.datasource));
+        let applied = (same_version && live.is_some()).then(|| {
+            let paths: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
+            format!("{version} re-submitted with {} spec change(s): {}", changes.len(), paths.join(", "))
+        });
+        self.step(
+            Step::Rendered,
+            match &applied {
+                Some(applied) => applied.clone(),
+                None => format!("supervisor spec for {}", self.environment.datasource),
+            },
+        );
         if let Err(err) = self.druid.submit_spec(&spec).await {
             let detail = err.to_string();
             self.record(
@@ -160,7 +172,7 @@ impl Session {
             return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(err) });
         }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        let verification = self.wait_and_verify().await?;
+        let verification = self.wait_and_verify(Sizing::of(&spec)).await?;
         if verification.passed() {
             self.move_channel(&channel, base.as_ref(), &version, None).await?;
             self.record(
@@ -169,7 +181,7 @@ impl Session {
                 previous.clone(),
                 Some(version.to_string()),
                 overrides.clone(),
-                None,
+                applied.clone(),
             )
             .await;
             return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
@@ -184,8 +196,12 @@ impl Session {
             Some(format!("verification failed: {failures}")),
         )
         .await;
-        let (restored, restored_verification) =
-            self.restore_after_failed_verification(&version, previous.as_deref(), &failures).await?;
+        // The version did not change (sizing, console edit): what to restore is the spec
+        // that ran before, not a re-render of the same version.
+        let previous_live = if same_version { live.as_ref() } else { None };
+        let (restored, restored_verification) = self
+            .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &failures)
+            .await?;
         Ok(DeployOutcome::RolledBack {
             failed: version.to_string(),
             verification,
@@ -195,7 +211,11 @@ impl Session {
     }
 
     pub(crate) async fn check_druid_version(&self) -> Result<()> {
-        let version = self.druid.version().await.map_err(druid_error("reaching Druid"))?;
+        let version = self
+            .druid
+            .version()
+            .await
+            .map_err(|source| Error::Druid { action: "reaching Druid", source: Box::new(source) })?;
         if version.starts_with("35.0.") {
             self.warn(format!(
                 "Druid {version} cannot load protobuf descriptors (apache/druid#18730, fixed in 36): ingestion will fail"

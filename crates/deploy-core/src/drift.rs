@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::Digest as _;
 
 use crate::Result;
-use crate::session::{Session, druid_error};
+use crate::session::Session;
 
 /// Live versus recorded state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -53,11 +53,6 @@ pub fn fingerprint(spec: &SupervisorSpec) -> serde_json::Value {
     })
 }
 
-/// Whether two specs ingest the same way.
-pub(crate) fn same_schema(live: &SupervisorSpec, wanted: &SupervisorSpec) -> bool {
-    fingerprint(live) == fingerprint(wanted)
-}
-
 impl Session {
     /// What is live compared with what the channel says, and what to run if they differ.
     /// Specs are compared by what decides ingestion ([`fingerprint`]): descriptor, message
@@ -69,7 +64,7 @@ impl Session {
             .druid
             .get_spec(&self.environment.datasource)
             .await
-            .map_err(druid_error("reading the live spec"))?;
+            .map_err(self.druid_failed("reading the live spec"))?;
         let live_print = live.as_ref().map(fingerprint);
         let live_digest = live.as_ref().and_then(descriptor_sha256);
         let mut live_version = None;

@@ -107,6 +107,16 @@ pub enum Error {
         #[source]
         source: Box<druid_client::Error>,
     },
+    /// Druid has no supervisor for the environment's datasource.
+    #[error("no supervisor `{datasource}` on Druid ({environment}) while {action}")]
+    NoSupervisor {
+        /// The datasource (supervisor id).
+        datasource: String,
+        /// The environment.
+        environment: String,
+        /// What was being done.
+        action: &'static str,
+    },
     /// The Overlord refused the spec; the channel did not move.
     #[error("the Overlord refused the spec of {version}; the channel was not moved")]
     SubmitRejected {
@@ -168,9 +178,14 @@ impl Error {
     }
 
     /// What to do next, in words that name no command-line flag (the CLI adds those).
-    pub fn hint(&self) -> Option<&'static str> {
+    pub fn hint(&self) -> Option<String> {
         use schema_registry::Error as Registry;
-        Some(match self {
+        if let Self::NoSupervisor { datasource, environment, .. } = self {
+            return Some(format!(
+                "nothing was deployed to `{datasource}` yet: `druidctl deploy --env {environment}` creates it, or check `datasource` for {environment} in the project file"
+            ));
+        }
+        let text: &str = match self {
             Self::ConfigInvalid { .. } | Self::ConfigSyntax { .. } => {
                 "fix that key in the project file; docs/configuration.md lists every setting"
             }
@@ -202,7 +217,8 @@ impl Error {
                 "commit the schema, or publish to an environment with allow_dirty = true"
             }
             _ => return None,
-        })
+        };
+        Some(text.to_owned())
     }
 }
 

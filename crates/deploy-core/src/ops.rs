@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::drift::Drift;
-use crate::session::{Session, druid_error};
+use crate::session::Session;
 use crate::verify::{StatsSum, ratio};
 
 /// A typed snapshot of an environment: its ingestion and whether Druid runs what the channel
@@ -71,10 +71,16 @@ impl Session {
     /// What Druid reports: state, tasks, lag, rates, parse errors (no registry access).
     pub async fn ingestion(&self) -> Result<Ingestion> {
         let id = &self.environment.datasource;
-        let status =
-            self.druid.supervisor_status(id).await.map_err(druid_error("reading the supervisor status"))?;
-        let task_stats =
-            self.druid.supervisor_stats(id).await.map_err(druid_error("reading the supervisor stats"))?;
+        let status = self
+            .druid
+            .supervisor_status(id)
+            .await
+            .map_err(self.druid_failed("reading the supervisor status"))?;
+        let task_stats = self
+            .druid
+            .supervisor_stats(id)
+            .await
+            .map_err(self.druid_failed("reading the supervisor stats"))?;
         let payload = status.payload;
         // Every task, publishing ones included: what Druid is doing, not one spec's verdict.
         let sum = StatsSum::of(&task_stats, |_| true);
@@ -149,7 +155,7 @@ impl LogFollower {
                 .druid
                 .task_log(task, Some(i64::try_from(*offset).unwrap_or(i64::MAX)))
                 .await
-                .map_err(druid_error("reading a task log"))?
+                .map_err(self.session.druid_failed("reading a task log"))?
             else {
                 continue;
             };
@@ -198,7 +204,7 @@ impl Session {
             .druid
             .supervisor_status(&self.environment.datasource)
             .await
-            .map_err(druid_error("reading the supervisor status"))?;
+            .map_err(self.druid_failed("reading the supervisor status"))?;
         Ok(status.payload.active_tasks.iter().map(|task| task.id.clone()).collect())
     }
 
@@ -207,8 +213,11 @@ impl Session {
         let window = i64::try_from(tail.saturating_mul(BYTES_PER_LINE).max(4096)).unwrap_or(i64::MAX);
         let mut logs = Vec::new();
         for task in tasks {
-            let text =
-                self.druid.task_log(task, Some(-window)).await.map_err(druid_error("reading a task log"))?;
+            let text = self
+                .druid
+                .task_log(task, Some(-window))
+                .await
+                .map_err(self.druid_failed("reading a task log"))?;
             let text = text.unwrap_or_default();
             let lines: Vec<&str> = text.lines().collect();
             logs.push(TaskLog {
@@ -224,7 +233,8 @@ impl Session {
         let mut offsets = Vec::new();
         for task in tasks {
             // Druid reads from the start or the end only: the length says where to go on.
-            let full = self.druid.task_log(task, Some(0)).await.map_err(druid_error("reading a task log"))?;
+            let full =
+                self.druid.task_log(task, Some(0)).await.map_err(self.druid_failed("reading a task log"))?;
             offsets.push((task.clone(), full.map_or(0, |full| full.len())));
         }
         Ok(LogFollower { session: self.clone(), offsets })
@@ -235,12 +245,12 @@ impl Session {
         self.druid
             .parse_errors(&self.environment.datasource)
             .await
-            .map_err(druid_error("reading parse errors"))
+            .map_err(self.druid_failed("reading parse errors"))
     }
 
     /// Every supervisor of the environment's cluster, at most `concurrency` requests at a time.
     pub async fn status_all(&self, concurrency: usize) -> Result<FleetStatus> {
-        let ids = self.druid.supervisor_ids().await.map_err(druid_error("listing supervisors"))?;
+        let ids = self.druid.supervisor_ids().await.map_err(self.druid_failed("listing supervisors"))?;
         Ok(self.druid.supervisor_statuses(&ids, concurrency).await)
     }
 }

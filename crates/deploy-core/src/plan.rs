@@ -8,7 +8,7 @@ use serde::Serialize;
 use sha2::Digest as _;
 
 use crate::drift::Drift;
-use crate::session::{Session, druid_error};
+use crate::session::Session;
 use crate::{Checked, Result};
 
 /// What [`Session::plan`] found.
@@ -96,12 +96,12 @@ pub fn spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) ->
             }),
             json_patch::PatchOperation::Replace(replace) => {
                 let path = replace.path.to_string();
-                Some(SpecChange {
-                    op: ChangeOp::Change,
-                    from: live.pointer(&path).cloned(),
-                    path,
-                    to: Some(replace.value),
-                })
+                let from = live.pointer(&path).cloned();
+                // Druid echoes durations in seconds (`PT1H` comes back as `PT3600S`).
+                if from.as_ref().is_some_and(|from| same_duration(from, &replace.value)) {
+                    return None;
+                }
+                Some(SpecChange { op: ChangeOp::Change, from, path, to: Some(replace.value) })
             }
             json_patch::PatchOperation::Remove(remove) if parent_is_list(remove.path.as_str()) => {
                 let path = remove.path.to_string();
@@ -110,6 +110,17 @@ pub fn spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) ->
             _ => None,
         })
         .collect()
+}
+
+/// Whether `a` and `b` are ISO 8601 durations of the same length (`PT1H`, `PT3600S`).
+fn same_duration(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    let seconds = |value: &serde_json::Value| {
+        let text = value.as_str()?;
+        let span: jiff::Span = text.parse().ok()?;
+        // Only time units: days and longer have no fixed length without a date.
+        span.total(jiff::Unit::Second).ok()
+    };
+    matches!((seconds(a), seconds(b)), (Some(a), Some(b)) if (a - b).abs() < 1e-9)
 }
 
 impl Session {
@@ -129,7 +140,7 @@ impl Session {
             .druid
             .get_spec(&self.environment.datasource)
             .await
-            .map_err(druid_error("reading the live spec"))?;
+            .map_err(self.druid_failed("reading the live spec"))?;
         let changes = if checked.error_count() == 0 {
             spec_changes(live.as_ref(), &checked.render(&self.environment, None)?)
         } else {
@@ -159,5 +170,21 @@ impl Session {
             drift,
             action,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::same_duration;
+
+    #[test]
+    fn durations_are_compared_by_length() {
+        assert!(same_duration(&json!("PT1H"), &json!("PT3600S")));
+        assert!(same_duration(&json!("PT30M"), &json!("PT1800S")));
+        assert!(!same_duration(&json!("PT1H"), &json!("PT30M")));
+        assert!(!same_duration(&json!("PT1H"), &json!(3600)));
+        assert!(!same_duration(&json!("HOUR"), &json!("HOUR")), "not durations: compared as values");
     }
 }

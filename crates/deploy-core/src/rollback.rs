@@ -3,14 +3,15 @@
 
 use std::collections::BTreeMap;
 
+use druid_client::spec::SupervisorSpec;
 use schema_registry::Version;
 
 use serde::Serialize;
 
 use crate::events::Step;
 use crate::ledger::{Action, Outcome};
-use crate::session::{Session, druid_error};
-use crate::verify::Verification;
+use crate::session::Session;
+use crate::verify::{Sizing, Verification};
 use crate::{Error, Result};
 
 impl Session {
@@ -40,7 +41,7 @@ impl Session {
             source: Box::new(source),
         })?;
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        let verification = self.wait_and_verify().await?;
+        let verification = self.wait_and_verify(Sizing::of(&spec)).await?;
         let outcome = if verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
         // The spec is live either way: the channel says what runs.
         self.move_channel(&channel, base.as_ref(), version, Some("rollback")).await?;
@@ -50,10 +51,13 @@ impl Session {
 
     /// After `version` failed verification: re-submit and verify the channel's version
     /// (`previous`), or suspend the supervisor when there is none; record it either way.
+    /// With `previous_live` (the deploy changed the spec, not the version), that exact spec is
+    /// re-submitted instead of a re-render.
     pub(crate) async fn restore_after_failed_verification(
         &self,
         version: &Version,
         previous: Option<&str>,
+        previous_live: Option<&SupervisorSpec>,
         failures: &str,
     ) -> Result<(Option<String>, Option<Verification>)> {
         self.step(
@@ -62,9 +66,15 @@ impl Session {
         );
         let restored = if let Some(previous) = previous {
             let previous = Version::parse(previous)?;
-            let spec = self.render_version(&previous).await?;
-            self.druid.submit_spec(&spec).await.map_err(druid_error("submitting the previous version"))?;
-            let restored_verification = self.wait_and_verify().await?;
+            let spec = match previous_live {
+                Some(spec) => spec.clone(),
+                None => self.render_version(&previous).await?,
+            };
+            self.druid
+                .submit_spec(&spec)
+                .await
+                .map_err(self.druid_failed("submitting the previous version"))?;
+            let restored_verification = self.wait_and_verify(Sizing::of(&spec)).await?;
             let outcome = if restored_verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
             self.record(
                 Action::AutomaticRollback,
@@ -79,7 +89,10 @@ impl Session {
             (Some(previous.to_string()), Some(restored_verification))
         } else {
             // Nothing to go back to: stop ingesting rather than keep a failing version.
-            self.druid.suspend(&self.environment.datasource).await.map_err(druid_error("suspending"))?;
+            self.druid
+                .suspend(&self.environment.datasource)
+                .await
+                .map_err(self.druid_failed("suspending"))?;
             self.record(
                 Action::AutomaticRollback,
                 Outcome::Succeeded,

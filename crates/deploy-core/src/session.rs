@@ -176,8 +176,23 @@ fn lease_ttl(environment: &Environment) -> Duration {
     Duration::from_secs(environment.thresholds.ready_timeout_secs * 2 + 600)
 }
 
-pub(crate) fn druid_error(action: &'static str) -> impl FnOnce(druid_client::Error) -> Error {
-    move |source| Error::Druid { action, source: Box::new(source) }
+impl Session {
+    /// Maps a Druid failure while doing `action`: a 404 means this environment's supervisor
+    /// does not exist (yet), which says more than "Druid failed".
+    pub(crate) fn druid_failed(
+        &self,
+        action: &'static str,
+    ) -> impl FnOnce(druid_client::Error) -> Error + use<> {
+        let datasource = self.environment.datasource.clone();
+        let environment = self.environment.name.clone();
+        move |source| {
+            if source.is_not_found() {
+                Error::NoSupervisor { datasource, environment, action }
+            } else {
+                Error::Druid { action, source: Box::new(source) }
+            }
+        }
+    }
 }
 
 /// Who is acting, for registry records: `DRUIDCTL_ACTOR`, the GitLab user in CI, the login

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::Result;
 use crate::events::{Event, Step};
-use crate::session::{Session, druid_error};
+use crate::session::Session;
 
 /// A verification verdict.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -122,23 +122,57 @@ impl Verification {
     }
 }
 
+/// How many reading tasks a spec asks for: taskCount x replicas.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sizing {
+    /// `ioConfig.taskCount`.
+    pub task_count: u32,
+    /// `ioConfig.replicas`.
+    pub replicas: u32,
+}
+
+impl Sizing {
+    /// Reading tasks expected.
+    pub fn expected(self) -> u32 {
+        self.task_count.saturating_mul(self.replicas)
+    }
+
+    /// The sizing `spec` asks for (Druid's default of 1 where it says nothing).
+    pub fn of(spec: &druid_client::spec::SupervisorSpec) -> Self {
+        let io = spec.spec.as_ref().map(|spec| &spec.io_config);
+        Self {
+            task_count: io.and_then(|io| io.task_count).unwrap_or(1),
+            replicas: io.and_then(|io| io.replicas).unwrap_or(1),
+        }
+    }
+}
+
 impl Session {
+    /// The sizing the environment's settings ask for.
+    pub fn configured_sizing(&self) -> Sizing {
+        Sizing {
+            task_count: self.environment.ingestion.task_count,
+            replicas: self.environment.ingestion.replicas,
+        }
+    }
+
     /// Waits (with the configured deadline) for RUNNING, healthy and the expected number of
     /// running tasks, watches them read for `observe_secs`, then verifies. Not becoming ready
     /// is a failed check, not an error.
-    pub(crate) async fn wait_and_verify(&self) -> Result<Verification> {
+    /// `sizing` is the submitted spec's: a restored spec may be sized unlike the settings.
+    pub(crate) async fn wait_and_verify(&self, sizing: Sizing) -> Result<Verification> {
         let thresholds = &self.environment.thresholds;
         let deadline = Duration::from_secs(thresholds.ready_timeout_secs);
         let started = self.clock.now();
         let id = &self.environment.datasource;
-        let expected = self.environment.ingestion.task_count * self.environment.ingestion.replicas;
+        let expected = sizing.expected();
         let mut ready = false;
         loop {
             let status = self
                 .druid
                 .supervisor_status(id)
                 .await
-                .map_err(druid_error("reading the supervisor status"))?;
+                .map_err(self.druid_failed("reading the supervisor status"))?;
             let state = status.payload.state.clone();
             let tasks = status.payload.active_tasks.len();
             // RUNNING comes before the tasks exist: wait for them too.
@@ -170,7 +204,7 @@ impl Session {
         if ready {
             self.observe().await?;
         }
-        let verification = self.verify().await?;
+        let verification = self.verify_for(sizing).await?;
         self.step(
             Step::Verified,
             if verification.passed() {
@@ -194,7 +228,7 @@ impl Session {
                 .druid
                 .supervisor_status(&self.environment.datasource)
                 .await
-                .map_err(druid_error("reading the supervisor status"))?;
+                .map_err(self.druid_failed("reading the supervisor status"))?;
             let totals = self.reading_stats(&status).await?;
             let watched = self.clock.now().duration_since(started).unsigned_abs();
             self.step(
@@ -224,19 +258,30 @@ impl Session {
             .druid
             .supervisor_stats(&self.environment.datasource)
             .await
-            .map_err(druid_error("reading the supervisor stats"))?;
+            .map_err(self.druid_failed("reading the supervisor stats"))?;
         Ok(StatsSum::of(&stats, |task| reading.contains(task)))
     }
 
-    /// The runbook's checklist, each check with its value, threshold and verdict.
+    /// The runbook's checklist, each check with its value, threshold and verdict, for the
+    /// sizing the environment's settings ask for.
     pub async fn verify(&self) -> Result<Verification> {
+        self.verify_for(self.configured_sizing()).await
+    }
+
+    /// The checklist for a spec of `sizing`.
+    pub async fn verify_for(&self, sizing: Sizing) -> Result<Verification> {
         let id = &self.environment.datasource;
         let thresholds = &self.environment.thresholds;
-        let ingestion = &self.environment.ingestion;
-        let status =
-            self.druid.supervisor_status(id).await.map_err(druid_error("reading the supervisor status"))?;
-        let healthy =
-            self.druid.supervisor_health(id).await.map_err(druid_error("reading the supervisor health"))?;
+        let status = self
+            .druid
+            .supervisor_status(id)
+            .await
+            .map_err(self.druid_failed("reading the supervisor status"))?;
+        let healthy = self
+            .druid
+            .supervisor_health(id)
+            .await
+            .map_err(self.druid_failed("reading the supervisor health"))?;
         let payload = &status.payload;
         let mut checks = Vec::new();
         let verdict = |ok: bool, warn_only: bool| match (ok, warn_only) {
@@ -253,14 +298,14 @@ impl Session {
             verdict: verdict(payload.state == Some(SupervisorState::Running) && healthy, false),
         });
 
-        let expected = ingestion.task_count * ingestion.replicas;
+        let expected = sizing.expected();
         let running = payload.active_tasks.len();
         checks.push(CheckResult {
             name: "running_tasks",
             value: running.to_string(),
             threshold: format!(
                 "= {expected} (taskCount {} x replicas {})",
-                ingestion.task_count, ingestion.replicas
+                sizing.task_count, sizing.replicas
             ),
             verdict: verdict(u32::try_from(running).unwrap_or(u32::MAX) == expected, false),
         });
@@ -335,7 +380,7 @@ impl Session {
             created_time_interval: Some(format!("{since}/{now}")),
             ..TaskFilter::default()
         };
-        let complete = self.druid.tasks(&filter).await.map_err(druid_error("listing recent tasks"))?;
+        let complete = self.druid.tasks(&filter).await.map_err(self.druid_failed("listing recent tasks"))?;
         let failed = complete.iter().filter(|task| task.code() == Some(&TaskStatus::Failed)).count();
         #[allow(clippy::cast_precision_loss)]
         let ratio = if complete.is_empty() { 0.0 } else { failed as f64 / complete.len() as f64 };

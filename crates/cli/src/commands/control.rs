@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use deploy_core::controls::{Control, ControlReport};
+use deploy_core::controls::{Control, ControlOutcome, ControlReport};
 
 use super::{Context, block_on, confirm};
 use crate::output::{CliError, Output, Status};
@@ -30,21 +30,21 @@ pub fn run(context: &Context, control: Control, yes: bool, out: &Output) -> Resu
     }
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());
-    block_on(async { Ok(session.control(control).await?) })?;
+    let outcome = block_on(async { Ok(session.control(control).await?) })?;
     progress.finish();
     if out.is_json() {
         out.json(&ControlReport {
             environment: &session.environment.name,
             supervisor: &session.environment.datasource,
             action: control,
+            outcome,
         })?;
     } else {
-        out.line(format_args!(
-            "{} ({}) {}",
-            session.environment.datasource,
-            session.environment.name,
-            control.past()
-        ))?;
+        let done = match outcome {
+            ControlOutcome::AlreadySo => format!("was {}: nothing to do", control.already()),
+            ControlOutcome::Applied => control.past().to_owned(),
+        };
+        out.line(format_args!("{} ({}) {done}", session.environment.datasource, session.environment.name))?;
     }
     Ok(Status::Success)
 }

@@ -236,3 +236,54 @@ async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
     );
     assert!(scrape.samples.iter().any(|sample| sample.metric == "druidctl_alerts_breached"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_supervisor_says_so_and_controls_are_idempotent() {
+    let server = druid().await;
+    let repo = sample_repo();
+    // Nothing deployed yet: not "check the Druid URL" but "deploy first".
+    let mut status = druidctl(repo.path());
+    status.args(["status", "--env", "dev"]);
+    with_druid(&mut status, &server);
+    status.assert().code(2).stderr(
+        predicate::str::contains("no supervisor `settlement_transactions_dev`")
+            .and(predicate::str::contains("druidctl deploy --env dev"))
+            .and(predicate::str::contains("Druid URL").not()),
+    );
+    let mut deploy = druidctl(repo.path());
+    deploy.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().success();
+    for (command, expected) in [
+        ("suspend", "settlement_transactions_dev (dev) suspended"),
+        ("suspend", "settlement_transactions_dev (dev) was already suspended: nothing to do"),
+        ("resume", "settlement_transactions_dev (dev) resumed"),
+        ("resume", "settlement_transactions_dev (dev) was already running: nothing to do"),
+    ] {
+        let mut control = druidctl(repo.path());
+        control.args([command, "--env", "dev"]);
+        with_druid(&mut control, &server);
+        control.assert().success().stdout(predicate::str::contains(expected));
+    }
+    // Druid was asked once each; the no-ops are recorded as such.
+    assert_eq!(server.fake.calls(druid_client::testing::Call::Suspend), 1);
+    assert_eq!(server.fake.calls(druid_client::testing::Call::Resume), 1);
+    let mut history = druidctl(repo.path());
+    history.args(["history", "--env", "dev", "-o", "json"]);
+    let records: Value = serde_json::from_slice(&history.output().unwrap().stdout).unwrap();
+    let outcomes: Vec<_> = records
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|record| (record["action"].clone(), record["outcome"].clone()))
+        .collect();
+    assert!(
+        outcomes.ends_with(&[
+            ("suspend".into(), "succeeded".into()),
+            ("suspend".into(), "no-op".into()),
+            ("resume".into(), "succeeded".into()),
+            ("resume".into(), "no-op".into()),
+        ]),
+        "{outcomes:?}"
+    );
+}

@@ -445,3 +445,73 @@ async fn tasks_still_publishing_for_the_previous_spec_are_not_judged() {
     let stats = druid.supervisor_stats("settlement_transactions_dev").await.unwrap();
     assert_eq!(stats["0"].len(), 2);
 }
+
+#[tokio::test]
+async fn a_sizing_change_alone_is_deployed_as_plan_shows() {
+    use deploy_core::plan::ChangeOp;
+    let fx = fixture();
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let dev = fx.environment("dev");
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    // The runbook's answer to lag: raise taskCount, then deploy (same schema, same version).
+    let mut bigger = dev.clone();
+    bigger.ingestion.task_count = 2;
+    let plan = fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap()).await.unwrap();
+    let planned: Vec<(ChangeOp, &str)> =
+        plan.changes.iter().map(|change| (change.op, change.path.as_str())).collect();
+    assert_eq!(planned, [(ChangeOp::Change, "/spec/ioConfig/taskCount")]);
+    let outcome = fx.deploy(&druid, &clock, &bigger, version("v1")).await.unwrap();
+    let DeployOutcome::Deployed { verification, .. } = &outcome else { panic!("{outcome:?}") };
+    let tasks = verification.checks.iter().find(|check| check.name == "running_tasks").unwrap();
+    assert_eq!((tasks.value.as_str(), tasks.verdict), ("2", Verdict::Pass));
+    let live = druid.get_spec("settlement_transactions_dev").await.unwrap().unwrap();
+    assert_eq!(live.spec.unwrap().io_config.task_count, Some(2));
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::Succeeded));
+    assert!(last.detail.unwrap().contains("/spec/ioConfig/taskCount"), "the change is recorded");
+    // And now plan and deploy agree there is nothing left to do.
+    let plan = fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap()).await.unwrap();
+    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    let again = fx.deploy(&druid, &clock, &bigger, version("v1")).await.unwrap();
+    assert_eq!(again, DeployOutcome::AlreadyLive { version: "v1".into() });
+    assert_eq!(druid.submitted().len(), 2);
+}
+
+#[tokio::test]
+async fn an_edit_in_druids_console_is_undone_by_the_next_deploy() {
+    let fx = fixture();
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let dev = fx.environment("dev");
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    let rendered = druid.submitted()[0].clone();
+    let mut edited = rendered.clone();
+    edited.spec.as_mut().unwrap().io_config.task_duration = Some("PT5M".into());
+    druid.edit_live_spec("settlement_transactions_dev", edited);
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
+    assert_eq!(druid.get_spec("settlement_transactions_dev").await.unwrap().unwrap(), rendered);
+}
+
+#[tokio::test]
+async fn a_sizing_change_that_fails_restores_the_spec_that_ran_before() {
+    let fx = fixture();
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let dev = fx.environment("dev");
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    // The second submission (taskCount 3) reads 5 % garbage.
+    druid.poison(2, poisoned());
+    let mut bigger = dev.clone();
+    bigger.ingestion.task_count = 3;
+    let outcome = fx.deploy(&druid, &clock, &bigger, version("v1")).await.unwrap();
+    let DeployOutcome::RolledBack { restored, restored_verification, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(restored.as_deref(), Some("v1"));
+    assert!(restored_verification.unwrap().passed());
+    let specs = druid.submitted();
+    assert_eq!(specs.len(), 3);
+    assert_eq!(specs[2], specs[0], "the spec that ran before, not the failing sizing again");
+}
