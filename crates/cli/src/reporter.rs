@@ -64,11 +64,11 @@ impl Reporter for Progress {
                 spinner.set_message(detail);
             }
             (Some(spinner), Event::Step { step, detail }) => {
-                spinner.println(format!("  {:<12} {detail}", format!("{step:?}").to_lowercase()));
+                spinner.println(format!("  {:<12} {detail}", step.label()));
                 spinner.set_message(detail);
             }
             (None, Event::Step { step, detail }) => {
-                self.out.note(format_args!("  {:<12} {detail}", format!("{step:?}").to_lowercase()));
+                self.out.note(format_args!("  {:<12} {detail}", step.label()));
             }
             (Some(spinner), Event::Warning { message }) => spinner.println(format!("warning: {message}")),
             (None, Event::Warning { message }) => self.out.error_line(format_args!("warning: {message}")),

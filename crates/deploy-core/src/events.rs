@@ -27,6 +27,27 @@ pub enum Step {
     Unchanged,
 }
 
+impl Step {
+    /// The step in words (`rolling back`), for progress lines.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Locked => "locked",
+            Self::Compiled => "compiled",
+            Self::Published => "published",
+            Self::Rendered => "rendered",
+            Self::Submitted => "submitted",
+            Self::Waiting => "waiting",
+            Self::Observing => "observing",
+            Self::Verified => "verified",
+            Self::Promoted => "promoted",
+            Self::RollingBack => "rolling back",
+            Self::RolledBack => "rolled back",
+            Self::Recorded => "recorded",
+            Self::Unchanged => "unchanged",
+        }
+    }
+}
+
 /// What a workflow reports as it goes.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

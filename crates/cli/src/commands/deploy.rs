@@ -92,13 +92,20 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
                     out.line(format_args!("restored {}:", restored.as_deref().unwrap_or("-")))?;
                     print_checks(out, restored_verification)?;
                 }
+                let env = &session.environment.name;
+                let after = match (restored, restored_verification) {
+                    (None, _) => "no earlier version to restore: the supervisor was suspended".to_owned(),
+                    (Some(version), Some(checks)) if !checks.passed() => format!(
+                        "{version} was restored but fails verification too ({}): {env} is UNHEALTHY; look with \
+                         `druidctl status --env {env}` and `druidctl logs --env {env}`, then `druidctl suspend --env {env}` \
+                         or `druidctl rollback --env {env} --version <an earlier version>`",
+                        checks.failures().join(", ")
+                    ),
+                    (Some(version), _) => format!("rolled back to {version}, which verifies"),
+                };
                 out.line(format_args!(
-                    "{failed} failed verification ({}); {}",
-                    verification.failures().join(", "),
-                    restored.as_ref().map_or_else(
-                        || "the supervisor was suspended".to_owned(),
-                        |version| format!("rolled back to {version}")
-                    )
+                    "{failed} failed verification ({}); {after}",
+                    verification.failures().join(", ")
                 ))?;
             }
             Ok(Status::CheckFailed)

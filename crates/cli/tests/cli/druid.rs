@@ -287,3 +287,35 @@ async fn a_missing_supervisor_says_so_and_controls_are_idempotent() {
         "{outcomes:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_automatic_rollback_says_the_environment_is_unhealthy() {
+    use druid_client::testing::Rows;
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    let deploy = || {
+        let mut deploy = druidctl(dir);
+        deploy.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"]);
+        with_druid(&mut deploy, &server);
+        deploy.output().unwrap()
+    };
+    assert!(deploy().status.success());
+    edit(
+        &dir.join("config/dimensions.json"),
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acquirerRef", "from": "acquirerId" },"#,
+    );
+    git(dir, &["commit", "-qam", "a new dimension"]);
+    // The new version and the restored one both read 5 % garbage.
+    server.fake.poison(2, Rows::new(950, 50)).poison(3, Rows::new(950, 50));
+    let output = deploy();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let last = stdout.lines().last().unwrap();
+    assert!(last.contains("was restored but fails verification too (unparseable_ratio)"), "{last}");
+    assert!(last.contains("dev is UNHEALTHY") && last.contains("druidctl suspend --env dev"), "{last}");
+    assert!(!last.contains("rolled back to"), "{last}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("rolling back ") && stderr.contains("rolled back "), "{stderr}");
+}
