@@ -217,12 +217,20 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
     };
     // Druid echoes the default PT1H as PT3600S: plan must not call that a change.
     assert_eq!(duration(&before).as_deref(), Some("PT3600S"));
-    let plan = case.workflow().plan(&case.project().check().unwrap()).await.unwrap();
-    assert!(plan.changes.is_empty(), "Druid's echo of v1 differs from v1: {:#?}", plan.changes);
+    let plan = case
+        .workflow()
+        .plan(&case.project().check().unwrap(), case.project().config().base_dir())
+        .await
+        .unwrap();
+    assert!(plan.diff.is_empty(), "Druid's echo of v1 differs from v1: {:#?}", plan.diff);
     // Same schema, same version, a sizing change only.
     case.edit("druidctl.toml", "[defaults.ingestion]\n", "[defaults.ingestion]\ntask_duration = \"PT30M\"\n");
-    let plan = case.workflow().plan(&case.project().check().unwrap()).await.unwrap();
-    let paths: Vec<&str> = plan.changes.iter().map(|change| change.path.as_str()).collect();
+    let plan = case
+        .workflow()
+        .plan(&case.project().check().unwrap(), case.project().config().base_dir())
+        .await
+        .unwrap();
+    let paths: Vec<&str> = plan.diff.iter().map(|change| change.path.as_str()).collect();
     assert_eq!(paths, ["/spec/ioConfig/taskDuration"]);
     let deployed = case.deploy("v1").await;
     let DeployOutcome::Deployed { verification, .. } = &deployed else { panic!("{deployed:#?}") };
@@ -233,7 +241,14 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
     assert_eq!(history.len(), 2, "one submit per deploy");
     let actions = case.history().await;
     assert_eq!(actions.last().map(String::as_str), Some("deploy succeeded"), "{actions:?}");
-    assert!(case.workflow().plan(&case.project().check().unwrap()).await.unwrap().changes.is_empty());
+    assert!(
+        case.workflow()
+            .plan(&case.project().check().unwrap(), case.project().config().base_dir())
+            .await
+            .unwrap()
+            .diff
+            .is_empty()
+    );
     case.finish().await;
 }
 

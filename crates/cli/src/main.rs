@@ -19,7 +19,8 @@ Exit codes:
   0  success
   1  a check failed (invalid dimension mapping, breaking change, failed verification)
   2  usage, configuration or input error (bad flag, unknown environment, .proto syntax error)
-  3  an external system failed or was unreachable (Druid, S3)";
+  3  an external system failed or was unreachable (Druid, S3)
+  4  plan --exit-code: a deploy would change what Druid runs";
 
 /// Ship Protobuf schema changes into Apache Druid safely.
 #[derive(Debug, Parser)]
@@ -76,8 +77,9 @@ enum Command {
         #[command(subcommand)]
         command: commands::schemas::Command,
     },
-    /// What deploy would do: validation, compatibility, the spec diff against Druid, drift.
-    Plan,
+    /// What deploy would do: validation, compatibility, the spec diff against Druid, drift;
+    /// exits 1 when the deploy would be refused (and 4 on changes with --exit-code).
+    Plan(commands::plan::Args),
     /// Publish, submit, wait, verify and move the channel; roll back automatically on failure.
     Deploy(commands::deploy::DeployArgs),
     /// The post-deploy checklist: state, tasks, rate, parse errors, task failures, SQL probe.
@@ -129,7 +131,7 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&context, &args, &out),
         Command::Check(args) => commands::check::run(&context, &args, &out),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
-        Command::Plan => commands::plan::run(&context, &out),
+        Command::Plan(args) => commands::plan::run(&context, &args, &out),
         Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
         Command::Verify => commands::verify::run(&context, &out),
         Command::Rollback(args) => commands::rollback::run(&context, &args, &out),

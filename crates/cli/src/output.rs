@@ -22,6 +22,8 @@ pub enum Status {
     Success,
     /// Exit 1: the command ran and a check it performs failed.
     CheckFailed,
+    /// Exit 4: `plan --exit-code` found changes to deploy.
+    Changes,
 }
 
 /// Exit code of usage, configuration and input errors.
@@ -175,6 +177,7 @@ impl Output {
         match result {
             Ok(Status::Success) => ExitCode::SUCCESS,
             Ok(Status::CheckFailed) => ExitCode::from(1),
+            Ok(Status::Changes) => ExitCode::from(4),
             Err(error) if error.broken_pipe => ExitCode::SUCCESS,
             Err(error) => {
                 let mut stderr = anstream::stderr().lock();

@@ -1,6 +1,8 @@
 //! What a deploy would do, without doing it: validation, compatibility against the
 //! channel's version, the spec diff against what Druid runs, drift.
 
+use std::path::Path;
+
 use base64::Engine as _;
 use druid_client::spec::SupervisorSpec;
 use schema_registry::Version;
@@ -22,12 +24,39 @@ pub struct Plan {
     pub problems: Vec<druid_mapping::Problem>,
     /// The working schema against the channel's version (wire-json + Druid rules).
     pub compatibility: Option<proto_schema::compat::Report>,
+    /// Whether a deploy would change what Druid runs.
+    pub changes: bool,
     /// How the spec Druid runs would change, path by path.
-    pub changes: Vec<SpecChange>,
+    pub diff: Vec<SpecChange>,
+    /// Why a deploy would be refused now (the first reason found), if it would.
+    pub refused: Option<Refusal>,
     /// Live versus recorded state.
     pub drift: Drift,
     /// What `deploy` would do, in a sentence.
     pub action: String,
+}
+
+/// Why a deploy would be refused.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Refusal {
+    /// Which rule refuses.
+    pub kind: RefusalKind,
+    /// The refusal as `deploy` would word it.
+    pub reason: String,
+}
+
+/// The rules that refuse a deploy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RefusalKind {
+    /// `dimensions.json` does not match the schema.
+    InvalidMapping,
+    /// Uncommitted schema and the environment does not set `allow_dirty`.
+    DirtyTree,
+    /// Breaking changes against the channel's version.
+    Breaking,
+    /// Outside the deployment window.
+    WindowClosed,
 }
 
 /// One difference between the live spec and the rendered one.
@@ -126,7 +155,11 @@ fn same_duration(a: &serde_json::Value, b: &serde_json::Value) -> bool {
 impl Session {
     /// What `deploy` would do, without doing it: validation, compatibility against the
     /// channel's version, the spec diff against Druid, drift.
-    pub async fn plan(&self, checked: &Checked) -> Result<Plan> {
+    ///
+    /// It checks what a deploy checks before acting (the mapping, the committed-tree rule, the
+    /// compatibility gate, the window), in that order, and reports the first refusal.
+    /// `project_dir` is where git is asked whether the schema is committed.
+    pub async fn plan(&self, checked: &Checked, project_dir: &Path) -> Result<Plan> {
         let channel = self.channel()?;
         let channel_version = self.registry.channel(&channel).await?.map(|state| state.pointer.version);
         let compatibility = match &channel_version {
@@ -141,35 +174,64 @@ impl Session {
             .get_spec(&self.environment.datasource)
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
-        let changes = if checked.error_count() == 0 {
+        let diff = if checked.error_count() == 0 {
             spec_changes(live.as_ref(), &checked.render(&self.environment, None)?)
         } else {
             Vec::new()
         };
         let drift = self.drift().await?;
-        let action = if checked.error_count() > 0 {
-            "nothing: dimensions.json does not match the schema (see problems)".to_owned()
-        } else if compatibility.as_ref().is_some_and(|report| report.breaking) {
-            "refuse: breaking changes (deploy with --allow-breaking --reason TEXT to override)".to_owned()
-        } else if changes.is_empty() {
-            "nothing: the live spec is already this one".to_owned()
-        } else {
-            format!(
+        let refused = self.refusal(checked, project_dir, compatibility.as_ref());
+        let action = match &refused {
+            Some(refusal) => format!("refuse: {}", refusal.reason),
+            None if diff.is_empty() => "nothing: the live spec is already this one".to_owned(),
+            None => format!(
                 "publish the working schema, submit the spec ({} change{}), verify, move {}",
-                changes.len(),
-                if changes.len() == 1 { "" } else { "s" },
+                diff.len(),
+                if diff.len() == 1 { "" } else { "s" },
                 self.environment.channel
-            )
+            ),
         };
         Ok(Plan {
             environment: self.environment.name.clone(),
             channel_version,
             problems: checked.problems.clone(),
             compatibility,
-            changes,
+            changes: !diff.is_empty(),
+            diff,
+            refused,
             drift,
             action,
         })
+    }
+
+    /// The first rule that would refuse a deploy now, worded as the deploy's error.
+    fn refusal(
+        &self,
+        checked: &Checked,
+        project_dir: &Path,
+        compatibility: Option<&proto_schema::compat::Report>,
+    ) -> Option<Refusal> {
+        let refuse = |kind, reason: String| Some(Refusal { kind, reason });
+        if let Err(err) = checked.ensure_valid() {
+            return refuse(RefusalKind::InvalidMapping, err.to_string());
+        }
+        if let Err(err) = crate::publish::check_committed(checked, &self.environment, project_dir) {
+            return refuse(RefusalKind::DirtyTree, err.to_string());
+        }
+        if let Some(report) = compatibility.filter(|report| report.breaking) {
+            let errors =
+                report.findings.iter().filter(|f| f.severity == druid_mapping::Severity::Error).count();
+            return refuse(
+                RefusalKind::Breaking,
+                format!(
+                    "{errors} breaking change(s) against the channel's version (an override needs a recorded reason)"
+                ),
+            );
+        }
+        if let Err(err) = crate::policy::check_window(&self.environment, self.clock.now()) {
+            return refuse(RefusalKind::WindowClosed, err.to_string());
+        }
+        None
     }
 }
 

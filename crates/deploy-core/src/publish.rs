@@ -138,6 +138,27 @@ pub async fn resolve_baseline(environment: &Environment, reference: &str) -> Res
     baseline(&registry, &version).await
 }
 
+/// Refuses an uncommitted schema where the environment does not allow one (what a publish
+/// without an explicit version name would refuse).
+pub fn check_committed(checked: &Checked, environment: &Environment, project_dir: &Path) -> Result<()> {
+    let (proto_root, dimensions_path) = inputs(checked);
+    match git_state(project_dir, &[&proto_root, &dimensions_path]) {
+        Some(git) if git.dirty && !crate::policy::allows_dirty(environment) => {
+            Err(Error::DirtyTree { environment: environment.name.clone() })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// The published inputs, canonical where possible (git compares paths).
+fn inputs(checked: &Checked) -> (std::path::PathBuf, std::path::PathBuf) {
+    let proto_root =
+        checked.schema.root().canonicalize().unwrap_or_else(|_| checked.schema.root().to_owned());
+    let dimensions_path =
+        checked.dimensions_path.canonicalize().unwrap_or_else(|_| checked.dimensions_path.clone());
+    (proto_root, dimensions_path)
+}
+
 /// How to publish.
 #[derive(Debug, Clone, Default)]
 pub struct PublishOptions {
@@ -189,12 +210,13 @@ pub async fn publish_to(
     let dimensions = std::fs::read(&checked.dimensions_path)
         .map_err(|source| Error::ConfigRead { path: checked.dimensions_path.clone(), source })?;
     let bundle = bundle(&checked.schema, checked.message.full_name(), dimensions);
-    let proto_root =
-        checked.schema.root().canonicalize().unwrap_or_else(|_| checked.schema.root().to_owned());
-    let dimensions_path =
-        checked.dimensions_path.canonicalize().unwrap_or_else(|_| checked.dimensions_path.clone());
+    let (proto_root, dimensions_path) = inputs(checked);
     let git = git_state(project_dir, &[&proto_root, &dimensions_path]);
     let version = match &options.version {
+        // A name given by hand does not lift the committed-tree rule.
+        Some(_) if git.as_ref().is_some_and(|git| git.dirty) && !crate::policy::allows_dirty(environment) => {
+            return Err(Error::DirtyTree { environment: environment.name.clone() });
+        }
         Some(name) => Version::parse(name)?,
         None => version_name(environment, git.as_ref(), &bundle)?,
     };

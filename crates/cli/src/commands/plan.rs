@@ -3,22 +3,37 @@
 
 use std::sync::Arc;
 
-use deploy_core::plan::ChangeOp;
+use deploy_core::plan::{ChangeOp, RefusalKind};
 
 use super::{Context, block_on};
+use crate::commands::validate::print_problems;
 use crate::output::{CliError, Output, Status};
 use crate::reporter::Progress;
 
-pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
+/// Flags of `plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Exit 0 when a deploy would change nothing, 1 when it would be refused, 4 when it would
+    /// change something (as `terraform plan -detailed-exitcode`, for pipelines).
+    #[arg(long)]
+    exit_code: bool,
+}
+
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
     let (project, session) = context.connect(out)?;
     let checked = project.check()?;
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());
-    let plan = block_on(async { Ok(session.plan(&checked).await?) })?;
+    let plan = block_on(async { Ok(session.plan(&checked, project.config().base_dir()).await?) })?;
     progress.finish();
+    let status = match (&plan.refused, plan.changes) {
+        (Some(_), _) => Status::CheckFailed,
+        (None, true) if args.exit_code => Status::Changes,
+        (None, _) => Status::Success,
+    };
     if out.is_json() {
         out.json(&plan)?;
-        return Ok(Status::Success);
+        return Ok(status);
     }
     out.line(format_args!(
         "{} ({}): channel {} at {}",
@@ -27,17 +42,20 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
         session.environment.channel,
         plan.channel_version.as_deref().unwrap_or("no version yet")
     ))?;
-    let errors =
-        plan.problems.iter().filter(|problem| problem.severity == deploy_core::Severity::Error).count();
-    if errors > 0 {
-        out.line(format_args!("validation: {errors} error(s); run `druidctl validate`"))?;
-    }
+    let file = project.dimensions_path().display().to_string();
+    let errors: Vec<_> = plan
+        .problems
+        .iter()
+        .filter(|problem| problem.severity == deploy_core::Severity::Error)
+        .cloned()
+        .collect();
+    print_problems(out, &errors, &file, false);
     if let Some(report) = &plan.compatibility {
         for finding in &report.findings {
             out.line(format_args!("compat: {finding}"))?;
         }
     }
-    for change in &plan.changes {
+    for change in &plan.diff {
         let value =
             |value: &Option<serde_json::Value>| value.as_ref().map(ToString::to_string).unwrap_or_default();
         match change.op {
@@ -60,5 +78,18 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
         out.line(format_args!("drift: {hint}"))?;
     }
     out.line(format_args!("deploy would: {}", plan.action))?;
-    Ok(Status::Success)
+    if let Some(refusal) = &plan.refused {
+        let hint = match refusal.kind {
+            RefusalKind::InvalidMapping => "`druidctl validate` lists every problem with its fix",
+            RefusalKind::DirtyTree => "commit the schema and dimensions.json first",
+            RefusalKind::Breaking => {
+                "`druidctl deploy --allow-breaking --reason TEXT` overrides it, recorded"
+            }
+            RefusalKind::WindowClosed => {
+                "`druidctl deploy --ignore-window --reason TEXT` overrides it, recorded"
+            }
+        };
+        out.error_line(format_args!("hint: {hint}"));
+    }
+    Ok(status)
 }

@@ -319,3 +319,43 @@ async fn a_failed_automatic_rollback_says_the_environment_is_unhealthy() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("rolling back ") && stderr.contains("rolled back "), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_exit_codes_say_change_refusal_or_nothing() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    edit(
+        &dir.join("druidctl.toml"),
+        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
+        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
+    );
+    git(dir, &["commit", "-qam", "deploy any day"]);
+    let plan = |extra: &[&str]| {
+        let mut plan = druidctl(dir);
+        plan.args(["plan", "--env", "dev"]).args(extra);
+        with_druid(&mut plan, &server);
+        plan.output().unwrap()
+    };
+    // Nothing deployed: changes (4 with --exit-code, 0 without).
+    assert_eq!(plan(&["--exit-code"]).status.code(), Some(4));
+    assert_eq!(plan(&[]).status.code(), Some(0));
+    let json: Value = serde_json::from_slice(&plan(&["--output", "json"]).stdout).unwrap();
+    assert_eq!((json["changes"].clone(), json["refused"].clone()), (Value::Bool(true), Value::Null));
+    let mut deploy = druidctl(dir);
+    deploy.args(["deploy", "--env", "dev"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().success();
+    // Deployed: nothing to do.
+    let nothing = plan(&["--exit-code"]);
+    assert_eq!(nothing.status.code(), Some(0), "{}", String::from_utf8_lossy(&nothing.stdout));
+    // A mapping error: refused (1), and the problem is printed, not just counted.
+    edit(&dir.join("config/dimensions.json"), r#"{ "name": "country" },"#, r#"{ "name": "countryy" },"#);
+    let refused = plan(&["--exit-code"]);
+    assert_eq!(refused.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    assert!(stdout.contains("countryy") && stdout.contains("did you mean `country`?"), "{stdout}");
+    assert!(stdout.contains("deploy would: refuse: "), "{stdout}");
+    let json: Value = serde_json::from_slice(&plan(&["--output", "json"]).stdout).unwrap();
+    assert_eq!(json["refused"]["kind"], "invalid-mapping");
+}

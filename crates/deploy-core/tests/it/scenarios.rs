@@ -351,11 +351,11 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     let clock = TestClock::at(TUESDAY_MORNING);
     fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     fx.change_dimensions();
-    let plan = fx.session(&druid, &clock, &dev).plan(&fx.project.check().unwrap()).await.unwrap();
+    let plan = fx.session(&druid, &clock, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
     assert_eq!(plan.channel_version.as_deref(), Some("v1"));
     assert!(!plan.compatibility.as_ref().unwrap().breaking);
     let paths: Vec<(ChangeOp, &str)> =
-        plan.changes.iter().map(|change| (change.op, change.path.as_str())).collect();
+        plan.diff.iter().map(|change| (change.op, change.path.as_str())).collect();
     // The new dimension goes in after `country`: the list shifts by one from there.
     assert!(
         paths.contains(&(ChangeOp::Change, "/spec/dataSchema/dimensionsSpec/dimensions/15/name")),
@@ -370,8 +370,9 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     // A brand-new environment: the whole spec is an addition, the descriptor a digest.
     let fresh = fixture();
     let empty = self::druid();
-    let plan = fresh.session(&empty, &clock, &dev).plan(&fresh.project.check().unwrap()).await.unwrap();
-    let whole = plan.changes[0].to.as_ref().unwrap();
+    let plan =
+        fresh.session(&empty, &clock, &dev).plan(&fresh.project.check().unwrap(), &fresh.root).await.unwrap();
+    let whole = plan.diff[0].to.as_ref().unwrap();
     let descriptor = whole.pointer("/spec/ioConfig/inputFormat/protoBytesDecoder/descriptorString").unwrap();
     assert!(descriptor.as_str().unwrap().starts_with("sha256:"), "{descriptor}");
 }
@@ -457,9 +458,10 @@ async fn a_sizing_change_alone_is_deployed_as_plan_shows() {
     // The runbook's answer to lag: raise taskCount, then deploy (same schema, same version).
     let mut bigger = dev.clone();
     bigger.ingestion.task_count = 2;
-    let plan = fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap()).await.unwrap();
+    let plan =
+        fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
     let planned: Vec<(ChangeOp, &str)> =
-        plan.changes.iter().map(|change| (change.op, change.path.as_str())).collect();
+        plan.diff.iter().map(|change| (change.op, change.path.as_str())).collect();
     assert_eq!(planned, [(ChangeOp::Change, "/spec/ioConfig/taskCount")]);
     let outcome = fx.deploy(&druid, &clock, &bigger, version("v1")).await.unwrap();
     let DeployOutcome::Deployed { verification, .. } = &outcome else { panic!("{outcome:?}") };
@@ -471,8 +473,9 @@ async fn a_sizing_change_alone_is_deployed_as_plan_shows() {
     assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::Succeeded));
     assert!(last.detail.unwrap().contains("/spec/ioConfig/taskCount"), "the change is recorded");
     // And now plan and deploy agree there is nothing left to do.
-    let plan = fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap()).await.unwrap();
-    assert!(plan.changes.is_empty(), "{:?}", plan.changes);
+    let plan =
+        fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    assert!(!plan.changes && plan.diff.is_empty(), "{:?}", plan.diff);
     let again = fx.deploy(&druid, &clock, &bigger, version("v1")).await.unwrap();
     assert_eq!(again, DeployOutcome::AlreadyLive { version: "v1".into() });
     assert_eq!(druid.submitted().len(), 2);
@@ -514,4 +517,30 @@ async fn a_sizing_change_that_fails_restores_the_spec_that_ran_before() {
     let specs = druid.submitted();
     assert_eq!(specs.len(), 3);
     assert_eq!(specs[2], specs[0], "the spec that ran before, not the failing sizing again");
+}
+
+#[tokio::test]
+async fn plan_refuses_what_deploy_would_refuse() {
+    use deploy_core::plan::RefusalKind;
+    let fx = fixture();
+    let druid = druid();
+    let tuesday = TestClock::at(TUESDAY_MORNING);
+    let dev = fx.environment("dev");
+    fx.deploy(&druid, &tuesday, &dev, version("v1")).await.unwrap();
+    // The window: prod on a Friday.
+    let friday = TestClock::at(FRIDAY_MORNING);
+    let prod = fx.environment("prod");
+    let plan = fx.session(&druid, &friday, &prod).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let refused = plan.refused.expect("refused on a Friday");
+    assert_eq!(refused.kind, RefusalKind::WindowClosed);
+    assert!(refused.reason.contains("Friday 11:00 CET"), "{}", refused.reason);
+    assert!(plan.action.starts_with("refuse: "), "{}", plan.action);
+    // A wire-json break (a field renamed) against the channel's version.
+    let proto = fx.root.join("schemas/proto/settlement_transaction.proto");
+    let text = std::fs::read_to_string(&proto).unwrap();
+    std::fs::write(&proto, text.replace("string last4 = 2;", "string last_four = 2;")).unwrap();
+    let plan = fx.session(&druid, &tuesday, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    assert_eq!(plan.refused.map(|refusal| refusal.kind), Some(RefusalKind::Breaking));
+    let err = fx.deploy(&druid, &tuesday, &dev, version("v2")).await.unwrap_err();
+    assert!(matches!(err, Error::Breaking { .. }), "and deploy refuses it too: {err:?}");
 }
