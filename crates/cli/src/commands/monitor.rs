@@ -3,6 +3,9 @@
 
 use std::time::Duration;
 
+use deploy_core::monitor::watch::MIN_INTERVAL;
+use deploy_core::monitor::{Tick, Watcher};
+
 use super::{Context, block_on};
 use crate::output::{CliError, Output, Status, table};
 
@@ -12,17 +15,38 @@ pub struct MonitorArgs {
     /// Keep evaluating, every --interval, until interrupted.
     #[arg(long)]
     watch: bool,
-    /// Time between two evaluations with --watch (`30s`, `2m`).
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = humantime::parse_duration)]
+    /// Time between two evaluations with --watch (`30s`, `2m`; at least 1s). After a failed
+    /// evaluation the wait doubles, up to ten intervals.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = interval)]
     interval: Duration,
     /// Serve the figures as Prometheus metrics at http://ADDR/metrics (implies --watch).
     #[arg(long, value_name = "ADDR")]
     prometheus: Option<std::net::SocketAddr>,
 }
 
+fn interval(text: &str) -> Result<Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|err| err.to_string())?;
+    if interval < MIN_INTERVAL {
+        return Err(format!(
+            "must be at least {}s: a shorter interval hammers the Overlord",
+            MIN_INTERVAL.as_secs()
+        ));
+    }
+    Ok(interval)
+}
+
 pub fn run(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     let watch = args.watch || args.prometheus.is_some();
+    if !watch {
+        let report = block_on(async { Ok(session.monitor().await?) })?;
+        if out.is_json() {
+            out.json(&report)?;
+        } else {
+            out.line(alerts_table(&report))?;
+        }
+        return Ok(if report.breached { Status::CheckFailed } else { Status::Success });
+    }
     block_on(async {
         let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
         if let Some(address) = args.prometheus {
@@ -32,33 +56,39 @@ pub fn run(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status
             out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
             tokio::spawn(deploy_core::monitor::serve_metrics(listener, latest.clone()));
         }
+        let mut watcher = Watcher::new(session, args.interval);
+        // Until interrupted (Ctrl-C) or stdout closes; Druid's failures do not end it.
         loop {
-            let report = session.monitor().await?;
-            *latest.lock().expect("metrics lock") =
-                deploy_core::monitor::prometheus(std::slice::from_ref(&report));
+            let tick = watcher.tick().await;
+            *latest.lock().expect("metrics lock") = watcher.metrics();
             if out.is_json() {
-                if watch {
-                    out.line(serde_json::to_string(&report).unwrap_or_default())?;
-                } else {
-                    out.json(&report)?;
-                }
+                out.line(serde_json::to_string(&tick).unwrap_or_default())?;
             } else {
-                let mut rows = table(&["ALERT", "VALUE", "THRESHOLD", "STATUS", "ACTION"]);
-                for alert in &report.alerts {
-                    rows.add_row(vec![
-                        alert.name.as_str().to_owned(),
-                        alert.value.clone(),
-                        alert.threshold.clone(),
-                        if alert.breached { "BREACHED".into() } else { "ok".into() },
-                        if alert.breached { alert.action.to_owned() } else { String::new() },
-                    ]);
+                match &tick {
+                    Tick::Report { at, report } => {
+                        out.line(format_args!("{at}"))?;
+                        out.line(alerts_table(report))?;
+                    }
+                    Tick::Failed { at, error, consecutive, retry_in_secs } => out.error_line(format_args!(
+                        "{at} warning: evaluation failed ({consecutive} in a row), retrying in {retry_in_secs}s: {error}"
+                    )),
                 }
-                out.line(rows)?;
             }
-            if !watch {
-                return Ok(if report.breached { Status::CheckFailed } else { Status::Success });
-            }
-            tokio::time::sleep(args.interval).await;
+            watcher.wait().await;
         }
     })
+}
+
+fn alerts_table(report: &deploy_core::monitor::MonitorReport) -> comfy_table::Table {
+    let mut rows = table(&["ALERT", "VALUE", "THRESHOLD", "STATUS", "ACTION"]);
+    for alert in &report.alerts {
+        rows.add_row(vec![
+            alert.name.as_str().to_owned(),
+            alert.value.clone(),
+            alert.threshold.clone(),
+            if alert.breached { "BREACHED".into() } else { "ok".into() },
+            if alert.breached { alert.action.to_owned() } else { String::new() },
+        ]);
+    }
+    rows
 }

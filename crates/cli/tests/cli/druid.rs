@@ -359,3 +359,44 @@ async fn plan_exit_codes_say_change_refusal_or_nothing() {
     let json: Value = serde_json::from_slice(&plan(&["--output", "json"]).stdout).unwrap();
     assert_eq!(json["refused"]["kind"], "invalid-mapping");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_survives_druid_errors_and_says_when() {
+    use std::io::BufRead as _;
+    let server = druid().await;
+    let repo = sample_repo();
+    let mut deploy = druidctl(repo.path());
+    deploy.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().success();
+    let mut too_fast = druidctl(repo.path());
+    too_fast.args(["monitor", "--env", "dev", "--watch", "--interval", "0s"]);
+    too_fast.assert().code(2).stderr(predicate::str::contains("at least 1s"));
+    // The next status read fails (a 400 is not retried by the client).
+    server.fake.fail(druid_client::testing::Call::SupervisorStatus, 1, 400, r#"{"error":"boom"}"#);
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+        .args(["monitor", "--env", "dev", "--watch", "--interval", "1s", "--output", "json"])
+        .current_dir(repo.path())
+        .env("DRUIDCTL_DRUID_URL", server.uri())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let lines = tokio::task::spawn_blocking(move || {
+        std::io::BufReader::new(stdout).lines().take(2).map(Result::unwrap).collect::<Vec<_>>()
+    });
+    let lines = tokio::time::timeout(std::time::Duration::from_secs(30), lines).await.unwrap().unwrap();
+    child.kill().unwrap();
+    let _ = child.wait();
+    let ticks: Vec<Value> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
+    assert_eq!(ticks[0]["kind"], "failed", "{ticks:?}");
+    assert!(ticks[0]["error"].as_str().unwrap().contains("boom"), "{ticks:?}");
+    assert_eq!(ticks[0]["retry_in_secs"], 2);
+    assert_eq!(ticks[1]["kind"], "report", "it kept going: {ticks:?}");
+    assert_eq!(ticks[1]["report"]["breached"], false);
+    for tick in &ticks {
+        let at = tick["at"].as_str().unwrap();
+        assert!(at.parse::<jiff::Timestamp>().is_ok() && at.ends_with('Z'), "{at}");
+    }
+}

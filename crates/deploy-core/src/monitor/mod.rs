@@ -10,8 +10,10 @@ use crate::ops::Ingestion;
 use crate::session::Session;
 
 pub mod prometheus;
+pub mod watch;
 
 pub use prometheus::{prometheus, serve_metrics};
+pub use watch::{Tick, Watcher};
 
 /// The four alerts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
