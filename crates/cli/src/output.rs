@@ -50,6 +50,13 @@ impl CliError {
         Self { error: error.into(), code, hint, broken_pipe: false }
     }
 
+    /// The same error with `hint` as what to do next.
+    #[must_use]
+    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
+        self.hint = Some(hint.into());
+        self
+    }
+
     /// A local I/O failure with what was being done (`writing target/x.binpb`).
     pub fn io(action: impl Display, source: io::Error) -> Self {
         Self::new(ContextError { context: action.to_string(), source }, EXIT_INPUT, None)

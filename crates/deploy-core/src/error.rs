@@ -107,6 +107,30 @@ pub enum Error {
         #[source]
         source: Box<druid_client::Error>,
     },
+    /// No environment follows this channel.
+    #[error(
+        "no environment follows channel `{channel}`{}; the channels are: {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
+    UnknownChannel {
+        /// The channel given.
+        channel: String,
+        /// The channels the environments declare.
+        known: Vec<String>,
+        /// The closest one.
+        suggestion: Option<String>,
+    },
+    /// A promotion the target environment's rules allow only with a recorded reason.
+    #[error("promoting {version} to {channel} needs a recorded reason: {}", why.join("; "))]
+    PromotionNeedsReason {
+        /// The channel.
+        channel: String,
+        /// The version.
+        version: String,
+        /// Why.
+        why: Vec<String>,
+    },
     /// Druid has no supervisor for the environment's datasource.
     #[error("no supervisor `{datasource}` on Druid ({environment}) while {action}")]
     NoSupervisor {
@@ -159,9 +183,10 @@ impl Error {
     pub fn category(&self) -> Category {
         use schema_registry::Error as Registry;
         match self {
-            Self::InvalidMapping { .. } | Self::Breaking { .. } | Self::WindowClosed { .. } => {
-                Category::CheckFailed
-            }
+            Self::InvalidMapping { .. }
+            | Self::Breaking { .. }
+            | Self::WindowClosed { .. }
+            | Self::PromotionNeedsReason { .. } => Category::CheckFailed,
             Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
             Self::Druid { .. }
             | Self::SubmitRejected { .. }

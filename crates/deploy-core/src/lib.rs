@@ -42,6 +42,7 @@ pub mod monitor;
 pub mod ops;
 pub mod plan;
 pub mod policy;
+pub mod promote;
 pub mod publish;
 pub mod render;
 pub mod rollback;

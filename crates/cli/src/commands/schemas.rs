@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use deploy_core::promote;
 use deploy_core::publish::{self as versions, PublishOptions};
 use schema_registry::{Channel, Version};
 use serde::Serialize;
@@ -9,7 +10,7 @@ use serde::Serialize;
 use crate::output::table;
 use deploy_core::session::whoami;
 
-use super::{Context, block_on};
+use super::{Context, block_on, confirm};
 use crate::output::{CliError, Output, Status};
 
 /// `schemas` subcommands.
@@ -39,13 +40,21 @@ pub enum Command {
         #[arg(long = "schema-version", value_name = "VERSION")]
         schema_version: Option<String>,
     },
-    /// Point a channel at a version (compare-and-swap; every move is recorded).
+    /// Point a channel at a version (compare-and-swap; every move is recorded). The rules of
+    /// the environment following the channel apply: an uncommitted version, or one that failed
+    /// verification, needs --reason; an environment with `confirm` asks first.
     Promote {
         /// A version, a channel or `previous-<channel>`.
         reference: String,
-        /// The channel to move.
+        /// The channel to move (one an environment of the project file follows).
         #[arg(long, value_name = "CHANNEL")]
         channel: String,
+        /// Why, recorded with the move (needed where the rules say so).
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        /// Do not ask for confirmation (needed where the environment asks, off a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
     },
 }
 
@@ -112,17 +121,34 @@ pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status,
                 }
                 Ok(Status::Success)
             }
-            Command::Promote { reference, channel } => {
-                let channel = Channel::parse(channel).map_err(deploy_core::Error::from)?;
+            Command::Promote { reference, channel, reason, yes } => {
                 let version = registry.resolve(reference).await.map_err(deploy_core::Error::from)?;
-                let before = registry.channel(&channel).await.map_err(deploy_core::Error::from)?;
-                let pointer = registry
-                    .promote_from(&channel, before.as_ref(), &version, Some(&whoami()), None)
-                    .await
-                    .map_err(deploy_core::Error::from)?;
+                let promotion = promote::check(project.config(), &registry, &version, channel).await?;
+                if !promotion.reasons_needed.is_empty() && reason.is_none() {
+                    return Err(CliError::from(deploy_core::Error::PromotionNeedsReason {
+                        channel: promotion.channel.clone(),
+                        version: promotion.version.clone(),
+                        why: promotion.reasons_needed.clone(),
+                    })
+                    .with_hint(
+                        "pass --reason TEXT to promote it anyway (the reason is recorded with the move)",
+                    ));
+                }
+                if promotion.needs_confirmation && promotion.from.as_deref() != Some(version.as_str()) {
+                    confirm(
+                        &format!(
+                            "Point {} ({}) at {version} (now {})",
+                            promotion.channel,
+                            promotion.environments.join(", "),
+                            promotion.from.as_deref().unwrap_or("no version")
+                        ),
+                        *yes,
+                    )?;
+                }
+                let pointer = promote::apply(&registry, &promotion, &whoami(), reason.as_deref()).await?;
                 if out.is_json() {
                     out.json(&pointer)?;
-                } else if before.as_ref().is_some_and(|state| state.pointer.version == pointer.version) {
+                } else if promotion.from.as_deref() == Some(pointer.version.as_str()) {
                     out.line(format_args!("{channel} already points at {version}: nothing to do"))?;
                 } else {
                     out.line(format_args!(

@@ -181,3 +181,84 @@ fn the_registry_can_be_on_s3() {
     assert_eq!(listed[0]["version"], version.as_str());
     assert_eq!(listed[0]["channels"], serde_json::json!(["stable"]));
 }
+
+#[test]
+fn promote_follows_the_target_environments_rules() {
+    let repo = sample_repo();
+    let dir = repo.path();
+    // A channel no environment follows: refused, with the likely one.
+    druidctl(dir).args(["schemas", "publish", "--env", "dev"]).assert().success();
+    let first = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+    druidctl(dir)
+        .args(["schemas", "promote", &first, "--channel", "stabel", "--env", "dev"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("no environment follows channel `stabel`")
+                .and(predicate::str::contains("did you mean `stable`?")),
+        );
+    assert!(!dir.join(".registry/schemas/stabel").exists(), "no channel was created");
+    // An uncommitted version (dev allows publishing it) to stable, which prod follows.
+    edit(
+        &dir.join("config/dimensions.json"),
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acq", "from": "acquirerId" },"#,
+    );
+    let published =
+        json(&druidctl(dir).args(["schemas", "publish", "--env", "dev", "-o", "json"]).output().unwrap());
+    let dirty = published["version"].as_str().unwrap().to_owned();
+    assert!(dirty.contains("-dirty-"), "{dirty}");
+    druidctl(dir)
+        .args(["schemas", "promote", &dirty, "--channel", "stable", "--env", "dev"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("needs a recorded reason")
+                .and(predicate::str::contains("`prod` takes only committed schemas"))
+                .and(predicate::str::contains("--reason")),
+        );
+    // With a reason, prod's confirmation is still asked for (and refused off a terminal).
+    druidctl(dir)
+        .args([
+            "schemas",
+            "promote",
+            &dirty,
+            "--channel",
+            "stable",
+            "--env",
+            "dev",
+            "--reason",
+            "hotfix INC-7",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pass --yes"));
+    druidctl(dir)
+        .args([
+            "schemas",
+            "promote",
+            &dirty,
+            "--channel",
+            "stable",
+            "--env",
+            "dev",
+            "--reason",
+            "hotfix INC-7",
+            "--yes",
+        ])
+        .assert()
+        .success();
+    let moves = json(
+        &druidctl(dir)
+            .args(["schemas", "list", "--env", "dev", "--channel", "stable", "-o", "json"])
+            .output()
+            .unwrap(),
+    );
+    let text = moves.to_string();
+    assert!(text.contains("hotfix INC-7") && text.contains(&dirty), "{text}");
+    // dev allows uncommitted versions: no reason needed there.
+    druidctl(dir)
+        .args(["schemas", "promote", &dirty, "--channel", "develop-latest", "--env", "dev"])
+        .assert()
+        .success();
+}

@@ -544,3 +544,34 @@ async fn plan_refuses_what_deploy_would_refuse() {
     let err = fx.deploy(&druid, &tuesday, &dev, version("v2")).await.unwrap_err();
     assert!(matches!(err, Error::Breaking { .. }), "and deploy refuses it too: {err:?}");
 }
+
+#[tokio::test]
+async fn promoting_a_version_that_failed_verification_needs_a_reason() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    druid.poison(2, poisoned());
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
+    let config = fx.project.config();
+    let v2 = schema_registry::Version::parse("v2").unwrap();
+    let promotion = deploy_core::promote::check(config, &fx.registry, &v2, "stable").await.unwrap();
+    assert_eq!(promotion.environments, ["prod"]);
+    assert!(promotion.needs_confirmation, "prod sets confirm");
+    assert!(
+        promotion.reasons_needed.iter().any(|why| why.contains("v2 failed verification in dev")),
+        "{promotion:?}"
+    );
+    let err = deploy_core::promote::apply(&fx.registry, &promotion, "ci", None).await.unwrap_err();
+    assert!(matches!(err, Error::PromotionNeedsReason { .. }), "{err:?}");
+    assert_eq!(fx.channel("stable").await, None);
+    deploy_core::promote::apply(&fx.registry, &promotion, "ci", Some("known bad, INC-9")).await.unwrap();
+    assert_eq!(fx.channel("stable").await.as_deref(), Some("v2"));
+    // v1 verified: no reason needed.
+    let v1 = schema_registry::Version::parse("v1").unwrap();
+    let promotion = deploy_core::promote::check(config, &fx.registry, &v1, "staging-latest").await.unwrap();
+    assert!(promotion.reasons_needed.is_empty(), "{promotion:?}");
+    assert!(!promotion.needs_confirmation);
+}
