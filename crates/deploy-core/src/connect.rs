@@ -4,17 +4,24 @@ use std::time::Duration;
 
 use druid_client::{Auth, ClientConfig, DruidClient};
 
-use crate::config::Environment;
+use crate::config::{Environment, Origin};
 use crate::{Error, Result};
 
 /// The client for `environment`: its URLs, credentials (a token wins over user and password),
 /// CA certificate and timeouts.
 pub fn druid_client(environment: &Environment) -> Result<DruidClient> {
     let settings = &environment.druid;
-    let invalid = |at: &str, message: String| Error::ConfigInvalid {
-        path: "druidctl.toml".into(),
-        at: format!("environments.{}.druid.{at}", environment.name),
-        message,
+    // Name where the value came from: a variable, or the key where the file writes it.
+    let invalid = |at: &str, message: String| match environment.origins.get(&format!("druid.{at}")) {
+        Some(Origin::Variable { name }) => Error::ConfigVariable { name, message },
+        Some(Origin::File { key }) => {
+            Error::ConfigInvalid { path: "druidctl.toml".into(), at: key.clone(), message }
+        }
+        None => Error::ConfigInvalid {
+            path: "druidctl.toml".into(),
+            at: format!("environments.{}.druid.{at}", environment.name),
+            message,
+        },
     };
     let url = |at: &str, value: &str| {
         druid_client::config::parse_url(value).map_err(|err| invalid(at, err.to_string()))

@@ -44,6 +44,14 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
+    /// A `DRUIDCTL_*` variable holds a value that cannot be used.
+    #[error("${name}: {message}")]
+    ConfigVariable {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong (credentials hidden).
+        message: String,
+    },
     /// `--env` names no environment of the file.
     #[error("unknown environment `{name}`; known: {}", known.join(", "))]
     UnknownEnvironment {
@@ -212,8 +220,9 @@ impl Error {
         }
         let text: &str = match self {
             Self::ConfigInvalid { .. } | Self::ConfigSyntax { .. } => {
-                "fix that key in the project file; docs/configuration.md lists every setting"
+                "fix that key in the project file (the keys an environment takes are in docs/configuration.md of druidctl's repository)"
             }
+            Self::ConfigVariable { .. } => "fix or unset the variable: it overrides the project file",
             Self::Proto(proto_schema::Error::Compile { .. }) => "fix the .proto file at that location",
             Self::Mapping(druid_mapping::Error::Dimensions { .. }) => {
                 "fix dimensions.json at that location; docs/dimensions.md describes the format"

@@ -39,13 +39,32 @@ impl ClientConfig {
     }
 }
 
-/// Parses a base URL, with a clear error.
+/// Parses a base URL, with a clear error. Credentials written in the URL never appear in
+/// the error, even when the URL does not parse.
 pub fn parse_url(url: &str) -> Result<Url> {
-    let parsed = Url::parse(url).map_err(|err| Error::Config(format!("`{url}` is not a URL: {err}")))?;
+    let shown = redact_text(url);
+    let parsed = Url::parse(url).map_err(|err| Error::Config(format!("`{shown}` is not a URL: {err}")))?;
     if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(Error::Config(format!("`{url}`: only http and https are supported")));
+        return Err(Error::Config(format!("`{shown}`: only http and https are supported")));
     }
     Ok(parsed)
+}
+
+/// `scheme://user:secret@host/...` -> `scheme://***@host/...`, on text that may not be a URL
+/// at all: everything between `://` and the last `@` of the authority is hidden.
+pub fn redact_text(url: &str) -> String {
+    let Some(start) = url.find("://").map(|index| index + 3) else {
+        // No scheme: hide anything before an `@`.
+        return match url.rfind('@') {
+            Some(at) => format!("***{}", &url[at..]),
+            None => url.to_owned(),
+        };
+    };
+    let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |end| start + end);
+    match url[start..authority_end].rfind('@') {
+        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
+        None => url.to_owned(),
+    }
 }
 
 impl fmt::Debug for ClientConfig {
@@ -114,5 +133,20 @@ impl RetryPolicy {
     /// No retries: one attempt.
     pub fn none() -> Self {
         Self { max_attempts: 1, ..Self::default() }
+    }
+}
+
+#[cfg(test)]
+mod redaction_tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_appear_in_url_errors() {
+        for url in ["http://admin:hunter2@dru id:8888", "ftp://admin:hunter2@druid", "admin:hunter2@druid"] {
+            let err = parse_url(url).map(|_| ()).unwrap_err().to_string();
+            assert!(!err.contains("hunter2") && err.contains("***"), "{err}");
+        }
+        assert_eq!(redact_text("https://u:p@h:1/a@b"), "https://***@h:1/a@b");
+        assert_eq!(redact_text("http://druid:8888"), "http://druid:8888");
     }
 }

@@ -31,8 +31,24 @@ pub fn run(context: &Context, _args: &Args, out: &Output) -> Result<Status, CliE
         None => project.config().environment_names().map(str::to_owned).collect(),
     };
     let overrides = overrides();
+    // Every environment is loaded, and every problem reported, before giving up.
+    let mut config_errors = Vec::new();
     for name in &names {
-        project.environment(name, &overrides)?;
+        if let Err(err) = project.environment(name, &overrides) {
+            config_errors.push(err);
+        }
+    }
+    if let Some(last) = config_errors.pop() {
+        for err in &config_errors {
+            out.error_line(format_args!("error: {err}"));
+        }
+        if config_errors.is_empty() {
+            return Err(last.into());
+        }
+        let count = config_errors.len() + 1;
+        return Err(CliError::from(last).with_hint(format!(
+            "{count} environments have errors (all listed above); fix each key in the project file"
+        )));
     }
     let checked = project.check()?;
     let errors = count(&checked.problems, Severity::Error);

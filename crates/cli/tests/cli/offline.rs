@@ -179,3 +179,20 @@ fn config_may_live_elsewhere() {
         .success()
         .stdout(predicate::str::contains("settlement_transactions_dev"));
 }
+
+#[test]
+fn validate_reports_every_configuration_error_at_once() {
+    let dir = crate::sample_copy();
+    let config = dir.path().join("druidctl.toml");
+    edit(&config, "[environments.staging]\n", "[environments.staging]\ntask_cuont = 1\n");
+    edit(&config, "[environments.prod]\n", "[environments.prod]\nkafka.topik = \"x\"\n");
+    let output = druidctl(dir.path()).arg("validate").output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("environments.staging.task_cuont"), "{stderr}");
+    assert!(
+        stderr.contains("environments.prod.kafka.topik") && stderr.contains("did you mean `topic`?"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("2 environments have errors"), "{stderr}");
+}

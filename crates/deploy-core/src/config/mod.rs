@@ -133,9 +133,13 @@ impl Config {
         let mut merged = self.defaults.clone();
         merge(&mut merged, table.clone());
         let at = format!("environments.{name}");
-        let raw: RawEnvironment = deserialize_table(merged, &self.path, &at)?;
-        let mut environment = raw.finish(name, self, &at)?;
-        overrides.apply(&mut environment, self)?;
+        let mut origins = BTreeMap::new();
+        collect_origins(&self.defaults, "", "defaults", &mut origins);
+        collect_origins(table, "", &at, &mut origins);
+        let raw: RawEnvironment = deserialize_table(merged, &self.path, &at, &origins)?;
+        let mut environment = raw.finish(name, self, &at, &origins)?;
+        environment.origins = origins;
+        overrides.apply(&mut environment)?;
         Ok(environment)
     }
 }
@@ -154,16 +158,53 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
-fn deserialize_table<T: DeserializeOwned>(table: toml::Table, path: &Path, at: &str) -> Result<T> {
+/// Deserialises a merged environment table; an error names the key where it is written
+/// (`defaults.thresholds.x` when it comes from `[defaults]`), and an unknown key comes with
+/// the closest known one.
+fn deserialize_table<T: DeserializeOwned>(
+    table: toml::Table,
+    path: &Path,
+    at: &str,
+    origins: &BTreeMap<String, Origin>,
+) -> Result<T> {
     serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|err| {
         let field = err.path().to_string();
+        let field = if field == "." { String::new() } else { field };
+        // toml appends "in `key`" on a second line; `at` already says where.
+        let mut message = err.inner().to_string().lines().next().unwrap_or_default().to_owned();
+        let mut key = field.clone();
+        if let Some(unknown) = between(&message, "unknown field `", "`") {
+            // The path may end at the unknown key already, or at the table holding it.
+            if !(field == unknown || field.ends_with(&format!(".{unknown}"))) {
+                key = if field.is_empty() { unknown.to_owned() } else { format!("{field}.{unknown}") };
+            }
+            let expected: Vec<&str> = message.split('`').skip(3).step_by(2).collect();
+            if let Some(closest) = proto_schema::closest(unknown, expected.iter().copied()) {
+                message = format!("{message}; did you mean `{closest}`?");
+            }
+        }
+        let written = origins
+            .iter()
+            .find(|(setting, _)| **setting == key || setting.starts_with(&format!("{key}.")))
+            .and_then(|(setting, origin)| match origin {
+                Origin::File { key: written } => {
+                    Some(written.strip_suffix(&setting[key.len()..]).unwrap_or(written).to_owned())
+                }
+                Origin::Variable { .. } => None,
+            });
         Error::ConfigInvalid {
             path: path.to_owned(),
-            at: if field == "." { at.to_owned() } else { format!("{at}.{field}") },
-            // toml appends "in `key`" on a second line; `at` already says where.
-            message: err.inner().to_string().lines().next().unwrap_or_default().to_owned(),
+            at: written.unwrap_or_else(|| if key.is_empty() { at.to_owned() } else { format!("{at}.{key}") }),
+            message,
         }
     })
+}
+
+/// The text between `start` and the next `end` in `text`.
+fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
+    let from = text.find(start)? + start.len();
+    let to = text[from..].find(end)? + from;
+    Some(&text[from..to])
 }
 
 /// One deployment target, fully resolved.
@@ -198,6 +239,47 @@ pub struct Environment {
     /// Whether uncommitted schemas may be published here (`allow_dirty = true`; the sample
     /// sets it for dev). Off by default: versions are commits unless an environment says so.
     pub allow_dirty: bool,
+    /// Where each setting written in the file or given by a variable came from, by dotted key
+    /// relative to the environment (`druid.url`); settings absent here are defaults.
+    pub origins: BTreeMap<String, Origin>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "from", rename_all = "snake_case")]
+pub enum Origin {
+    /// A key of the project file (`defaults.druid.url`, `environments.prod.druid.url`).
+    File {
+        /// The dotted key.
+        key: String,
+    },
+    /// A `DRUIDCTL_*` variable.
+    Variable {
+        /// Its name.
+        name: &'static str,
+    },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::File { key } => write!(f, "{key}"),
+            Self::Variable { name } => write!(f, "${name}"),
+        }
+    }
+}
+
+/// Every leaf key of `table` as `prefix.key`, with its origin `root.prefix.key`.
+fn collect_origins(table: &toml::Table, prefix: &str, root: &str, origins: &mut BTreeMap<String, Origin>) {
+    for (key, value) in table {
+        let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+        match value {
+            toml::Value::Table(inner) => collect_origins(inner, &path, root, origins),
+            _ => {
+                origins.insert(path.clone(), Origin::File { key: format!("{root}.{path}") });
+            }
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -235,10 +317,20 @@ fn default_time_zone() -> String {
 }
 
 impl RawEnvironment {
-    fn finish(self, name: &str, config: &Config, at: &str) -> Result<Environment> {
+    fn finish(
+        self,
+        name: &str,
+        config: &Config,
+        at: &str,
+        origins: &BTreeMap<String, Origin>,
+    ) -> Result<Environment> {
+        // The key where the value is written (`defaults.x` or `environments.NAME.x`).
         let invalid = |field: &str, message: String| Error::ConfigInvalid {
             path: config.path.clone(),
-            at: format!("{at}.{field}"),
+            at: match origins.get(field) {
+                Some(Origin::File { key }) => key.clone(),
+                _ => format!("{at}.{field}"),
+            },
             message,
         };
         let channel = match self.channel {
@@ -252,6 +344,13 @@ impl RawEnvironment {
         }
         if self.kafka.topic.trim().is_empty() {
             return Err(invalid("kafka.topic", "must not be empty".into()));
+        }
+        let duration = &self.ingestion.task_duration;
+        if !duration.starts_with('P') || duration.parse::<jiff::Span>().is_err() {
+            return Err(invalid(
+                "ingestion.task_duration",
+                format!("`{duration}` is not an ISO 8601 duration (Druid takes PT30M, PT1H, PT4H...)"),
+            ));
         }
         if self.ingestion.task_count == 0 || self.ingestion.replicas == 0 {
             return Err(invalid("ingestion", "task_count and replicas must be at least 1".into()));
@@ -293,6 +392,7 @@ impl RawEnvironment {
             thresholds: self.thresholds,
             confirm: self.confirm,
             allow_dirty: self.allow_dirty,
+            origins: BTreeMap::new(),
         })
     }
 }
@@ -697,7 +797,22 @@ impl Overrides {
         overrides
     }
 
-    fn apply(&self, environment: &mut Environment, config: &Config) -> Result<()> {
+    fn apply(&self, environment: &mut Environment) -> Result<()> {
+        let mut from = |key: &str, name: &'static str| {
+            environment.origins.insert(key.to_owned(), Origin::Variable { name });
+        };
+        for (set, key, name) in [
+            (self.druid_url.is_some(), "druid.url", "DRUIDCTL_DRUID_URL"),
+            (self.druid_user.is_some(), "druid.user", "DRUIDCTL_DRUID_USER"),
+            (self.druid_password.is_some(), "druid.password", "DRUIDCTL_DRUID_PASSWORD"),
+            (self.druid_token.is_some(), "druid.token", "DRUIDCTL_DRUID_TOKEN"),
+            (self.registry.is_some(), "registry", "DRUIDCTL_REGISTRY"),
+            (self.kafka_bootstrap.is_some(), "kafka.bootstrap_servers", "DRUIDCTL_KAFKA_BOOTSTRAP"),
+        ] {
+            if set {
+                from(key, name);
+            }
+        }
         if let Some(url) = &self.druid_url {
             // One address for everything: per-service URLs from the file no longer apply.
             environment.druid.url.clone_from(url);
@@ -719,9 +834,8 @@ impl Overrides {
         }
         if let Some(registry) = &self.registry {
             // Relative to the working directory, as any path given on a command line.
-            environment.registry = RegistryLocation::parse(registry, Path::new("")).map_err(|message| {
-                Error::ConfigInvalid { path: config.path.clone(), at: "DRUIDCTL_REGISTRY".into(), message }
-            })?;
+            environment.registry = RegistryLocation::parse(registry, Path::new(""))
+                .map_err(|message| Error::ConfigVariable { name: "DRUIDCTL_REGISTRY", message })?;
         }
         Ok(())
     }
@@ -858,5 +972,70 @@ kafka = { topic = "m-qa" }
         );
         assert!(RegistryLocation::parse("gs://b", base).is_err());
         assert!(RegistryLocation::parse("s3:///x", base).is_err());
+    }
+
+    fn error_of(extra_defaults: &str, extra_dev: &str) -> String {
+        let text = FILE.replace("[environments.dev]\n", &format!("{extra_dev}[environments.dev]\n"));
+        let text = text.replace("[defaults]\n", &format!("[defaults]\n{extra_defaults}"));
+        let config = Config::parse(&text, Path::new("druidctl.toml")).unwrap();
+        config.environment("dev", &Overrides::default()).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_the_key_where_it_is_written_with_a_suggestion() {
+        // A typo in [defaults]: reported there, not under the environment that merged it.
+        let err = error_of("", "[defaults.ingestion]\ntask_cout = 2\n");
+        assert!(
+            err.contains("druidctl.toml: defaults.ingestion.task_cout: unknown field `task_cout`"),
+            "{err}"
+        );
+        assert!(err.contains("did you mean `task_count`?"), "{err}");
+        // A value of the environment's own table.
+        let text = FILE.replace(
+            "datasource = \"m_dev\"",
+            "datasource = \"m_dev\"\nwindow = { days = [\"mon\"], strat = \"10:00\" }",
+        );
+        let err = Config::parse(&text, Path::new("druidctl.toml"))
+            .unwrap()
+            .environment("dev", &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("environments.dev.window.strat"), "{err}");
+        assert!(err.contains("did you mean `start`?"), "{err}");
+        // Not an ISO 8601 duration, written in [defaults].
+        let err = error_of("ingestion = { task_duration = \"30m\" }\n", "");
+        assert!(
+            err.contains("defaults.ingestion.task_duration") && err.contains("not an ISO 8601 duration"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn origins_say_where_each_value_came_from() {
+        let overrides = Overrides::from_vars([("DRUIDCTL_KAFKA_BOOTSTRAP".to_owned(), "k:1".to_owned())]);
+        let prod = config().environment("prod", &overrides).unwrap();
+        assert_eq!(prod.origins["druid.url"], Origin::File { key: "defaults.druid.url".into() });
+        assert_eq!(
+            prod.origins["ingestion.task_count"],
+            Origin::File { key: "environments.prod.ingestion.task_count".into() }
+        );
+        assert_eq!(
+            prod.origins["kafka.bootstrap_servers"],
+            Origin::Variable { name: "DRUIDCTL_KAFKA_BOOTSTRAP" }
+        );
+        assert!(!prod.origins.contains_key("thresholds.observe_secs"), "a default has no origin");
+    }
+
+    #[test]
+    fn a_bad_url_in_a_variable_names_the_variable_and_hides_the_password() {
+        let overrides = Overrides::from_vars([(
+            "DRUIDCTL_DRUID_URL".to_owned(),
+            "http://admin:s3cret@dru id:8888".to_owned(),
+        )]);
+        let dev = config().environment("dev", &overrides).unwrap();
+        let err = crate::connect::druid_client(&dev).unwrap_err();
+        let text = err.to_string();
+        assert!(text.starts_with("$DRUIDCTL_DRUID_URL: "), "{text}");
+        assert!(!text.contains("s3cret") && !text.contains("druidctl.toml"), "{text}");
     }
 }
