@@ -47,7 +47,7 @@ logs: ## Tail of the running tasks' logs of ENV
 	$(DRUIDCTL) logs --env $(ENV)
 
 rollback: ## make rollback ENV=prod VERSION=abc123f (default VERSION=previous)
-	$(DRUIDCTL) rollback --env $(ENV) --version $(VERSION)
+	$(DRUIDCTL) rollback --env $(ENV) --schema-version $(VERSION)
 
 suspend: ## Emergency: suspend ENV's supervisor
 	$(DRUIDCTL) suspend --env $(ENV)

@@ -111,7 +111,7 @@ fn make_targets_are_one_druidctl_call_each() {
         ("deploy-prod", "deploy --env prod"),
         ("status", "status --env prod"),
         ("logs", "logs --env prod"),
-        ("rollback", "rollback --env prod --version abc123f"),
+        ("rollback", "rollback --env prod --schema-version abc123f"),
         ("suspend", "suspend --env prod"),
         ("resume", "resume --env prod"),
         ("list-schemas", "schemas list --env prod"),

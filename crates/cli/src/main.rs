@@ -20,7 +20,8 @@ Exit codes:
   1  a check failed (invalid dimension mapping, breaking change, failed verification)
   2  usage, configuration or input error (bad flag, unknown environment, .proto syntax error)
   3  an external system failed or was unreachable (Druid, S3)
-  4  plan --exit-code: a deploy would change what Druid runs";
+  4  plan --exit-code: a deploy would change what Druid runs
+  5  declined at a confirmation prompt: nothing was done";
 
 /// Ship Protobuf schema changes into Apache Druid safely.
 #[derive(Debug, Parser)]

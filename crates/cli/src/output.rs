@@ -30,6 +30,8 @@ pub enum Status {
 pub const EXIT_INPUT: u8 = 2;
 /// Exit code of failures of Druid, S3 or the network.
 pub const EXIT_EXTERNAL: u8 = 3;
+/// Exit code when the user answers no at a confirmation prompt.
+pub const EXIT_DECLINED: u8 = 5;
 
 /// A command that could not run to the end.
 #[derive(Debug)]
@@ -148,6 +150,13 @@ impl Output {
     /// One line of the command's result on stdout.
     pub fn line(&self, text: impl Display) -> io::Result<()> {
         writeln!(anstream::stdout().lock(), "{text}")
+    }
+
+    /// Raw bytes on stdout (a descriptor set piped elsewhere).
+    pub fn bytes(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut stdout = io::stdout().lock();
+        stdout.write_all(bytes)?;
+        stdout.flush()
     }
 
     /// The command's result as one pretty JSON document on stdout.

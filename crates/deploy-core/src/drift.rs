@@ -96,16 +96,16 @@ impl Session {
         } else {
             Some(match (&live_version, &expected) {
                 (Some(live), Some(expected)) => format!(
-                    "Druid runs {live} but {channel_name} points at {expected} (a deploy stopped before its end?): `druidctl deploy --env {env} --schema-version {live}` to finish it, or `druidctl rollback --env {env} --version {expected}`"
+                    "Druid runs {live} but {channel_name} points at {expected} (a deploy stopped before its end?): `druidctl deploy --env {env} --schema-version {live}` to finish it, or `druidctl rollback --env {env} --schema-version {expected}`"
                 ),
                 (Some(live), None) => format!(
                     "Druid runs {live}, which no deploy recorded: `druidctl schemas promote {live} --channel {channel_name} --env {env}` to adopt it"
                 ),
                 (None, Some(expected)) if live_print.is_none() => format!(
-                    "no supervisor runs but {channel_name} points at {expected}: `druidctl rollback --env {env} --version {expected}` restores it"
+                    "no supervisor runs but {channel_name} points at {expected}: `druidctl rollback --env {env} --schema-version {expected}` restores it"
                 ),
                 (None, Some(expected)) => format!(
-                    "the live spec matches no registry version: `druidctl rollback --env {env} --version {expected}` restores {expected}"
+                    "the live spec matches no registry version: `druidctl rollback --env {env} --schema-version {expected}` restores {expected}"
                 ),
                 (None, None) => {
                     format!("the live spec matches no registry version: `druidctl deploy --env {env}`")

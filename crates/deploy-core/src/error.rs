@@ -53,12 +53,18 @@ pub enum Error {
         message: String,
     },
     /// `--env` names no environment of the file.
-    #[error("unknown environment `{name}`; known: {}", known.join(", "))]
+    #[error(
+        "unknown environment `{name}`{}; known: {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
     UnknownEnvironment {
         /// The name given.
         name: String,
         /// The environments the file defines.
         known: Vec<String>,
+        /// The closest one, when it looks like a typo.
+        suggestion: Option<String>,
     },
     /// Compiling the schema failed.
     #[error(transparent)]

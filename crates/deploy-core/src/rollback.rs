@@ -18,15 +18,21 @@ impl Session {
     /// Rolls back to `target` (a version, a channel or `previous-<channel>`): render it from
     /// the registry, submit, wait, verify, move the channel, record.
     pub async fn rollback(&self, target: &str) -> Result<(String, Verification)> {
-        let target = match target {
-            "previous" => format!("{}{}", schema_registry::version::PREVIOUS, self.environment.channel),
-            other => other.to_owned(),
-        };
-        let version = self.registry.resolve(&target).await?;
+        let version = self.rollback_target(target).await?;
         let guard = self.lock().await?;
         let result = self.rollback_locked(&version).await;
         self.unlock(guard).await;
         result.map(|verification| (version.to_string(), verification))
+    }
+
+    /// The version `target` resolves to: a version, a channel, `previous-<channel>`, or
+    /// `previous` (the version this environment's channel pointed at before its last move).
+    pub async fn rollback_target(&self, target: &str) -> Result<Version> {
+        let target = match target {
+            "previous" => format!("{}{}", schema_registry::version::PREVIOUS, self.environment.channel),
+            other => other.to_owned(),
+        };
+        Ok(self.registry.resolve(&target).await?)
     }
 
     async fn rollback_locked(&self, version: &Version) -> Result<Verification> {

@@ -97,13 +97,37 @@ impl fmt::Display for Severity {
     }
 }
 
-/// The candidate closest to `wanted` by edit distance, if it is close enough to be a typo
-/// (used for "did you mean" suggestions here and in `druid-mapping`).
+/// The candidate closest to `wanted`, if it is close enough to be a typo (used for "did you
+/// mean" suggestions everywhere): similar by Jaro-Winkler (>= 0.85), or within one edit per
+/// four characters, a swapped pair counting as one (`dve` -> `dev`).
 pub fn closest<'a>(wanted: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let wanted_lower = wanted.to_lowercase();
+    let allowed_edits = (wanted.chars().count() / 4).max(1);
     candidates
-        .map(|candidate| (strsim::jaro_winkler(&wanted_lower, &candidate.to_lowercase()), candidate))
-        .filter(|(score, _)| *score >= 0.85)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
+        .filter_map(|candidate| {
+            let candidate_lower = candidate.to_lowercase();
+            let score = strsim::jaro_winkler(&wanted_lower, &candidate_lower);
+            let edits = strsim::osa_distance(&wanted_lower, &candidate_lower);
+            (score >= 0.85 || edits <= allowed_edits).then_some((edits, score, candidate))
+        })
+        .min_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)))
+        .map(|(_, _, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::closest;
+
+    #[test]
+    fn typos_find_their_word() {
+        let known = ["dev", "staging", "prod"];
+        assert_eq!(closest("dve", known.into_iter()), Some("dev"));
+        assert_eq!(closest("prd", known.into_iter()), Some("prod"));
+        assert_eq!(closest("stagign", known.into_iter()), Some("staging"));
+        assert_eq!(closest("nope", known.into_iter()), None);
+        assert_eq!(
+            closest("stabel", ["develop-latest", "staging-latest", "stable"].into_iter()),
+            Some("stable")
+        );
+    }
 }

@@ -10,8 +10,8 @@ use crate::output::{CliError, Output, Status};
 /// Flags of `compile`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where to write the FileDescriptorSet [default: target/druidctl/descriptor.binpb next to
-    /// the project file].
+    /// Where to write the FileDescriptorSet, `-` for stdout (the summary then goes to stderr)
+    /// [default: target/druidctl/descriptor.binpb next to the project file].
     #[arg(long, value_name = "PATH")]
     out: Option<PathBuf>,
 }
@@ -30,6 +30,17 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let project = context.project()?;
     let schema = project.compile()?;
     let message = schema.message(&project.config().schema.message).map_err(deploy_core::Error::from)?;
+    if args.out.as_deref() == Some(Path::new("-")) {
+        // The bytes are the result: nothing else on stdout.
+        out.bytes(schema.descriptor_set())?;
+        out.note(format_args!(
+            "compiled {} ({} bytes, sha256 {}) to stdout",
+            message.full_name(),
+            schema.descriptor_set().len(),
+            schema.sha256()
+        ));
+        return Ok(Status::Success);
+    }
     let path = args
         .out
         .clone()

@@ -4,7 +4,10 @@
 use std::sync::Arc;
 
 use deploy_core::deploy::{DeployOptions, DeployOutcome, DeployReport};
-use deploy_core::policy;
+use std::path::Path;
+
+use deploy_core::plan::RefusalKind;
+use deploy_core::{Checked, Session, policy};
 
 use super::{Context, block_on, confirm};
 use crate::output::{CliError, Output, Status, print_checks};
@@ -34,11 +37,9 @@ pub struct DeployArgs {
 pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status, CliError> {
     let (project, session) = context.connect(out)?;
     let checked = project.check()?;
-    if policy::needs_confirmation(&session.environment) {
-        confirm(
-            &format!("Deploy to {} ({})", session.environment.name, session.environment.datasource),
-            args.yes,
-        )?;
+    let project_dir = project.config().base_dir().to_owned();
+    if policy::needs_confirmation(&session.environment) && !args.yes {
+        ask(&session, &checked, &project_dir, args)?;
     }
     let options = DeployOptions {
         version: args.schema_version.clone(),
@@ -47,7 +48,6 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
     };
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
     let session = session.with_reporter(progress.clone());
-    let project_dir = project.config().base_dir().to_owned();
     let result = block_on(async { Ok(session.deploy(&checked, &project_dir, &options).await) })?;
     progress.finish();
     let outcome = match result {
@@ -98,7 +98,7 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
                     (Some(version), Some(checks)) if !checks.passed() => format!(
                         "{version} was restored but fails verification too ({}): {env} is UNHEALTHY; look with \
                          `druidctl status --env {env}` and `druidctl logs --env {env}`, then `druidctl suspend --env {env}` \
-                         or `druidctl rollback --env {env} --version <an earlier version>`",
+                         or `druidctl rollback --env {env} --schema-version <an earlier version>`",
                         checks.failures().join(", ")
                     ),
                     (Some(version), _) => format!("rolled back to {version}, which verifies"),
@@ -111,4 +111,40 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
             Ok(Status::CheckFailed)
         }
     }
+}
+
+/// Checks everything that can refuse first (what `plan` checks), then asks with the plan:
+/// the channel's version, the spec changes. A deploy that would be refused anyway is not
+/// asked about: it goes on to fail with its own error.
+fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployArgs) -> Result<(), CliError> {
+    let plan = block_on(async { Ok(session.plan(checked, project_dir).await?) })?;
+    let refused = plan.refused.as_ref().is_some_and(|refusal| match refusal.kind {
+        RefusalKind::Breaking => !args.allow_breaking,
+        RefusalKind::WindowClosed => !args.ignore_window,
+        RefusalKind::InvalidMapping | RefusalKind::DirtyTree => true,
+    });
+    if refused {
+        return Ok(());
+    }
+    let environment = &session.environment;
+    let shown: Vec<&str> = plan.diff.iter().take(5).map(|change| change.path.as_str()).collect();
+    let changes = match plan.diff.len() {
+        0 => "no spec change (nothing to do)".to_owned(),
+        count if plan.diff[0].path.is_empty() => format!("a new supervisor ({count} change)"),
+        count => format!(
+            "{count} spec change(s): {}{}",
+            shown.join(", "),
+            if count > shown.len() { ", ..." } else { "" }
+        ),
+    };
+    confirm(
+        &format!(
+            "Deploy to {} ({}): {} {} -> the working schema; {changes}",
+            environment.name,
+            environment.datasource,
+            environment.channel,
+            plan.channel_version.as_deref().unwrap_or("no version"),
+        ),
+        false,
+    )
 }

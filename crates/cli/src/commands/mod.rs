@@ -7,7 +7,7 @@ use std::io::{IsTerminal as _, Write as _};
 use deploy_core::config::{Config, Environment, Overrides};
 use deploy_core::{Project, Session};
 
-use crate::output::{CliError, EXIT_INPUT, Output};
+use crate::output::{CliError, EXIT_DECLINED, EXIT_INPUT, Output};
 
 pub mod check;
 pub mod compile;
@@ -112,7 +112,7 @@ pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     if matches!(answer.trim(), "y" | "Y" | "yes") {
         Ok(())
     } else {
-        Err(CliError::new("cancelled", EXIT_INPUT, None))
+        Err(CliError::new("declined: nothing was done", EXIT_DECLINED, None))
     }
 }
 

@@ -14,7 +14,7 @@ use crate::reporter::Progress;
 pub struct RollbackArgs {
     /// A version, a channel, or `previous` (the version the environment's channel pointed at
     /// before its last move; also `previous-<channel>`).
-    #[arg(long = "version", value_name = "VERSION", default_value = "previous")]
+    #[arg(long = "schema-version", alias = "version", value_name = "VERSION", default_value = "previous")]
     target: String,
     /// Do not ask for confirmation (needed for prod when not on a terminal).
     #[arg(long, short = 'y')]
@@ -23,11 +23,19 @@ pub struct RollbackArgs {
 
 pub fn run(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
-    if policy::needs_confirmation(&session.environment) {
+    if policy::needs_confirmation(&session.environment) && !args.yes {
+        // Say what `previous` (or a channel) means before asking.
+        let (version, live) = block_on(async {
+            let version = session.rollback_target(&args.target).await?;
+            Ok((version, session.drift().await?.live_version))
+        })?;
         confirm(
             &format!(
-                "Roll {} ({}) back to {}",
-                session.environment.name, session.environment.datasource, args.target
+                "Roll {} ({}) back: {} -> {version}{}",
+                session.environment.name,
+                session.environment.datasource,
+                live.as_deref().unwrap_or("no registry version live"),
+                if args.target == version.as_str() { String::new() } else { format!(" (`{}`)", args.target) }
             ),
             args.yes,
         )?;

@@ -101,10 +101,16 @@ async fn deploy_status_verify_history_against_a_mock_druid() {
 async fn prod_needs_yes_off_a_terminal_and_json_is_event_lines() {
     let server = druid().await;
     let repo = sample_repo();
+    // prod asks for confirmation after the checks that can refuse, with the plan in the
+    // question; off a terminal without --yes it refuses (exit 2) and nothing is submitted.
     let mut deploy = druidctl(repo.path());
-    deploy.args(["deploy", "--env", "prod"]);
+    deploy.args(["deploy", "--env", "prod", "--ignore-window", "--reason", "tests"]);
+    deploy.env("DRUIDCTL_REGISTRY", "file://.registry");
     with_druid(&mut deploy, &server);
-    deploy.assert().code(2).stderr(predicate::str::contains("pass --yes"));
+    deploy.assert().code(2).stderr(predicate::str::contains("pass --yes").and(predicate::str::contains(
+        "Deploy to prod (settlement_transactions): stable no version -> the working schema; a new supervisor",
+    )));
+    assert!(server.fake.submitted().is_empty(), "nothing was submitted");
 
     let mut json = druidctl(repo.path());
     json.args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests", "--output", "json"]);
@@ -159,7 +165,7 @@ async fn rollback_to_previous_from_the_command_line() {
     git(dir, &["commit", "-qam", "a new dimension"]);
     deploy(dir);
     let mut rollback = druidctl(dir);
-    rollback.args(["rollback", "--env", "dev", "--version", "previous"]);
+    rollback.args(["rollback", "--env", "dev", "--schema-version", "previous"]);
     with_druid(&mut rollback, &server);
     rollback.assert().success().stdout(predicate::str::contains(format!("rolled dev back to {first}")));
     let mut history = druidctl(dir);
@@ -399,4 +405,46 @@ async fn a_watch_survives_druid_errors_and_says_when() {
         let at = tick["at"].as_str().unwrap();
         assert!(at.parse::<jiff::Timestamp>().is_ok() && at.ends_with('Z'), "{at}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prod_refuses_before_asking_and_a_declined_prompt_exits_5() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    // Refused anyway (the mapping is wrong): no question is asked, the deploy's own error.
+    edit(&dir.join("config/dimensions.json"), r#"{ "name": "country" },"#, r#"{ "name": "countryy" },"#);
+    let mut deploy = druidctl(dir);
+    deploy.args(["deploy", "--env", "prod", "--ignore-window", "--reason", "tests"]);
+    deploy.env("DRUIDCTL_REGISTRY", "file://.registry");
+    with_druid(&mut deploy, &server);
+    deploy.assert().code(1).stderr(
+        predicate::str::contains("does not match the schema")
+            .and(predicate::str::contains("pass --yes").not()),
+    );
+    git(dir, &["checkout", "--", "config/dimensions.json"]);
+    // On a terminal (`script` gives one), answering no exits 5 and submits nothing.
+    let druidctl_bin = assert_cmd::cargo::cargo_bin("druidctl");
+    let command = format!(
+        "{} deploy --env prod --ignore-window --reason tests; echo \"[exit $?]\"",
+        druidctl_bin.display()
+    );
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("DRUIDCTL_DRUID_URL", server.uri())
+        .env("DRUIDCTL_REGISTRY", "file://.registry")
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The answer, typed on the terminal once the question is there.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"n\n").unwrap();
+    let output = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("Deploy to prod (settlement_transactions)") && text.contains("? [y/N]"), "{text}");
+    assert!(text.contains("declined: nothing was done") && text.contains("[exit 5]"), "{text}");
+    assert!(server.fake.submitted().is_empty());
 }

@@ -136,7 +136,7 @@ fn environment_mistakes_exit_2_with_a_hint() {
         .args(["render", "--env", "prd"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("error: unknown environment `prd`; known: dev, prod, staging"))
+        .stderr(predicate::str::contains("error: unknown environment `prd` (did you mean `prod`?); known: dev, prod, staging"))
         .stderr(predicate::str::contains("hint:"));
     druidctl(&repo_root())
         .arg("render")
@@ -195,4 +195,15 @@ fn validate_reports_every_configuration_error_at_once() {
         "{stderr}"
     );
     assert!(stderr.contains("2 environments have errors"), "{stderr}");
+}
+
+#[test]
+fn compile_out_dash_writes_the_descriptor_set_to_stdout() {
+    let dir = crate::sample_copy();
+    let output = druidctl(dir.path()).args(["compile", "--out", "-"]).output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let set = prost_types::FileDescriptorSet::decode(output.stdout.as_slice()).unwrap();
+    assert!(set.file.iter().any(|file| file.name() == "settlement_transaction.proto"));
+    assert!(!dir.path().join("-").exists(), "no file named -");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("to stdout"));
 }

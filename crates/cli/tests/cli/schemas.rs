@@ -173,7 +173,7 @@ fn the_registry_can_be_on_s3() {
         .success()
         .stdout(predicate::str::contains(format!("published {version} to s3://{bucket}/team/settlement")));
     let mut promote = druidctl(dir);
-    s3(promote.args(["schemas", "promote", &version, "--channel", "stable", "--env", "prod"]));
+    s3(promote.args(["schemas", "promote", &version, "--channel", "stable", "--env", "prod", "--yes"]));
     promote.assert().success();
     let mut list = druidctl(dir);
     s3(list.args(["schemas", "list", "--env", "prod", "-o", "json"]));

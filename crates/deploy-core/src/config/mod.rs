@@ -128,6 +128,8 @@ impl Config {
             return Err(Error::UnknownEnvironment {
                 name: name.to_owned(),
                 known: self.environments.keys().cloned().collect(),
+                suggestion: proto_schema::closest(name, self.environments.keys().map(String::as_str))
+                    .map(str::to_owned),
             });
         };
         let mut merged = self.defaults.clone();
@@ -925,7 +927,11 @@ kafka = { topic = "m-qa" }
     #[test]
     fn unknown_environment_lists_the_known_ones() {
         let err = config().environment("prd", &Overrides::default()).unwrap_err().to_string();
-        assert_eq!(err, "unknown environment `prd`; known: dev, prod, qa");
+        assert_eq!(err, "unknown environment `prd` (did you mean `prod`?); known: dev, prod, qa");
+        let err = config().environment("dve", &Overrides::default()).unwrap_err().to_string();
+        assert!(err.contains("did you mean `dev`?"), "{err}");
+        let err = config().environment("nope", &Overrides::default()).unwrap_err().to_string();
+        assert!(!err.contains("did you mean"), "{err}");
     }
 
     #[test]

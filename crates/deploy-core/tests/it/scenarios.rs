@@ -335,7 +335,7 @@ async fn a_deploy_that_died_after_submit_is_detected_as_drift() {
     assert_eq!((drift.live_version.as_deref(), drift.expected_version.as_deref()), (Some("v2"), Some("v1")));
     let hint = drift.hint.unwrap();
     assert!(hint.contains("druidctl deploy --env dev --schema-version v2"), "{hint}");
-    assert!(hint.contains("druidctl rollback --env dev --version v1"), "{hint}");
+    assert!(hint.contains("druidctl rollback --env dev --schema-version v1"), "{hint}");
     // The next deploy of v2 finishes the job: submit again (idempotent), verify, move the channel.
     let outcome = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
     assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
