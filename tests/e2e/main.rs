@@ -171,7 +171,7 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
     let saved = case.druid.supervisors().parse_errors(&case.datasource).await.unwrap();
     assert!(!saved.is_empty(), "Druid saved the parse errors");
     let alerts = case.workflow().monitor().await.unwrap();
-    let parse = alerts.alerts.iter().find(|alert| alert.name == AlertKind::ParseExceptions).unwrap();
+    let parse = alerts.alerts.iter().find(|alert| alert.name == AlertKind::UnparseableRatio).unwrap();
     assert!(parse.breached && (parse.measure - 0.05).abs() < 1e-9, "{parse:?}");
 
     // v2 reads the next 1000 of the same, written once its task runs: the deploy rolls

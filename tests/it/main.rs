@@ -2,5 +2,6 @@
 
 mod pipeline;
 mod render;
+mod schemas;
 
 pub use druidctl_tests::repo_root;

@@ -3,6 +3,7 @@
 //! This binary parses arguments and prints; the work is done by `deploy-core`.
 
 mod commands;
+mod complete;
 mod output;
 mod reporter;
 
@@ -23,36 +24,58 @@ Exit codes:
   4  plan --exit-code: a deploy would change what Druid runs
   5  declined at a confirmation prompt: nothing was done";
 
+const COMPLETIONS_HELP: &str = "\
+Completions that also know your environments, channels and versions (from the project file
+and local registries) come from druidctl itself; install them once:
+  bash:  echo 'source <(COMPLETE=bash druidctl)' >> ~/.bashrc
+  zsh:   echo 'source <(COMPLETE=zsh druidctl)' >> ~/.zshrc
+  fish:  echo 'COMPLETE=fish druidctl | source' >> ~/.config/fish/config.fish
+The static script this command prints completes flags and subcommands only:
+  druidctl completions bash > ~/.local/share/bash-completion/completions/druidctl";
+
 /// Ship Protobuf schema changes into Apache Druid safely.
 #[derive(Debug, Parser)]
 #[command(name = "druidctl", version, after_help = EXIT_CODES)]
 struct Cli {
     /// Project file; by default druidctl.toml in this directory or the nearest parent.
-    #[arg(long, global = true, value_name = "PATH")]
+    #[arg(long, global = true, value_name = "PATH", help_heading = "Global options")]
     config: Option<PathBuf>,
 
     /// Environment to act on (dev, staging, prod, ... as defined in the project file).
-    #[arg(long, short = 'e', global = true, value_name = "ENV")]
+    #[arg(long, short = 'e', global = true, value_name = "ENV", help_heading = "Global options",
+          add = clap_complete::ArgValueCandidates::new(complete::environments))]
     env: Option<String>,
 
     /// Output format: text for people, json for scripts (one document on stdout).
-    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Text)]
+    #[arg(long, short = 'o', global = true, value_enum, default_value_t = Format::Text, help_heading = "Global options")]
     output: Format,
 
     /// More detail on stderr.
-    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet")]
+    #[arg(long, short = 'v', global = true, action = clap::ArgAction::Count, conflicts_with = "quiet", help_heading = "Global options")]
     verbose: u8,
 
     /// Only errors and the command's result.
-    #[arg(long, short = 'q', global = true)]
+    #[arg(long, short = 'q', global = true, help_heading = "Global options")]
     quiet: bool,
 
-    /// No colours (NO_COLOR is honoured too).
-    #[arg(long, global = true)]
+    /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, help_heading = "Global options")]
+    color: ColorWhen,
+
+    /// Same as --color never.
+    #[arg(long, global = true, hide = true)]
     no_color: bool,
 
     #[command(subcommand)]
     command: Command,
+}
+
+/// `--color`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorWhen {
+    Auto,
+    Always,
+    Never,
 }
 
 /// Output formats.
@@ -65,29 +88,69 @@ enum Format {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Compile every .proto under the proto root into a FileDescriptorSet (imports included).
+    #[command(after_help = "Examples:\n  druidctl compile
+  druidctl compile --out - | sha256sum")]
     Compile(commands::compile::Args),
     /// Check dimensions.json and the environments against the schema, as Druid will read it.
+    #[command(after_help = "Examples:\n  druidctl validate
+  druidctl validate --env prod -o json")]
     Validate(commands::validate::Args),
     /// Breaking changes between two schemas: buf's rules (file, package, wire-json, wire) plus
     /// the Druid rules (a renamed or retyped field that feeds a dimension).
+    #[command(after_help = "Examples:\n  druidctl check --against stable --env prod
+  druidctl check --against old/proto --mode wire --no-druid")]
     Check(commands::check::Args),
     /// Print the Kafka supervisor spec of an environment.
+    #[command(
+        override_usage = "druidctl render --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl render --env dev
+  druidctl render --env prod --schema-version abc123f | jq .spec.ioConfig"
+    )]
     Render(commands::render::Args),
     /// The schema registry of an environment: list, show, publish, promote.
+    #[command(after_help = "Examples:\n  druidctl schemas list --env prod
+  druidctl schemas publish --env dev
+  druidctl schemas promote abc123f --channel staging-latest --env dev")]
     Schemas {
         #[command(subcommand)]
         command: commands::schemas::Command,
     },
     /// What deploy would do: validation, compatibility, the spec diff against Druid, drift;
     /// exits 1 when the deploy would be refused (and 4 on changes with --exit-code).
+    #[command(
+        override_usage = "druidctl plan --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl plan --env prod
+  druidctl plan --env dev --exit-code -o json"
+    )]
     Plan(commands::plan::Args),
     /// Publish, submit, wait, verify and move the channel; roll back automatically on failure.
+    #[command(
+        override_usage = "druidctl deploy --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl deploy --env dev
+  druidctl deploy --env prod --yes
+  druidctl deploy --env prod --ignore-window --reason \"INC-42 hotfix\""
+    )]
     Deploy(commands::deploy::DeployArgs),
     /// The post-deploy checklist: state, tasks, rate, parse errors, task failures, SQL probe.
+    #[command(
+        override_usage = "druidctl verify --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl verify --env prod
+  druidctl verify --env dev -o json"
+    )]
     Verify,
     /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
+    #[command(
+        override_usage = "druidctl rollback --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl rollback --env prod
+  druidctl rollback --env prod --schema-version previous-stable --yes"
+    )]
     Rollback(commands::rollback::RollbackArgs),
     /// State, tasks, lag, rates, parse errors and the live version of an environment.
+    #[command(
+        override_usage = "druidctl status --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl status --env prod
+  druidctl status --all --env prod -o json"
+    )]
     Status {
         /// Every supervisor of the environment's cluster, in one table.
         #[arg(long)]
@@ -95,20 +158,67 @@ enum Command {
     },
     /// The team's alerts (state, task failures, lag, parse errors) with the action for each;
     /// exits 1 when one is breached.
+    #[command(
+        override_usage = "druidctl monitor --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl monitor --env prod
+  druidctl monitor --env prod --watch --interval 1m
+  druidctl monitor --env prod --prometheus 127.0.0.1:9464"
+    )]
     Monitor(commands::monitor::MonitorArgs),
     /// Emergency: stop reading without removing the supervisor.
+    #[command(
+        override_usage = "druidctl suspend --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl suspend --env prod"
+    )]
     Suspend,
     /// Resume a suspended supervisor.
+    #[command(
+        override_usage = "druidctl resume --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl resume --env prod"
+    )]
     Resume,
     /// Forget stored offsets and restart the tasks (asks for confirmation).
+    #[command(
+        override_usage = "druidctl reset --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl reset --env dev --yes"
+    )]
     Reset(commands::control::ResetArgs),
     /// Deploys, rollbacks and emergency actions recorded for an environment.
-    History,
+    #[command(
+        override_usage = "druidctl history --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl history --env prod --limit 10"
+    )]
+    History(commands::history::Args),
+    /// druidctl's version, and the Druid version of --env's cluster when it is reachable.
+    #[command(after_help = "Examples:\n  druidctl version
+  druidctl version --env prod")]
+    Version,
+    /// The project file as druidctl reads it: `config view --env E [--show-origin]`.
+    #[command(
+        override_usage = "druidctl config view --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl config view --env prod --show-origin"
+    )]
+    Config {
+        #[command(subcommand)]
+        command: commands::config::Command,
+    },
+    /// Scaffold druidctl.toml and dimensions.json for a proto root (asks nothing).
+    Init(commands::init::Args),
     /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
+    #[command(
+        override_usage = "druidctl logs --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl logs --env prod --tail 50
+  druidctl logs --env prod --follow -o json"
+    )]
     Logs(commands::logs::LogsArgs),
     /// The parse errors the running tasks saved, with the raw input summarised.
+    #[command(
+        override_usage = "druidctl parse-errors --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl parse-errors --env prod"
+    )]
     ParseErrors,
-    /// Print a shell completion script.
+    /// Print a static shell completion script (flags and subcommands only).
+    #[command(after_help = COMPLETIONS_HELP)]
     Completions {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
@@ -116,6 +226,12 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // `COMPLETE=bash druidctl` (and zsh, fish, ...) prints the shell's registration script;
+    // the shell then calls druidctl back for candidates. A normal run goes on.
+    {
+        use clap::CommandFactory as _;
+        clap_complete::CompleteEnv::with_factory(Cli::command).complete();
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) => {
@@ -124,7 +240,12 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
-    let out = Output::new(cli.output, cli.quiet, cli.verbose, cli.no_color);
+    let color = match (cli.no_color, cli.color) {
+        (true, _) | (false, ColorWhen::Never) => anstream::ColorChoice::Never,
+        (false, ColorWhen::Always) => anstream::ColorChoice::Always,
+        (false, ColorWhen::Auto) => anstream::ColorChoice::Auto,
+    };
+    let out = Output::new(cli.output, cli.quiet, cli.verbose, color);
     let context = commands::Context { config: cli.config, env: cli.env };
     let result = match cli.command {
         Command::Compile(args) => commands::compile::run(&context, &args, &out),
@@ -142,7 +263,10 @@ fn main() -> ExitCode {
         Command::Suspend => commands::control::run(&context, Control::Suspend, true, &out),
         Command::Resume => commands::control::run(&context, Control::Resume, true, &out),
         Command::Reset(args) => commands::control::run(&context, Control::Reset, args.yes, &out),
-        Command::History => commands::history::run(&context, &out),
+        Command::History(args) => commands::history::run(&context, &args, &out),
+        Command::Version => commands::version::run(&context, &out),
+        Command::Config { command } => commands::config::run(&context, &command, &out),
+        Command::Init(args) => commands::init::run(&args, &out),
         Command::Logs(args) => commands::logs::run(&context, &args, &out),
         Command::ParseErrors => commands::parse_errors::run(&context, &out),
         Command::Completions { shell } => {
@@ -161,5 +285,58 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    /// Every subcommand's --help ends with examples (completions with how to install them).
+    #[test]
+    fn every_subcommand_has_examples() {
+        let command = super::Cli::command();
+        for sub in command.get_subcommands() {
+            let after = sub.get_after_help().map(ToString::to_string).unwrap_or_default();
+            assert!(
+                after.contains("Examples:") || after.contains("COMPLETE=bash druidctl"),
+                "`druidctl {} --help` shows no example",
+                sub.get_name()
+            );
+        }
+    }
+
+    /// Every `druidctl ...` the README shows parses with this binary's flags, and every
+    /// `make X` it shows is a target of the Makefile: the README cannot drift from the tool.
+    #[test]
+    fn the_readme_commands_exist() {
+        use clap::Parser as _;
+        let readme = include_str!("../../../README.md");
+        let makefile = include_str!("../../../Makefile");
+        let mut checked = 0;
+        for command in readme.split('`').skip(1).step_by(2).filter(|text| text.starts_with("druidctl ")) {
+            let command = command.split(" | ").next().unwrap_or_default().replace(['[', ']'], "");
+            let args: Vec<String> = command
+                .split_whitespace()
+                .map(|word| match word {
+                    "E" => "dev".to_owned(),
+                    "PATH" | "OLD" => "some/path".to_owned(),
+                    "ID" | "TEXT" => "x".to_owned(),
+                    "N" => "5".to_owned(),
+                    "V" => "v1".to_owned(),
+                    "ADDR" => "127.0.0.1:9".to_owned(),
+                    other => other.to_owned(),
+                })
+                .collect();
+            if let Err(err) = super::Cli::try_parse_from(&args)
+                && err.kind() != clap::error::ErrorKind::DisplayHelp
+            {
+                panic!("README: `{command}` does not parse: {err}");
+            }
+            checked += 1;
+        }
+        assert!(checked >= 15, "only {checked} druidctl commands found in the README");
+        for line in readme.lines().filter(|line| line.starts_with("make ")) {
+            let target = line.split_whitespace().nth(1).unwrap_or_default();
+            assert!(
+                makefile.contains(&format!("\n{target}:")),
+                "README: `make {target}` is not a Makefile target"
+            );
+        }
     }
 }

@@ -119,16 +119,16 @@ const ERROR: Style = AnsiColor::Red.on_default().bold();
 const WARNING: Style = AnsiColor::Yellow.on_default().bold();
 const INFO: Style = AnsiColor::Cyan.on_default().bold();
 const DIM: Style = Style::new().dimmed();
+const PASS: Style = AnsiColor::Green.on_default();
 
 // Writers take `&self` although some need no state today: every command prints through
 // one handle, so the format or a capture can change in one place.
 #[allow(clippy::unused_self)]
 impl Output {
-    /// Output settings from the global flags; `NO_COLOR` and non-terminals disable colour.
-    pub fn new(format: Format, quiet: bool, verbose: u8, no_color: bool) -> Self {
-        if no_color {
-            anstream::ColorChoice::Never.write_global();
-        }
+    /// Output settings from the global flags; with `Auto`, `NO_COLOR` and non-terminals
+    /// disable colour.
+    pub fn new(format: Format, quiet: bool, verbose: u8, color: anstream::ColorChoice) -> Self {
+        color.write_global();
         Self { format, quiet, verbose }
     }
 
@@ -215,13 +215,13 @@ impl Output {
 /// The checks of a verification as a table on stdout.
 pub fn print_checks(out: &Output, verification: &Verification) -> Result<(), CliError> {
     let mut rows = table(&["CHECK", "VALUE", "THRESHOLD", "VERDICT"]);
-    for CheckResult { name, value, threshold, verdict } in &verification.checks {
+    for CheckResult { name, value, threshold, verdict, .. } in &verification.checks {
         let verdict = match verdict {
-            Verdict::Pass => "pass",
-            Verdict::Warn => "warn",
-            Verdict::Fail => "FAIL",
+            Verdict::Pass => format!("{PASS}pass{PASS:#}"),
+            Verdict::Warn => format!("{WARNING}warn{WARNING:#}"),
+            Verdict::Fail => format!("{ERROR}FAIL{ERROR:#}"),
         };
-        rows.add_row(vec![(*name).to_owned(), value.clone(), threshold.clone(), verdict.to_owned()]);
+        rows.add_row(vec![(*name).to_owned(), value.clone(), threshold.clone(), verdict]);
     }
     out.line(rows)?;
     Ok(())

@@ -42,8 +42,10 @@ pub struct Ingestion {
     /// taskCount x replicas from the configuration.
     pub expected_tasks: u32,
     /// Offset lag by partition.
+    #[serde(rename = "lag_records_by_partition")]
     pub lag_by_partition: BTreeMap<String, i64>,
     /// Total offset lag.
+    #[serde(rename = "total_lag_records")]
     pub total_lag: Option<i64>,
     /// Lag in seconds: Druid's `aggregateLagMillis` when reported, otherwise offset lag over
     /// the 5-minute processing rate.
@@ -51,8 +53,10 @@ pub struct Ingestion {
     /// Whether `lag_seconds` is an estimate.
     pub lag_estimated: bool,
     /// Rows per second over 1, 5 and 15 minutes.
+    #[serde(rename = "rates_rows_per_second")]
     pub rates: BTreeMap<String, f64>,
     /// Rows ingested by the running tasks.
+    #[serde(rename = "processed_rows")]
     pub processed: f64,
     /// Unparseable / (processed + unparseable).
     pub unparseable_ratio: f64,

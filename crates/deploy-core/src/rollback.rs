@@ -116,7 +116,7 @@ impl Session {
 }
 
 /// `rollback`'s outcome line: the version restored and its checks.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RollbackReport<'a> {
     /// Always `outcome` (the last JSON line after the step events).
     pub event: &'static str,

@@ -29,13 +29,17 @@ pub enum Verdict {
 }
 
 /// One named check with its measured value and threshold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CheckResult {
     /// `supervisor_state`, `running_tasks`, `ingestion_rate`, `unparseable_ratio`,
     /// `task_failures`, `sql_probe`.
     pub name: &'static str,
-    /// What was measured.
+    /// What was measured, for people (`200.00 rows/s (5m)`).
     pub value: String,
+    /// What was measured, for machines, in `unit`.
+    pub measure: f64,
+    /// The unit of `measure`: `boolean` (1 or 0), `tasks`, `rows_per_second`, `ratio`, `rows`.
+    pub unit: &'static str,
     /// What it is compared with.
     pub threshold: String,
     /// The outcome.
@@ -90,14 +94,14 @@ pub(crate) fn ratio(part: f64, rest: f64) -> f64 {
 }
 
 /// The post-deploy checklist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Verification {
     /// Every check.
     pub checks: Vec<CheckResult>,
 }
 
 /// `verify`'s result document: the verdict and every check.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VerifyReport<'a> {
     /// No check failed.
     pub passed: bool,
@@ -294,6 +298,8 @@ impl Session {
         checks.push(CheckResult {
             name: "supervisor_state",
             value: format!("{state}, {}", if healthy { "healthy" } else { "unhealthy" }),
+            measure: f64::from(u8::from(payload.state == Some(SupervisorState::Running) && healthy)),
+            unit: "boolean",
             threshold: "RUNNING, healthy".into(),
             verdict: verdict(payload.state == Some(SupervisorState::Running) && healthy, false),
         });
@@ -303,6 +309,8 @@ impl Session {
         checks.push(CheckResult {
             name: "running_tasks",
             value: running.to_string(),
+            measure: f64::from(u32::try_from(running).unwrap_or(u32::MAX)),
+            unit: "tasks",
             threshold: format!(
                 "= {expected} (taskCount {} x replicas {})",
                 sizing.task_count, sizing.replicas
@@ -316,6 +324,8 @@ impl Session {
         checks.push(CheckResult {
             name: "ingestion_rate",
             value: format!("{rate:.2} rows/s ({})", thresholds.rate_window),
+            measure: rate,
+            unit: "rows_per_second",
             threshold: "> 0".into(),
             verdict: verdict(rate > 0.0, thresholds.rate_warn_only),
         });
@@ -324,6 +334,8 @@ impl Session {
         checks.push(CheckResult {
             name: "unparseable_ratio",
             value: format!("{:.2} % ({unparseable:.0} of {seen:.0})", share * 100.0),
+            measure: share,
+            unit: "ratio",
             threshold: format!("<= {:.2} %", thresholds.max_unparseable_ratio * 100.0),
             verdict: verdict(share <= thresholds.max_unparseable_ratio, false),
         });
@@ -336,6 +348,8 @@ impl Session {
                 failure_ratio * 100.0,
                 thresholds.task_window_hours
             ),
+            measure: failure_ratio,
+            unit: "ratio",
             threshold: format!("<= {:.1} %", thresholds.max_task_failure_ratio * 100.0),
             verdict: verdict(failure_ratio <= thresholds.max_task_failure_ratio, false),
         });
@@ -344,20 +358,23 @@ impl Session {
             "SELECT COUNT(*) AS \"rows\" FROM \"{}\" WHERE __time > CURRENT_TIMESTAMP - INTERVAL '1' HOUR",
             id.replace('"', "\"\"")
         ));
-        let (value, ok) = match self.druid.sql(&probe).await {
+        let (value, count, ok) = match self.druid.sql(&probe).await {
             Ok(rows) => {
                 let count = rows
                     .first()
                     .and_then(|row| row.get("rows"))
                     .and_then(serde_json::Value::as_u64)
                     .unwrap_or(0);
-                (format!("{count} rows in the last hour"), count > 0)
+                (format!("{count} rows in the last hour"), count, count > 0)
             }
-            Err(err) => (format!("query failed: {err}"), false),
+            Err(err) => (format!("query failed: {err}"), 0, false),
         };
         checks.push(CheckResult {
             name: "sql_probe",
             value,
+            #[allow(clippy::cast_precision_loss)]
+            measure: count as f64,
+            unit: "rows",
             threshold: "> 0 rows".into(),
             verdict: verdict(ok, thresholds.probe_warn_only),
         });

@@ -34,6 +34,9 @@ pub struct DimensionsConfig {
     /// Free text for the reader; JSON has no comments.
     #[serde(rename = "$comment", default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// The JSON Schema editors complete from (`docs/schemas/dimensions.schema.json`).
+    #[serde(rename = "$schema", default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
     /// Which field is the row time.
     pub timestamp: TimestampConfig,
     /// Columns to store, in order.

@@ -18,7 +18,7 @@ use crate::reporter::Progress;
 #[command(group(clap::ArgGroup::new("override").args(["allow_breaking", "ignore_window"]).multiple(true)))]
 pub struct DeployArgs {
     /// Version name [default: the short git commit].
-    #[arg(long = "schema-version", value_name = "VERSION")]
+    #[arg(long = "schema-version", value_name = "VERSION", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
     schema_version: Option<String>,
     /// Accept breaking changes (needs --reason; recorded).
     #[arg(long, requires = "reason")]

@@ -8,7 +8,15 @@ use deploy_core::publish::open_registry;
 use super::{Context, block_on};
 use crate::output::{CliError, Output, Status, table};
 
-pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
+/// Flags of `history`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Only the last N records.
+    #[arg(long, short = 'n', value_name = "N")]
+    limit: Option<usize>,
+}
+
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
     // The registry alone: history works while Druid is unreachable.
     let project = context.project()?;
     let environment = context.environment(&project)?;
@@ -16,18 +24,20 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
         let ledger = Ledger::new(open_registry(&environment.registry).await);
         Ok(ledger.history(&environment.name).await?)
     })?;
+    let skip = args.limit.map_or(0, |limit| records.len().saturating_sub(limit));
+    let records = &records[skip..];
     if out.is_json() {
         out.json(&records)?;
         return Ok(Status::Success);
     }
     let mut rows = table(&["AT", "ACTION", "OUTCOME", "FROM", "TO", "BY", "DETAIL"]);
-    for record in &records {
+    for record in records {
         let mut detail = record.detail.clone().unwrap_or_default();
         for (what, reason) in &record.overrides {
             let _ = write!(detail, " [{what} override: {reason}]");
         }
         rows.add_row(vec![
-            record.at.clone(),
+            to_millis(&record.at),
             record.action.to_string(),
             record.outcome.to_string(),
             record.from.clone().unwrap_or_default(),
@@ -38,4 +48,12 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     }
     out.line(rows)?;
     Ok(Status::Success)
+}
+
+/// An RFC 3339 time to the millisecond (the ledger keeps nanoseconds).
+pub fn to_millis(at: &str) -> String {
+    at.parse::<jiff::Timestamp>()
+        .ok()
+        .and_then(|time| time.round(jiff::Unit::Millisecond).ok())
+        .map_or_else(|| at.to_owned(), |time| format!("{time:.3}"))
 }

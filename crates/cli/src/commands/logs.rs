@@ -14,7 +14,8 @@ pub struct LogsArgs {
     /// Lines from the end of each log.
     #[arg(long, value_name = "N", default_value_t = 100)]
     tail: usize,
-    /// Keep printing what the tasks log, every 2 s, until interrupted.
+    /// Keep printing what the tasks log, every 2 s, until interrupted (with --output json:
+    /// one `{"task", "line"}` JSON line per log line).
     #[arg(long, short = 'f')]
     follow: bool,
 }
@@ -32,16 +33,29 @@ pub fn run(context: &Context, args: &LogsArgs, out: &Output) -> Result<Status, C
             out.json(&logs)?;
             return Ok(Status::Success);
         }
-        for log in &logs {
-            out.line(format_args!("==> {} <==", log.task))?;
-            out.line(if log.log.is_empty() { "(no log yet)" } else { &log.log })?;
+        if out.is_json() {
+            // Following: one JSON line per log line, the tails first.
+            for log in &logs {
+                for line in log.log.lines() {
+                    out.line(serde_json::json!({ "task": log.task, "line": line }))?;
+                }
+            }
+        } else {
+            for log in &logs {
+                out.line(format_args!("==> {} <==", log.task))?;
+                out.line(if log.log.is_empty() { "(no log yet)" } else { &log.log })?;
+            }
         }
         let Some(follower) = &mut follower else { return Ok(Status::Success) };
         // Until interrupted (Ctrl-C) or stdout closes.
         loop {
             tokio::time::sleep(Duration::from_secs(2)).await;
             for (task, line) in follower.poll().await? {
-                out.line(format_args!("[{task}] {line}"))?;
+                if out.is_json() {
+                    out.line(serde_json::json!({ "task": task, "line": line }))?;
+                } else {
+                    out.line(format_args!("[{task}] {line}"))?;
+                }
             }
         }
     })

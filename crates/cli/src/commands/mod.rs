@@ -11,9 +11,11 @@ use crate::output::{CliError, EXIT_DECLINED, EXIT_INPUT, Output};
 
 pub mod check;
 pub mod compile;
+pub mod config;
 pub mod control;
 pub mod deploy;
 pub mod history;
+pub mod init;
 pub mod logs;
 pub mod monitor;
 pub mod parse_errors;
@@ -24,6 +26,7 @@ pub mod schemas;
 pub mod status;
 pub mod validate;
 pub mod verify;
+pub mod version;
 
 /// The global flags commands share.
 #[derive(Debug)]

@@ -18,7 +18,7 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
         let at = error
             .time_of_exception_millis
             .and_then(|millis| jiff::Timestamp::from_millisecond(millis).ok())
-            .map(|at| at.to_string())
+            .map(|at| format!("{at:.3}"))
             .unwrap_or_default();
         rows.add_row(vec![
             at,

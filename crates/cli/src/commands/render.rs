@@ -9,7 +9,7 @@ use crate::output::{CliError, Output, Status};
 pub struct Args {
     /// Schema version substituted in a descriptor URL [default: sha256- and 12 hex digits of the
     /// descriptor set].
-    #[arg(long = "schema-version", value_name = "VERSION")]
+    #[arg(long = "schema-version", value_name = "VERSION", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
     schema_version: Option<String>,
 }
 

@@ -14,7 +14,7 @@ use crate::reporter::Progress;
 pub struct RollbackArgs {
     /// A version, a channel, or `previous` (the version the environment's channel pointed at
     /// before its last move; also `previous-<channel>`).
-    #[arg(long = "schema-version", alias = "version", value_name = "VERSION", default_value = "previous")]
+    #[arg(long = "schema-version", alias = "version", value_name = "VERSION", default_value = "previous", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
     target: String,
     /// Do not ask for confirmation (needed for prod when not on a terminal).
     #[arg(long, short = 'y')]

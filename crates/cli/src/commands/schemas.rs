@@ -19,12 +19,13 @@ pub enum Command {
     /// List published versions and the channels pointing at them.
     List {
         /// Only the versions this channel has pointed at, oldest first.
-        #[arg(long, value_name = "CHANNEL")]
+        #[arg(long, value_name = "CHANNEL", add = clap_complete::ArgValueCandidates::new(crate::complete::channels))]
         channel: Option<String>,
     },
     /// Show a version's manifest: a version, a channel (`stable`) or `previous-<channel>`.
     Show {
         /// What to show.
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
         reference: String,
     },
     /// Publish the working schema and dimensions as a new immutable version.
@@ -45,9 +46,10 @@ pub enum Command {
     /// verification, needs --reason; an environment with `confirm` asks first.
     Promote {
         /// A version, a channel or `previous-<channel>`.
+        #[arg(add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
         reference: String,
         /// The channel to move (one an environment of the project file follows).
-        #[arg(long, value_name = "CHANNEL")]
+        #[arg(long, value_name = "CHANNEL", add = clap_complete::ArgValueCandidates::new(crate::complete::channels))]
         channel: String,
         /// Why, recorded with the move (needed where the rules say so).
         #[arg(long, value_name = "TEXT")]

@@ -70,7 +70,7 @@ async fn deploy_status_verify_history_against_a_mock_druid() {
     never_shows_the_password(&output);
     let snapshot: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(snapshot["state"], "RUNNING");
-    assert_eq!(snapshot["total_lag"], 10);
+    assert_eq!(snapshot["total_lag_records"], 10);
     assert_eq!(snapshot["lag_seconds"], 1.0); // 10 records at 10 rows/s
     assert_eq!(snapshot["lag_estimated"], true);
 
@@ -190,7 +190,7 @@ async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
     monitor
         .assert()
         .success()
-        .stdout(predicate::str::contains("ingestion_lag").and(predicate::str::contains("parse_exceptions")));
+        .stdout(predicate::str::contains("ingestion_lag").and(predicate::str::contains("unparseable_ratio")));
 
     let mut status_all = druidctl(repo.path());
     status_all.args(["status", "--all", "--env", "dev"]);

@@ -136,7 +136,9 @@ fn environment_mistakes_exit_2_with_a_hint() {
         .args(["render", "--env", "prd"])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("error: unknown environment `prd` (did you mean `prod`?); known: dev, prod, staging"))
+        .stderr(predicate::str::contains(
+            "error: unknown environment `prd` (did you mean `prod`?); known: dev, prod, staging",
+        ))
         .stderr(predicate::str::contains("hint:"));
     druidctl(&repo_root())
         .arg("render")
@@ -206,4 +208,40 @@ fn compile_out_dash_writes_the_descriptor_set_to_stdout() {
     assert!(set.file.iter().any(|file| file.name() == "settlement_transaction.proto"));
     assert!(!dir.path().join("-").exists(), "no file named -");
     assert!(String::from_utf8_lossy(&output.stderr).contains("to stdout"));
+}
+
+#[test]
+fn init_config_view_version_and_completion_registration() {
+    let dir = tempfile::tempdir().unwrap();
+    druidctl(dir.path())
+        .arg("init")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("record type example.v1.Event"));
+    druidctl(dir.path()).arg("validate").assert().success();
+    druidctl(dir.path()).args(["render", "--env", "prod"]).assert().success();
+    druidctl(dir.path())
+        .arg("init")
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("exists already").and(predicate::str::contains("--force")));
+    let view = druidctl(dir.path())
+        .args(["config", "view", "--env", "prod", "--show-origin"])
+        .env("DRUIDCTL_DRUID_PASSWORD", "s3cr3t")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&view.stdout);
+    assert!(text.contains("confirm = true") && text.contains("# environments.prod.confirm"), "{text}");
+    assert!(
+        text.contains("druid.url = \"http://127.0.0.1:8888\"") && text.contains("# defaults.druid.url"),
+        "{text}"
+    );
+    assert!(
+        text.contains("druid.password = \"***\"") && text.contains("# $DRUIDCTL_DRUID_PASSWORD"),
+        "{text}"
+    );
+    assert!(!text.contains("s3cr3t"));
+    druidctl(dir.path()).arg("version").assert().success().stdout(predicate::str::starts_with("druidctl 0."));
+    let registration = druidctl(dir.path()).env("COMPLETE", "bash").output().unwrap();
+    assert!(String::from_utf8_lossy(&registration.stdout).contains("complete"), "a bash registration script");
 }

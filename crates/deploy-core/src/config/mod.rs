@@ -146,6 +146,73 @@ impl Config {
     }
 }
 
+/// One setting of an environment as `config view` shows it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Setting {
+    /// Dotted key relative to the environment (`druid.url`).
+    pub key: String,
+    /// The value (secrets as `"***"`).
+    pub value: serde_json::Value,
+    /// Where it came from; `None`: druidctl's built-in default.
+    pub origin: Option<Origin>,
+}
+
+/// Keys whose values are never shown.
+const SECRET_KEYS: [&str; 2] = ["druid.password", "druid.token"];
+
+impl Config {
+    /// The environment `name` as written (its table over `[defaults]`, then the variables),
+    /// key by key with where each value came from, plus the channel when it is implied by the
+    /// name. Settings not listed take their built-in defaults (docs/configuration.md).
+    pub fn view(&self, name: &str, overrides: &Overrides) -> Result<Vec<Setting>> {
+        let environment = self.environment(name, overrides)?;
+        let mut merged = self.defaults.clone();
+        merge(&mut merged, self.environments[name].clone());
+        let mut flat = BTreeMap::new();
+        flatten(&toml::Value::Table(merged), "", &mut flat);
+        let variables = [
+            ("druid.url", overrides.druid_url.as_ref().map(|url| serde_json::json!(url))),
+            ("druid.user", overrides.druid_user.as_ref().map(|user| serde_json::json!(user))),
+            ("druid.password", overrides.druid_password.as_ref().map(|_| serde_json::json!("***"))),
+            ("druid.token", overrides.druid_token.as_ref().map(|_| serde_json::json!("***"))),
+            ("registry", overrides.registry.as_ref().map(|registry| serde_json::json!(registry))),
+            (
+                "kafka.bootstrap_servers",
+                overrides.kafka_bootstrap.as_ref().map(|servers| serde_json::json!(servers)),
+            ),
+        ];
+        for (key, value) in variables {
+            if let Some(value) = value {
+                flat.insert(key.to_owned(), value);
+            }
+        }
+        flat.entry("channel".to_owned()).or_insert_with(|| serde_json::json!(environment.channel));
+        Ok(flat
+            .into_iter()
+            .map(|(key, value)| Setting {
+                value: if SECRET_KEYS.contains(&key.as_str()) { serde_json::json!("***") } else { value },
+                origin: environment.origins.get(&key).cloned(),
+                key,
+            })
+            .collect())
+    }
+}
+
+/// `table` as dotted keys and JSON values.
+fn flatten(value: &toml::Value, prefix: &str, into: &mut BTreeMap<String, serde_json::Value>) {
+    match value {
+        toml::Value::Table(table) => {
+            for (key, inner) in table {
+                let path = if prefix.is_empty() { key.clone() } else { format!("{prefix}.{key}") };
+                flatten(inner, &path, into);
+            }
+        }
+        other => {
+            into.insert(prefix.to_owned(), serde_json::to_value(other).unwrap_or(serde_json::Value::Null));
+        }
+    }
+}
+
 /// Deep-merges `over` into `base`: tables merge key by key, other values replace.
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (key, value) in over {
@@ -1043,5 +1110,26 @@ kafka = { topic = "m-qa" }
         let text = err.to_string();
         assert!(text.starts_with("$DRUIDCTL_DRUID_URL: "), "{text}");
         assert!(!text.contains("s3cret") && !text.contains("druidctl.toml"), "{text}");
+    }
+
+    #[test]
+    fn the_view_says_where_each_value_came_from_and_hides_secrets() {
+        let overrides = Overrides::from_vars([
+            ("DRUIDCTL_DRUID_PASSWORD".to_owned(), "s3cr3t".to_owned()),
+            ("DRUIDCTL_KAFKA_BOOTSTRAP".to_owned(), "k:1".to_owned()),
+        ]);
+        let view = config().view("prod", &overrides).unwrap();
+        let find = |key: &str| view.iter().find(|setting| setting.key == key).unwrap().clone();
+        assert_eq!(find("druid.url").origin, Some(Origin::File { key: "defaults.druid.url".into() }));
+        assert_eq!(find("ingestion.task_count").value, serde_json::json!(4));
+        assert_eq!(find("kafka.bootstrap_servers").value, serde_json::json!("k:1"));
+        assert_eq!(
+            find("kafka.bootstrap_servers").origin,
+            Some(Origin::Variable { name: "DRUIDCTL_KAFKA_BOOTSTRAP" })
+        );
+        assert_eq!(find("druid.password").value, serde_json::json!("***"));
+        assert_eq!(find("channel").value, serde_json::json!("stable"));
+        assert_eq!(find("channel").origin, None, "implied by the name");
+        assert!(!format!("{view:?}").contains("s3cr3t") && !format!("{view:?}").contains("from-file"));
     }
 }

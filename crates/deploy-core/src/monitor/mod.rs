@@ -25,18 +25,19 @@ pub enum AlertKind {
     TaskFailures,
     /// Ingestion is behind the topic.
     IngestionLag,
-    /// Too many records are unparseable.
-    ParseExceptions,
+    /// Too many records are unparseable (the runbook's "parse exceptions"; the same name
+    /// as verify's check).
+    UnparseableRatio,
 }
 
 impl AlertKind {
-    /// `supervisor_state`, `task_failures`, `ingestion_lag`, `parse_exceptions`.
+    /// `supervisor_state`, `task_failures`, `ingestion_lag`, `unparseable_ratio`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::SupervisorState => "supervisor_state",
             Self::TaskFailures => "task_failures",
             Self::IngestionLag => "ingestion_lag",
-            Self::ParseExceptions => "parse_exceptions",
+            Self::UnparseableRatio => "unparseable_ratio",
         }
     }
 }
@@ -123,7 +124,7 @@ impl Session {
                 action: "raise taskCount (ingestion.task_count in druidctl.toml), then deploy",
             },
             Alert {
-                name: AlertKind::ParseExceptions,
+                name: AlertKind::UnparseableRatio,
                 value: format!("{:.2} %", ingestion.unparseable_ratio * 100.0),
                 measure: ingestion.unparseable_ratio,
                 threshold: format!("<= {:.2} %", thresholds.max_unparseable_ratio * 100.0),

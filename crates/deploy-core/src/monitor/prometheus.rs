@@ -21,7 +21,7 @@ pub fn prometheus(reports: &[MonitorReport]) -> String {
             r.measure(AlertKind::IngestionLag)
         }),
         ("druidctl_unparseable_ratio", "Unparseable over processed records", |r| {
-            r.measure(AlertKind::ParseExceptions)
+            r.measure(AlertKind::UnparseableRatio)
         }),
         ("druidctl_processing_rate", "Rows per second over 5 minutes", |r| {
             r.ingestion.rates.get("5m").copied().unwrap_or(0.0)

@@ -55,12 +55,13 @@ impl Watcher {
 
     /// Evaluates once; never fails.
     pub async fn tick(&mut self) -> Tick {
-        let at = self.session.clock.now().round(jiff::Unit::Millisecond).unwrap_or(self.session.clock.now());
+        let now = self.session.clock.now();
+        let at = format!("{:.3}", now.round(jiff::Unit::Millisecond).unwrap_or(now));
         match self.session.monitor().await {
             Ok(report) => {
                 self.consecutive = 0;
                 self.last = Some(report.clone());
-                Tick::Report { at: at.to_string(), report: Box::new(report) }
+                Tick::Report { at, report: Box::new(report) }
             }
             Err(err) => {
                 self.errors_total += 1;
@@ -73,7 +74,7 @@ impl Watcher {
                     source = cause.source();
                 }
                 Tick::Failed {
-                    at: at.to_string(),
+                    at,
                     error,
                     consecutive: self.consecutive,
                     retry_in_secs: self.delay().as_secs(),

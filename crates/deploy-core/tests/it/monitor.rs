@@ -115,7 +115,7 @@ async fn three_percent_unparseable_trips_the_parse_alert() {
         fixture!("tasks_all_succeeded.json"),
     ))
     .await;
-    assert_eq!(alerts.iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["parse_exceptions"]);
+    assert_eq!(alerts.iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["unparseable_ratio"]);
     assert_eq!(report.alerts[3].value, "3.00 %");
 }
 
