@@ -245,3 +245,27 @@ fn init_config_view_version_and_completion_registration() {
     let registration = druidctl(dir.path()).env("COMPLETE", "bash").output().unwrap();
     assert!(String::from_utf8_lossy(&registration.stdout).contains("complete"), "a bash registration script");
 }
+
+#[test]
+fn typos_get_suggestions_and_colour_follows_the_flag() {
+    druidctl(&repo_root())
+        .args(["render", "--evn", "dev"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--env"));
+    druidctl(&repo_root()).arg("rendr").assert().code(2).stderr(predicate::str::contains("render"));
+    druidctl(&repo_root())
+        .args(["render", "--env", "dve"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("did you mean `dev`?"));
+    let coloured =
+        druidctl(&repo_root()).args(["--color", "always", "render", "--env", "nope"]).output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&coloured.stderr).contains("\u{1b}["),
+        "ANSI colours with --color always"
+    );
+    let plain =
+        druidctl(&repo_root()).args(["--color", "never", "render", "--env", "nope"]).output().unwrap();
+    assert!(!String::from_utf8_lossy(&plain.stderr).contains("\u{1b}["), "none with --color never");
+}
