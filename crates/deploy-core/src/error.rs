@@ -231,7 +231,7 @@ impl Error {
             Self::ConfigVariable { .. } => "fix or unset the variable: it overrides the project file",
             Self::Proto(proto_schema::Error::Compile { .. }) => "fix the .proto file at that location",
             Self::Mapping(druid_mapping::Error::Dimensions { .. }) => {
-                "fix dimensions.json at that location; docs/dimensions.md describes the format"
+                "fix dimensions.json at that location (the keys it takes are in docs/dimensions.md of druidctl's repository, and in the JSON Schema docs/schemas/dimensions.schema.json)"
             }
             Self::Proto(proto_schema::Error::UnknownMessage { .. }) => {
                 "set [schema] message in the project file to a message the sources define"

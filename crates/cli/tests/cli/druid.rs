@@ -448,3 +448,35 @@ async fn prod_refuses_before_asking_and_a_declined_prompt_exits_5() {
     assert!(text.contains("declined: nothing was done") && text.contains("[exit 5]"), "{text}");
     assert!(server.fake.submitted().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rollback_prompt_says_what_previous_is() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    let prod = |args: &[&str]| {
+        let mut command = druidctl(dir);
+        command.args(args).env("DRUIDCTL_REGISTRY", "file://.registry");
+        with_druid(&mut command, &server);
+        command.output().unwrap()
+    };
+    let deploy = ["deploy", "--env", "prod", "--ignore-window", "--reason", "tests", "--yes"];
+    assert!(prod(&deploy).status.success());
+    let first = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+    edit(
+        &dir.join("config/dimensions.json"),
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acq", "from": "acquirerId" },"#,
+    );
+    git(dir, &["commit", "-qam", "a new dimension"]);
+    let second = git(dir, &["rev-parse", "--short=7", "HEAD"]);
+    assert!(prod(&deploy).status.success());
+    let asked = prod(&["rollback", "--env", "prod"]);
+    assert_eq!(asked.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&asked.stderr);
+    assert!(
+        stderr
+            .contains(&format!("Roll prod (settlement_transactions) back: {second} -> {first} (`previous`)")),
+        "{stderr}"
+    );
+}
