@@ -172,7 +172,37 @@ impl Session {
             return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(err) });
         }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        let verification = self.wait_and_verify(Sizing::of(&spec)).await?;
+        // The version did not change (sizing, console edit): what to restore is the spec
+        // that ran before, not a re-render of the same version.
+        let previous_live = if same_version { live.as_ref() } else { None };
+        let verification = match self.wait_and_verify(Sizing::of(&spec)).await {
+            Ok(verification) => verification,
+            Err(err) => {
+                // The new spec is live and could not be verified: it is not kept. Restore what
+                // ran before, record both, and report the error that stopped verification.
+                let reason = format!("verification could not complete: {err}");
+                self.warn(format!("{reason}; restoring {}", previous.as_deref().unwrap_or("nothing")));
+                let restore = self
+                    .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &reason)
+                    .await;
+                let (outcome, detail) = match &restore {
+                    Ok(_) => (Outcome::RolledBack, reason),
+                    Err(restore_err) => {
+                        (Outcome::RollbackFailed, format!("{reason}; the rollback failed: {restore_err}"))
+                    }
+                };
+                self.record(
+                    Action::Deploy,
+                    outcome,
+                    previous.clone(),
+                    Some(version.to_string()),
+                    overrides.clone(),
+                    Some(detail),
+                )
+                .await;
+                return Err(err);
+            }
+        };
         if verification.passed() {
             self.move_channel(&channel, base.as_ref(), &version, None).await?;
             self.record(
@@ -187,21 +217,27 @@ impl Session {
             return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
         }
         let failures = verification.failures().join(", ");
+        // Recorded once the rollback is done: "rolled back" only when it was.
+        let restore = self
+            .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &failures)
+            .await;
+        let (outcome, detail) = match &restore {
+            Ok(_) => (Outcome::RolledBack, format!("verification failed: {failures}")),
+            Err(err) => (
+                Outcome::RollbackFailed,
+                format!("verification failed: {failures}; the rollback failed: {err}"),
+            ),
+        };
         self.record(
             Action::Deploy,
-            Outcome::RolledBack,
+            outcome,
             previous.clone(),
             Some(version.to_string()),
             overrides.clone(),
-            Some(format!("verification failed: {failures}")),
+            Some(detail),
         )
         .await;
-        // The version did not change (sizing, console edit): what to restore is the spec
-        // that ran before, not a re-render of the same version.
-        let previous_live = if same_version { live.as_ref() } else { None };
-        let (restored, restored_verification) = self
-            .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &failures)
-            .await?;
+        let (restored, restored_verification) = restore?;
         Ok(DeployOutcome::RolledBack {
             failed: version.to_string(),
             verification,

@@ -75,6 +75,9 @@ pub enum Outcome {
     Failed,
     /// Verification failed and the previous version was restored.
     RolledBack,
+    /// Verification failed (or could not complete) and restoring the previous version failed
+    /// too: the failing spec may still be live.
+    RollbackFailed,
 }
 
 impl Action {
@@ -100,6 +103,7 @@ impl Outcome {
             Self::Rejected => "rejected",
             Self::Failed => "failed",
             Self::RolledBack => "rolled-back",
+            Self::RollbackFailed => "rollback-failed",
         }
     }
 }

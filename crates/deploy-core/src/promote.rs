@@ -76,7 +76,8 @@ pub async fn check(
             record.to.as_deref() == Some(version.as_str())
                 && matches!(
                     (record.action, record.outcome),
-                    (Action::Deploy, Outcome::RolledBack) | (Action::Rollback, Outcome::Failed)
+                    (Action::Deploy, Outcome::RolledBack | Outcome::RollbackFailed)
+                        | (Action::Rollback, Outcome::Failed)
                 )
         });
         if let Some(record) = failed {

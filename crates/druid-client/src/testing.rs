@@ -92,6 +92,8 @@ struct Supervisor {
 #[derive(Debug)]
 struct Injected {
     call: Call,
+    /// Calls of `call` let through before the failures start.
+    skip: usize,
     remaining: u32,
     status: u16,
     body: String,
@@ -275,7 +277,19 @@ impl FakeDruid {
     /// The next `times` calls of `call` fail with an HTTP `status` and `body` (a 5xx is
     /// what a retrying client gives up on; a 400 is a refusal).
     pub fn fail(&self, call: Call, times: u32, status: u16, body: &str) -> &Self {
-        self.state().failures.push_back(Injected { call, remaining: times, status, body: body.to_owned() });
+        self.fail_after(call, 0, times, status, body)
+    }
+
+    /// Like [`FakeDruid::fail`], once `skip` more calls of `call` have gone through (the
+    /// third submit of a deploy that rolls back, say).
+    pub fn fail_after(&self, call: Call, skip: usize, times: u32, status: u16, body: &str) -> &Self {
+        self.state().failures.push_back(Injected {
+            call,
+            skip,
+            remaining: times,
+            status,
+            body: body.to_owned(),
+        });
         self
     }
 
@@ -308,6 +322,10 @@ impl FakeDruid {
         *state.calls.entry(call).or_default() += 1;
         if let Some(index) = state.failures.iter().position(|failure| failure.call == call) {
             let failure = &mut state.failures[index];
+            if failure.skip > 0 {
+                failure.skip -= 1;
+                return Ok(state);
+            }
             failure.remaining = failure.remaining.saturating_sub(1);
             let error = http_error(method, path, failure.status, &failure.body);
             if failure.remaining == 0 {

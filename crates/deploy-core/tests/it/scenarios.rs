@@ -215,8 +215,8 @@ async fn parse_errors_roll_back_to_the_channel_version() {
         fx.outcomes("dev").await,
         [
             (Action::Deploy, Outcome::Succeeded),
-            (Action::Deploy, Outcome::RolledBack),
-            (Action::AutomaticRollback, Outcome::Succeeded)
+            (Action::AutomaticRollback, Outcome::Succeeded),
+            (Action::Deploy, Outcome::RolledBack)
         ]
     );
 }
@@ -574,4 +574,50 @@ async fn promoting_a_version_that_failed_verification_needs_a_reason() {
     let promotion = deploy_core::promote::check(config, &fx.registry, &v1, "staging-latest").await.unwrap();
     assert!(promotion.reasons_needed.is_empty(), "{promotion:?}");
     assert!(!promotion.needs_confirmation);
+}
+
+#[tokio::test]
+async fn an_error_after_the_submit_rolls_back_and_is_recorded() {
+    // The Overlord answers 500 to status reads right after the new spec is submitted (the
+    // client gives up on 5xx after its retries; the fake fails the call itself).
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    druid.fail(Call::SupervisorStatus, 1, 500, "Overlord is having a moment");
+    let err = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap_err();
+    assert!(matches!(err, Error::Druid { .. }), "{err:?}");
+    let specs = druid.submitted();
+    assert_eq!(specs.len(), 3, "v1, v2, then v1 again");
+    assert_eq!(specs[2], specs[0], "v1 is live again");
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
+    let history = fx.ledger().history("dev").await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::RolledBack));
+    assert!(last.detail.as_deref().unwrap().contains("verification could not complete"), "{last:?}");
+    assert!(fx.ledger().lease("dev").await.unwrap().unwrap().released);
+}
+
+#[tokio::test]
+async fn a_rollback_whose_submit_fails_is_recorded_as_failed_not_done() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    // v2 reads garbage, and the restore's submit (the third) is refused.
+    druid.poison(2, poisoned());
+    druid.fail_after(Call::SubmitSpec, 1, 1, 500, "Overlord down");
+    let err = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap_err();
+    assert!(matches!(err, Error::Druid { .. }), "{err:?}");
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::RollbackFailed));
+    assert!(last.detail.as_deref().unwrap().contains("the rollback failed"), "{last:?}");
+    // What Druid runs is v2's spec, and the history does not claim otherwise.
+    let live = druid.get_spec("settlement_transactions_dev").await.unwrap().unwrap();
+    assert_eq!(live, druid.submitted()[1]);
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
 }
