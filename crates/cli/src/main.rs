@@ -202,6 +202,12 @@ enum Command {
         #[command(subcommand)]
         command: commands::config::Command,
     },
+    /// Break an environment's deploy lock whose holder is gone (recorded with the reason).
+    #[command(
+        override_usage = "druidctl unlock --env <ENV> --reason <TEXT>",
+        after_help = "Examples:\n  druidctl unlock --env prod --reason \"runner 4711 was killed, checked with the CI admins\""
+    )]
+    Unlock(commands::unlock::Args),
     /// Scaffold druidctl.toml and dimensions.json for a proto root (asks nothing).
     Init(commands::init::Args),
     /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
@@ -267,6 +273,7 @@ fn main() -> ExitCode {
         Command::Version => commands::version::run(&context, &out),
         Command::Config { command } => commands::config::run(&context, &command, &out),
         Command::Init(args) => commands::init::run(&args, &out),
+        Command::Unlock(args) => commands::unlock::run(&context, &args, &out),
         Command::Logs(args) => commands::logs::run(&context, &args, &out),
         Command::ParseErrors => commands::parse_errors::run(&context, &out),
         Command::Completions { shell } => {

@@ -52,6 +52,31 @@ impl CliError {
         Self { error: error.into(), code, hint, broken_pipe: false }
     }
 
+    /// `{"error": {"kind", "message", "causes", "hint", "exit_code"}}`, what `--output json`
+    /// prints on stdout when a command fails.
+    fn document(&self) -> serde_json::Value {
+        let kind = match self.code {
+            1 => "check_failed",
+            EXIT_INPUT => "input",
+            EXIT_EXTERNAL => "external",
+            EXIT_DECLINED => "declined",
+            _ => "other",
+        };
+        let mut causes = Vec::new();
+        let mut source = self.error.source();
+        while let Some(cause) = source {
+            causes.push(cause.to_string());
+            source = cause.source();
+        }
+        serde_json::json!({ "error": {
+            "kind": kind,
+            "message": self.error.to_string(),
+            "causes": causes,
+            "hint": self.hint,
+            "exit_code": self.code,
+        }})
+    }
+
     /// The same error with `hint` as what to do next.
     #[must_use]
     pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
@@ -205,6 +230,10 @@ impl Output {
                 }
                 if let Some(hint) = &error.hint {
                     let _ = writeln!(stderr, "  {INFO}hint:{INFO:#} {hint}");
+                }
+                if self.is_json() {
+                    // Scripts reading stdout get a document too, not nothing.
+                    let _ = self.json(&error.document());
                 }
                 ExitCode::from(error.code)
             }

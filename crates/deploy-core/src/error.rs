@@ -256,6 +256,9 @@ impl Error {
             Self::DirtyTree { .. } => {
                 "commit the schema, or publish to an environment with allow_dirty = true"
             }
+            Self::LockHeld { .. } => {
+                "wait for that deploy to end; if its holder is gone (a crashed job), `druidctl unlock --env E --reason TEXT` breaks the lock, recorded"
+            }
             _ => return None,
         };
         Some(text.to_owned())

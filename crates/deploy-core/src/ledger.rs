@@ -59,6 +59,8 @@ pub enum Action {
     Resume,
     /// The supervisor's offsets were reset.
     Reset,
+    /// A deploy lock was broken by hand.
+    Unlock,
 }
 
 /// How an action ended.
@@ -90,6 +92,7 @@ impl Action {
             Self::Suspend => "suspend",
             Self::Resume => "resume",
             Self::Reset => "reset",
+            Self::Unlock => "unlock",
         }
     }
 }
@@ -219,6 +222,42 @@ impl Ledger {
         }
     }
 
+    /// Breaks the lease of `environment` whoever holds it (its holder crashed, say) and
+    /// records who did and why. Returns the lease that was broken, `None` when it was free.
+    /// A holder still running finds its lock lost at its next write.
+    pub async fn unlock(&self, environment: &str, by: &str, reason: &str) -> Result<Option<Lease>> {
+        let name = Channel::parse(environment)?;
+        let key = format!("locks/{name}.json");
+        let Some((lease, etag)) = self.registry.read_json::<Lease>(&key).await? else { return Ok(None) };
+        if lease.released {
+            return Ok(None);
+        }
+        let released = Lease { released: true, ..lease.clone() };
+        match self.registry.store().put_if_match(&key, to_json(&released), &etag).await {
+            Ok(_) => {}
+            Err(StoreError::PreconditionFailed { .. } | StoreError::Conflict { .. }) => {
+                return Err(Error::LockLost { environment: environment.to_owned() });
+            }
+            Err(err) => return Err(self.registry.store_error(err).into()),
+        }
+        let record = DeployRecord {
+            environment: environment.to_owned(),
+            action: Action::Unlock,
+            outcome: Outcome::Succeeded,
+            from: None,
+            to: None,
+            by: Some(by.to_owned()),
+            at: String::new(),
+            overrides: BTreeMap::new(),
+            detail: Some(format!(
+                "broke the lock of {} (taken {}): {reason}",
+                lease.owner, lease.acquired_at
+            )),
+        };
+        self.record(&record).await?;
+        Ok(Some(lease))
+    }
+
     /// The current lease of `environment`, if any was ever taken.
     pub async fn lease(&self, environment: &str) -> Result<Option<Lease>> {
         let environment = Channel::parse(environment)?;
@@ -289,6 +328,19 @@ mod tests {
         assert_eq!(ledger.lease("prod").await.unwrap().unwrap().owner, "bob@desk pid 3");
         ledger.release(taken).await.unwrap();
         assert!(ledger.lease("prod").await.unwrap().unwrap().released);
+        // A lock left by a crashed deploy is broken by hand, recorded; a free one is no-op.
+        let stuck = ledger.acquire("staging", "ci@runner pid 9", Duration::from_mins(20)).await.unwrap();
+        let broken = ledger.unlock("staging", "alice", "runner died (INC-3)").await.unwrap().unwrap();
+        assert_eq!(broken.owner, "ci@runner pid 9");
+        assert!(ledger.unlock("staging", "alice", "again").await.unwrap().is_none());
+        ledger.acquire("staging", "bob", Duration::from_mins(1)).await.unwrap();
+        assert!(
+            matches!(ledger.release(stuck).await.unwrap_err(), Error::LockLost { .. }),
+            "the old holder lost it"
+        );
+        let last = ledger.history("staging").await.unwrap().pop().unwrap();
+        assert_eq!((last.action, last.by.as_deref()), (Action::Unlock, Some("alice")));
+        assert!(last.detail.unwrap().contains("runner died (INC-3)"));
         let err = ledger.acquire("../prod", "x", Duration::from_secs(1)).await.unwrap_err();
         assert!(matches!(err, Error::Registry(schema_registry::Error::InvalidName { .. })), "{err:?}");
     }

@@ -173,7 +173,10 @@ impl Session {
 
 /// How long a deploy lock lasts: the wait plus slack for the rest of the workflow.
 fn lease_ttl(environment: &Environment) -> Duration {
-    Duration::from_secs(environment.thresholds.ready_timeout_secs * 2 + 600)
+    let thresholds = &environment.thresholds;
+    // A deploy waits for readiness and observes twice (its own spec, then a restore).
+    let waits = thresholds.ready_timeout_secs.saturating_add(thresholds.observe_secs).saturating_mul(2);
+    Duration::from_secs(waits.saturating_add(600))
 }
 
 impl Session {

@@ -24,6 +24,7 @@ pub mod render;
 pub mod rollback;
 pub mod schemas;
 pub mod status;
+pub mod unlock;
 pub mod validate;
 pub mod verify;
 pub mod version;

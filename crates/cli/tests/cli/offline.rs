@@ -269,3 +269,15 @@ fn typos_get_suggestions_and_colour_follows_the_flag() {
         druidctl(&repo_root()).args(["--color", "never", "render", "--env", "nope"]).output().unwrap();
     assert!(!String::from_utf8_lossy(&plain.stderr).contains("\u{1b}["), "none with --color never");
 }
+
+#[test]
+fn a_failure_under_output_json_is_a_json_document_on_stdout() {
+    let output =
+        druidctl(&repo_root()).args(["render", "--env", "prd", "--output", "json"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(document["error"]["kind"], "input");
+    assert_eq!(document["error"]["exit_code"], 2);
+    assert!(document["error"]["message"].as_str().unwrap().contains("unknown environment `prd`"));
+    assert!(document["error"]["hint"].as_str().unwrap().contains("--env"));
+}

@@ -262,3 +262,43 @@ fn promote_follows_the_target_environments_rules() {
         .assert()
         .success();
 }
+
+#[test]
+fn a_lock_left_by_a_crashed_deploy_is_broken_by_hand_and_recorded() {
+    let repo = sample_repo();
+    let dir = repo.path();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store = std::sync::Arc::new(schema_registry::LocalStore::new(dir.join(".registry")));
+        let ledger = deploy_core::ledger::Ledger::new(schema_registry::Registry::new(store));
+        ledger.acquire("dev", "ci@runner pid 4711", std::time::Duration::from_mins(20)).await.unwrap();
+    });
+    druidctl(dir)
+        .args(["deploy", "--env", "dev", "--ignore-window", "--reason", "tests"])
+        .assert()
+        .code(3)
+        .stderr(
+            predicate::str::contains("locked by ci@runner pid 4711")
+                .and(predicate::str::contains("druidctl unlock --env")),
+        );
+    druidctl(dir)
+        .args(["unlock", "--env", "dev"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--reason"));
+    druidctl(dir)
+        .args(["unlock", "--env", "dev", "--reason", "runner killed"])
+        .env("DRUIDCTL_ACTOR", "alice")
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("broke the lock of dev held by ci@runner pid 4711"));
+    druidctl(dir)
+        .args(["unlock", "--env", "dev", "--reason", "again"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("not locked: nothing to do"));
+    let history = json(&druidctl(dir).args(["history", "--env", "dev", "-o", "json"]).output().unwrap());
+    let last = history.as_array().unwrap().last().unwrap();
+    assert_eq!((last["action"].as_str(), last["by"].as_str()), (Some("unlock"), Some("alice")));
+    assert!(last["detail"].as_str().unwrap().contains("runner killed"));
+}

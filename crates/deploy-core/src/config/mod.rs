@@ -442,6 +442,14 @@ impl RawEnvironment {
             }
         }
         self.thresholds.check().map_err(|message| invalid("thresholds", message))?;
+        for (key, value) in [
+            ("druid.connect_timeout_secs", self.druid.connect_timeout_secs),
+            ("druid.request_timeout_secs", self.druid.request_timeout_secs),
+        ] {
+            if !(1..=3600).contains(&value) {
+                return Err(invalid(key, format!("{value} is out of range (1 to 3600 seconds)")));
+            }
+        }
         jiff::tz::TimeZone::get(&self.time_zone)
             .map_err(|err| invalid("time_zone", format!("`{}`: {err}", self.time_zone)))?;
         let registry = RegistryLocation::parse(&self.registry, config.base_dir())
@@ -794,6 +802,17 @@ impl Thresholds {
         if !matches!(self.rate_window.as_str(), "1m" | "5m" | "15m") {
             return Err(format!("rate_window = `{}`: Druid averages over 1m, 5m or 15m", self.rate_window));
         }
+        // Ranges that keep the waits and the lease arithmetic meaningful.
+        for (name, value, low, high) in [
+            ("ready_timeout_secs", self.ready_timeout_secs, 1, 86_400),
+            ("observe_secs", self.observe_secs, 0, 86_400),
+            ("max_lag_seconds", self.max_lag_seconds, 1, 31_622_400),
+            ("task_window_hours", u64::from(self.task_window_hours), 1, 8_784),
+        ] {
+            if !(low..=high).contains(&value) {
+                return Err(format!("{name} = {value} is out of range ({low} to {high})"));
+            }
+        }
         Ok(())
     }
 }
@@ -1131,5 +1150,23 @@ kafka = { topic = "m-qa" }
         assert_eq!(find("channel").value, serde_json::json!("stable"));
         assert_eq!(find("channel").origin, None, "implied by the name");
         assert!(!format!("{view:?}").contains("s3cr3t") && !format!("{view:?}").contains("from-file"));
+    }
+
+    #[test]
+    fn out_of_range_values_are_refused_before_they_panic_or_overflow() {
+        for (extra, key) in [
+            (
+                "thresholds = { task_window_hours = 4294967295 }\n",
+                "task_window_hours = 4294967295 is out of range",
+            ),
+            ("thresholds = { ready_timeout_secs = 0 }\n", "ready_timeout_secs = 0 is out of range"),
+            ("druid = { connect_timeout_secs = 0 }\n", "druid.connect_timeout_secs"),
+        ] {
+            let text =
+                FILE.replace("[environments.qa]\n", &format!("[environments.qa]\nchannel = \"c\"\n{extra}"));
+            let config = Config::parse(&text, Path::new("druidctl.toml")).unwrap();
+            let err = config.environment("qa", &Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains(key), "{err}");
+        }
     }
 }
