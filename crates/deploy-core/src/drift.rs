@@ -71,7 +71,8 @@ impl Session {
         if let Some(live_print) = &live_print {
             // The channel's version first, then every version with the live descriptor, newest first.
             let mut candidates: Vec<String> = expected.iter().cloned().collect();
-            for info in self.registry.list().await?.into_iter().rev() {
+            for info in self.registry.list().await?.into_iter().rev().filter(|info| info.unreadable.is_none())
+            {
                 if info.descriptor_sha256 == live_digest && !candidates.contains(&info.version) {
                     candidates.push(info.version);
                 }

@@ -89,7 +89,7 @@ impl Project {
 
     /// Compiles the proto root.
     pub fn compile(&self) -> Result<CompiledSchema> {
-        Ok(CompiledSchema::compile_dir(&self.proto_root())?)
+        Ok(CompiledSchema::compile_dir_limited(&self.proto_root(), self.config.schema.max_source_bytes)?)
     }
 
     /// Compiles, finds the message type, reads `dimensions.json` and validates it.

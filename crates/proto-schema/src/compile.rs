@@ -40,7 +40,13 @@ impl CompiledSchema {
     /// includes imports and leaves out source info, so it is what Druid needs and nothing
     /// more; its bytes depend only on the sources.
     pub fn compile_dir(root: &Path) -> Result<Self> {
-        let names = proto_files(root)?;
+        Self::compile_dir_limited(root, DEFAULT_MAX_SOURCE_BYTES)
+    }
+
+    /// [`Self::compile_dir`] refusing sources of more than `max_source_bytes` in all (a
+    /// compile takes memory in proportion: a 50 MB schema took 6.75 GB).
+    pub fn compile_dir_limited(root: &Path, max_source_bytes: u64) -> Result<Self> {
+        let names = proto_files(root, max_source_bytes)?;
         if names.is_empty() {
             return Err(Error::NoProtoFiles { root: root.to_owned() });
         }
@@ -71,7 +77,7 @@ impl CompiledSchema {
     /// the compatibility check uses it. Errors are located as with `compile_dir` (the sources
     /// are compiled again the ordinary way to find where).
     pub fn compile_dir_lean(root: &Path) -> Result<Self> {
-        let names = proto_files(root)?;
+        let names = proto_files(root, DEFAULT_MAX_SOURCE_BYTES)?;
         if names.is_empty() {
             return Err(Error::NoProtoFiles { root: root.to_owned() });
         }
@@ -289,16 +295,33 @@ fn encode_without_source_info(pool: &DescriptorPool) -> Vec<u8> {
 }
 
 /// Import names of the `.proto` files below `root`, sorted; hidden directories are skipped.
-fn proto_files(root: &Path) -> Result<Vec<String>> {
+/// The sources a compile reads by default at most, in bytes (`[schema] max_source_bytes`).
+pub const DEFAULT_MAX_SOURCE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// Every `.proto` below `root` (hidden entries skipped), by import name. Symbolic links are
+/// refused, not followed: what is published must be the root's own files, never something
+/// outside it.
+fn proto_files(root: &Path, max_source_bytes: u64) -> Result<Vec<String>> {
     let mut names = Vec::new();
+    let mut total = 0_u64;
     let walker =
-        walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter().filter_entry(
+        walkdir::WalkDir::new(root).follow_links(false).sort_by_file_name().into_iter().filter_entry(
             |entry| entry.depth() == 0 || !entry.file_name().to_string_lossy().starts_with('.'),
         );
     for entry in walker {
         let entry = entry
             .map_err(|err| Error::Read { path: err.path().unwrap_or(root).to_owned(), source: err.into() })?;
+        if entry.file_type().is_symlink() && entry.depth() > 0 {
+            return Err(Error::Symlink { path: entry.path().to_owned() });
+        }
         if entry.file_type().is_file() && entry.path().extension().is_some_and(|ext| ext == "proto") {
+            total += entry
+                .metadata()
+                .map_err(|err| Error::Read { path: entry.path().to_owned(), source: err.into() })?
+                .len();
+            if total > max_source_bytes {
+                return Err(Error::TooLarge { root: root.to_owned(), limit: max_source_bytes });
+            }
             let relative = entry.path().strip_prefix(root).unwrap_or(entry.path());
             let name = relative
                 .components()
@@ -414,5 +437,26 @@ mod tests {
     fn an_empty_root_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         assert!(matches!(CompiledSchema::compile_dir(dir.path()), Err(Error::NoProtoFiles { .. })));
+    }
+
+    #[test]
+    fn symlinks_are_refused_and_size_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        std::fs::write(
+            outside.path().join("secret.proto"),
+            "syntax = \"proto3\"; message S { string key = 1; }",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("a.proto"), "syntax = \"proto3\"; message A { string id = 1; }")
+            .unwrap();
+        std::os::unix::fs::symlink(outside.path(), dir.path().join("linked")).unwrap();
+        let err = CompiledSchema::compile_dir(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::Symlink { .. }), "{err:?}");
+        assert!(err.to_string().contains("linked"), "{err}");
+        std::fs::remove_file(dir.path().join("linked")).unwrap();
+        let err = CompiledSchema::compile_dir_limited(dir.path(), 10).unwrap_err();
+        assert!(matches!(err, Error::TooLarge { limit: 10, .. }), "{err:?}");
+        assert!(CompiledSchema::compile_dir(dir.path()).is_ok());
     }
 }

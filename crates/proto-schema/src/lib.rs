@@ -61,6 +61,21 @@ pub enum Error {
         /// The closest defined name.
         suggestion: Option<String>,
     },
+    /// A symbolic link below the proto root: never followed (it could publish files from
+    /// outside the root).
+    #[error("{} is a symbolic link: druidctl compiles and publishes only the proto root's own files (copy the file in)", path.display())]
+    Symlink {
+        /// The link.
+        path: PathBuf,
+    },
+    /// The sources are larger than the limit.
+    #[error("the .proto files under {} exceed {limit} bytes (`max_source_bytes` in [schema] raises the limit)", root.display())]
+    TooLarge {
+        /// The proto root.
+        root: PathBuf,
+        /// The limit, in bytes.
+        limit: u64,
+    },
     /// A file or directory could not be read.
     #[error("cannot read {}", path.display())]
     Read {

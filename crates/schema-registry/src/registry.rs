@@ -231,6 +231,9 @@ pub struct VersionInfo {
     pub descriptor_sha256: Option<String>,
     /// Channels pointing at it.
     pub channels: Vec<String>,
+    /// Why its manifest could not be read (the version is listed, not usable).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 /// The registry over a store.
@@ -300,6 +303,8 @@ impl Registry {
         let content = bundle.content_sha256();
         if let Some(existing) = self.manifest(version).await? {
             return if existing.content_sha256 == content {
+                // "Nothing to do" only when what is stored is what the manifest says.
+                self.get(version).await?;
                 Ok(Published { manifest: existing, created: false })
             } else {
                 Err(Self::conflict(version, &existing.files, bundle))
@@ -455,6 +460,17 @@ impl Registry {
             dimensions: dimensions.ok_or_else(|| missing("dimensions.json"))?,
             sources,
         };
+        // The files each match their entry; together they must also be the content the
+        // version was claimed with (an entry added to or dropped from the manifest shows here).
+        let content = bundle.content_sha256();
+        if content != manifest.content_sha256 {
+            return Err(Error::Digest {
+                version: version.to_string(),
+                file: MANIFEST.to_owned(),
+                expected: manifest.content_sha256.clone(),
+                actual: content,
+            });
+        }
         Ok(VersionContents { manifest, bundle })
     }
 
@@ -479,8 +495,26 @@ impl Registry {
         let mut infos = Vec::with_capacity(versions.len());
         for name in versions {
             let version = Version::parse(&name)?;
-            let Some(manifest) = self.manifest(&version).await? else { continue };
+            // One damaged version must not hide the others (nor stop every deploy).
+            let manifest = match self.manifest(&version).await {
+                Ok(Some(manifest)) => manifest,
+                Ok(None) => continue,
+                Err(err @ (Error::Corrupt { .. } | Error::Digest { .. })) => {
+                    infos.push(VersionInfo {
+                        channels: channels.remove(&name).unwrap_or_default(),
+                        version: name,
+                        created_at: String::new(),
+                        message_type: String::new(),
+                        git_commit: None,
+                        descriptor_sha256: None,
+                        unreadable: Some(err.to_string()),
+                    });
+                    continue;
+                }
+                Err(err) => return Err(err),
+            };
             infos.push(VersionInfo {
+                unreadable: None,
                 descriptor_sha256: manifest.descriptor_sha256().map(str::to_owned),
                 channels: channels.remove(&name).unwrap_or_default(),
                 version: name,

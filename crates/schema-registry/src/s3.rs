@@ -89,15 +89,29 @@ impl S3Store {
 
 impl S3Store {
     /// A conditional PUT: `If-None-Match: *` without a tag, `If-Match: <tag>` with one.
+    ///
+    /// The SDK retries a PUT whose response was lost; the retry then fails its condition (412)
+    /// against our own first write. So a 412 is a conflict only when what is stored differs
+    /// from what we meant to write: byte-identical means the write was ours (every record the
+    /// registry and the ledger swap carries a unique token or time, so another writer cannot
+    /// produce the same bytes by chance).
     async fn put(&self, key: &str, bytes: Vec<u8>, expected: Option<&Etag>) -> StoreResult<Etag> {
-        let request =
-            self.client.put_object().bucket(&self.bucket).key(self.key(key)).body(ByteStream::from(bytes));
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(self.key(key))
+            .body(ByteStream::from(bytes.clone()));
         let request = match expected {
             None => request.if_none_match("*"),
             Some(etag) => request.if_match(&etag.0),
         };
         match request.send().await {
             Ok(output) => Ok(Etag(output.e_tag().unwrap_or_default().to_owned())),
+            Err(err) if status(&err) == Some(412) && self.holds(key, &bytes).await => {
+                let stored = self.get(key).await?.map_or_else(|| Etag(String::new()), |object| object.etag);
+                Ok(stored)
+            }
             Err(err) => Err(match (status(&err), expected) {
                 (Some(412), None) => StoreError::AlreadyExists { key: key.to_owned() },
                 (Some(412), Some(_)) => StoreError::PreconditionFailed { key: key.to_owned() },
@@ -106,6 +120,13 @@ impl S3Store {
                 _ => StoreError::backend("put", key, describe(&err)),
             }),
         }
+    }
+}
+
+impl S3Store {
+    /// Whether `key` holds exactly `bytes` now.
+    async fn holds(&self, key: &str, bytes: &[u8]) -> bool {
+        matches!(self.get(key).await, Ok(Some(object)) if object.bytes == bytes)
     }
 }
 

@@ -270,6 +270,15 @@ impl LocalStore {
     }
 }
 
+/// Makes a new directory entry (a link or a rename) durable: without it, a crash after the
+/// call returns can lose the entry although the file's bytes were synced.
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(parent) => std::fs::File::open(parent)?.sync_all(),
+        None => Ok(()),
+    }
+}
+
 static TEMP_COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 fn tag_of(bytes: &[u8]) -> Etag {
@@ -294,7 +303,10 @@ impl SchemaStore for LocalStore {
         let linked = std::fs::hard_link(&temporary, &path);
         let _ = std::fs::remove_file(&temporary);
         match linked {
-            Ok(()) => Ok(tag_of(&bytes)),
+            Ok(()) => {
+                sync_parent(&path).map_err(|err| StoreError::backend("put", key, err))?;
+                Ok(tag_of(&bytes))
+            }
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(StoreError::AlreadyExists { key: key.to_owned() })
             }
@@ -334,6 +346,7 @@ impl SchemaStore for LocalStore {
             let _ = std::fs::remove_file(&temporary);
             failed(err)
         })?;
+        sync_parent(&path).map_err(failed)?;
         // The lock is released when `lock` is dropped.
         Ok(tag_of(&bytes))
     }

@@ -209,9 +209,12 @@ async fn list(
     }
     let mut table = table(&["VERSION", "CREATED", "CHANNELS", "COMMIT", "DESCRIPTOR"]);
     for info in &versions {
+        if let Some(problem) = &info.unreadable {
+            out.error_line(format_args!("warning: {problem}"));
+        }
         table.add_row(vec![
             info.version.clone(),
-            info.created_at.clone(),
+            if info.unreadable.is_some() { "UNREADABLE".to_owned() } else { info.created_at.clone() },
             info.channels.join(", "),
             info.git_commit.as_deref().map(short).unwrap_or_default().to_owned(),
             info.descriptor_sha256.as_deref().map(short).unwrap_or_default().to_owned(),

@@ -40,6 +40,13 @@ pub struct SchemaSettings {
     /// The dimension mapping (`docs/dimensions.md`).
     #[serde(default = "default_dimensions")]
     pub dimensions: PathBuf,
+    /// The most `.proto` bytes a compile reads (16 MiB): a compile takes memory in proportion.
+    #[serde(default = "default_max_source_bytes")]
+    pub max_source_bytes: u64,
+}
+
+fn default_max_source_bytes() -> u64 {
+    proto_schema::compile::DEFAULT_MAX_SOURCE_BYTES
 }
 
 fn default_proto_root() -> PathBuf {

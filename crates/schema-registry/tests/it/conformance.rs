@@ -61,3 +61,21 @@ async fn local_files_never_show_half_written_or_temporary_files() {
     assert_eq!(list_all(&store, "").await.unwrap(), ["a/b"]);
     assert!(store.get("../escape").await.is_err());
 }
+
+/// S3 only: the SDK retries a PUT whose response was lost, and the retry fails its condition
+/// against our own first write. A 412 over byte-identical content is ours, not a conflict;
+/// over different content it still is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn s3_an_identical_conditional_write_is_ours() {
+    let store = crate::s3_or_skip!();
+    let first = store.put_if_absent("retry/create", b"lease token 42".to_vec()).await.unwrap();
+    let again = store.put_if_absent("retry/create", b"lease token 42".to_vec()).await.unwrap();
+    assert_eq!(first, again);
+    let err = store.put_if_absent("retry/create", b"another writer".to_vec()).await.unwrap_err();
+    assert!(matches!(err, schema_registry::StoreError::AlreadyExists { .. }), "{err:?}");
+    let swapped = store.put_if_match("retry/create", b"moved".to_vec(), &first).await.unwrap();
+    // The same swap retried with the stale tag: identical bytes stored, so it succeeded.
+    assert_eq!(store.put_if_match("retry/create", b"moved".to_vec(), &first).await.unwrap(), swapped);
+    let err = store.put_if_match("retry/create", b"other".to_vec(), &first).await.unwrap_err();
+    assert!(matches!(err, schema_registry::StoreError::PreconditionFailed { .. }), "{err:?}");
+}

@@ -278,3 +278,22 @@ impl SchemaStore for Untouchable {
         "untouchable://".into()
     }
 }
+
+#[tokio::test]
+async fn damage_is_found_on_republish_on_read_and_does_not_hide_other_versions() {
+    let store = Arc::new(MemoryStore::new());
+    let registry = Registry::new(store.clone());
+    let good = published(&registry, "aaa1111").await;
+    let damaged = published(&registry, "bbb2222").await;
+    // A stored file no longer matches: republishing the same content is not "nothing to do".
+    store.tamper("schemas/bbb2222/dimensions.json", b"{}".to_vec());
+    let same = bundle(&format!("{{\"v\":\"{damaged}\"}}"));
+    let err = registry.publish(&damaged, &same, PublishMeta::default()).await.unwrap_err();
+    assert!(matches!(err, Error::Digest { .. }), "{err:?}");
+    // An unreadable manifest is listed as such; the good version is still there.
+    store.tamper("schemas/bbb2222/manifest.json", b"not json".to_vec());
+    let listed = registry.list().await.unwrap();
+    assert_eq!(listed.len(), 2);
+    assert!(listed.iter().any(|info| info.version == good.as_str() && info.unreadable.is_none()));
+    assert!(listed.iter().any(|info| info.version == "bbb2222" && info.unreadable.is_some()));
+}
