@@ -98,6 +98,7 @@ dev-down: ## Stop what dev-up started (by pid; idempotent)
 	scripts/kafka-local.sh down
 
 test-e2e: ## End-to-end tests against the local stack (needs make dev-up; they fail if it is down)
+	cargo build --quiet -p druidctl
 	cargo test -p druidctl-tests --test e2e -- --ignored --test-threads=1
 
 lint: ## What CI checks besides the tests

@@ -251,6 +251,63 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
     case.finish().await;
 }
 
+/// The druidctl binary next to this test binary (`make test-e2e` builds it first).
+fn druidctl_binary() -> std::path::PathBuf {
+    let deps = std::env::current_exe().unwrap();
+    let binary = deps.parent().and_then(std::path::Path::parent).unwrap().join("druidctl");
+    assert!(
+        binary.exists(),
+        "{} is missing: `cargo build -p druidctl` first (make test-e2e does)",
+        binary.display()
+    );
+    binary
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn sigint_during_the_observation_puts_the_previous_spec_back() {
+    use std::io::BufRead as _;
+    let case = Case::new("sigint").await;
+    case.deploy("v1").await;
+    let v1_spec = case.rendered("v1").await;
+    case.edit(
+        "config/dimensions.json",
+        r#"{ "name": "country" },"#,
+        r#"{ "name": "country" }, { "name": "acquirerRef", "from": "acquirerId" },"#,
+    );
+    let mut child = std::process::Command::new(druidctl_binary())
+        .args(["deploy", "--env", "e2e", "--schema-version", "v2"])
+        .current_dir(case.root())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let pid = child.id();
+    // Ctrl-C once the new tasks are being watched (the e2e observation lasts 15 s).
+    let seen = tokio::task::spawn_blocking(move || {
+        let mut seen = Vec::new();
+        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let observing = line.contains("observing");
+            seen.push(line);
+            if observing {
+                let _ = std::process::Command::new("kill").args(["-INT", &pid.to_string()]).status();
+            }
+        }
+        seen
+    });
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap()).await.unwrap();
+    let lines = seen.await.unwrap().join("\n");
+    assert_eq!(status.code(), Some(130), "{lines}");
+    assert!(lines.contains("interrupted"), "{lines}");
+    let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
+    assert_eq!(fingerprint(&live), fingerprint(&v1_spec), "v1's spec is live again");
+    assert_eq!(case.channel().await.as_deref(), Some("v1"));
+    let actions = case.history().await;
+    assert_eq!(actions.last().map(String::as_str), Some("deploy interrupted"), "{actions:?}");
+    case.finish().await;
+}
+
 #[tokio::test]
 #[ignore = "needs the local stack: make dev-up && make test-e2e"]
 async fn rollback_to_previous_stable_restores_the_previous_spec() {

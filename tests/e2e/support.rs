@@ -115,6 +115,11 @@ kafka.topic = "{datasource}"
         }
     }
 
+    /// The project directory (for running the druidctl binary in it).
+    pub fn root(&self) -> &std::path::Path {
+        &self.root
+    }
+
     /// The case's project file as it is now.
     pub fn project(&self) -> Project {
         Project::open(&self.root.join("druidctl.toml")).unwrap()

@@ -60,6 +60,7 @@ impl CliError {
             EXIT_INPUT => "input",
             EXIT_EXTERNAL => "external",
             EXIT_DECLINED => "declined",
+            130 | 143 => "interrupted",
             _ => "other",
         };
         let mut causes = Vec::new();
@@ -106,6 +107,12 @@ impl From<deploy_core::Error> for CliError {
         let code = match error.category() {
             Category::CheckFailed => 1,
             Category::External => EXIT_EXTERNAL,
+            Category::Interrupted => {
+                match crate::commands::SIGNAL_RECEIVED.load(std::sync::atomic::Ordering::SeqCst) {
+                    0 => crate::commands::EXIT_SIGINT,
+                    code => code,
+                }
+            }
             _ => EXIT_INPUT,
         };
         // Hints that name a flag are the CLI's; the rest come with the library's error.

@@ -177,6 +177,21 @@ impl Session {
         let previous_live = if same_version { live.as_ref() } else { None };
         let verification = match self.wait_and_verify(Sizing::of(&spec)).await {
             Ok(verification) => verification,
+            Err(Error::Interrupted) => {
+                // Stopped by a signal: put back what ran before without waiting on it, record
+                // what was done, and let the caller exit within seconds.
+                let detail = self.put_back(&version, previous.as_deref(), live.as_ref()).await;
+                self.record(
+                    Action::Deploy,
+                    Outcome::Interrupted,
+                    previous.clone(),
+                    Some(version.to_string()),
+                    overrides.clone(),
+                    Some(detail),
+                )
+                .await;
+                return Err(Error::Interrupted);
+            }
             Err(err) => {
                 // The new spec is live and could not be verified: it is not kept. Restore what
                 // ran before, record both, and report the error that stopped verification.
@@ -244,6 +259,35 @@ impl Session {
             restored,
             restored_verification,
         })
+    }
+
+    /// After an interruption: re-submits exactly the spec that was live before the submit (or,
+    /// without one, suspends the new supervisor); no waiting. Says what it did, for the record.
+    async fn put_back(
+        &self,
+        version: &schema_registry::Version,
+        previous: Option<&str>,
+        previous_live: Option<&druid_client::spec::SupervisorSpec>,
+    ) -> String {
+        let restored = previous_live.map(|spec| {
+            (spec.clone(), previous.map_or_else(|| "the previous spec".to_owned(), str::to_owned))
+        });
+        match restored {
+            Some((spec, previous)) => match self.druid.submit_spec(&spec).await {
+                Ok(_) => format!(
+                    "interrupted while verifying {version}: {previous} re-submitted (not verified; run verify)"
+                ),
+                Err(err) => {
+                    format!("interrupted while verifying {version}; re-submitting {previous} failed: {err}")
+                }
+            },
+            None => match self.druid.suspend(&self.environment.datasource).await {
+                Ok(()) => format!(
+                    "interrupted while verifying {version}: nothing ran before, the supervisor was suspended"
+                ),
+                Err(err) => format!("interrupted while verifying {version}; suspending failed: {err}"),
+            },
+        }
     }
 
     pub(crate) async fn check_druid_version(&self) -> Result<()> {

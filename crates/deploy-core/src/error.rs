@@ -145,6 +145,10 @@ pub enum Error {
         /// Why.
         why: Vec<String>,
     },
+    /// Stopped by a signal (or [`crate::session::Cancel`]) while waiting; what was done to
+    /// Druid is recorded in the history.
+    #[error("interrupted: the wait was stopped")]
+    Interrupted,
     /// Druid has no supervisor for the environment's datasource.
     #[error("no supervisor `{datasource}` on Druid ({environment}) while {action}")]
     NoSupervisor {
@@ -197,6 +201,7 @@ impl Error {
     pub fn category(&self) -> Category {
         use schema_registry::Error as Registry;
         match self {
+            Self::Interrupted => Category::Interrupted,
             Self::InvalidMapping { .. }
             | Self::Breaking { .. }
             | Self::WindowClosed { .. }
@@ -275,6 +280,8 @@ pub enum Category {
     CheckFailed,
     /// An external system (Druid, S3) failed or was unreachable.
     External,
+    /// Interrupted by a signal.
+    Interrupted,
 }
 
 /// Results of this crate.

@@ -80,6 +80,8 @@ pub enum Outcome {
     /// Verification failed (or could not complete) and restoring the previous version failed
     /// too: the failing spec may still be live.
     RollbackFailed,
+    /// Stopped by a signal while waiting; the detail says what was put back.
+    Interrupted,
 }
 
 impl Action {
@@ -107,6 +109,7 @@ impl Outcome {
             Self::Failed => "failed",
             Self::RolledBack => "rolled-back",
             Self::RollbackFailed => "rollback-failed",
+            Self::Interrupted => "interrupted",
         }
     }
 }

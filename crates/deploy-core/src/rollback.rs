@@ -47,7 +47,23 @@ impl Session {
             source: Box::new(source),
         })?;
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        let verification = self.wait_and_verify(Sizing::of(&spec)).await?;
+        let verification = match self.wait_and_verify(Sizing::of(&spec)).await {
+            Err(Error::Interrupted) => {
+                // The spec is live: the channel says so; the verification is what was cut short.
+                self.move_channel(&channel, base.as_ref(), version, Some("rollback (interrupted)")).await?;
+                self.record(
+                    Action::Rollback,
+                    Outcome::Interrupted,
+                    from,
+                    Some(version.to_string()),
+                    BTreeMap::new(),
+                    Some(format!("{version} submitted; its verification was interrupted (run verify)")),
+                )
+                .await;
+                return Err(Error::Interrupted);
+            }
+            other => other?,
+        };
         let outcome = if verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
         // The spec is live either way: the channel says what runs.
         self.move_channel(&channel, base.as_ref(), version, Some("rollback")).await?;

@@ -19,6 +19,42 @@ use crate::events::{Event, Reporter, Silent, Step};
 use crate::ledger::{Action, DeployRecord, Ledger, LockGuard, Outcome};
 use crate::{Error, Result};
 
+/// Asks a running workflow to stop waiting (Ctrl-C, SIGTERM, a service shutting down).
+/// Cheap to clone; every clone cancels the same workflows.
+#[derive(Debug, Clone, Default)]
+pub struct Cancel(Arc<CancelState>);
+
+#[derive(Debug, Default)]
+struct CancelState {
+    cancelled: std::sync::atomic::AtomicBool,
+    notify: tokio::sync::Notify,
+}
+
+impl Cancel {
+    /// Stops the waits of every session holding this token (they return
+    /// [`Error::Interrupted`] after putting Druid back as it was).
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.0.notify.notify_waiters();
+    }
+
+    /// Whether [`Cancel::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Resolves once cancelled.
+    pub async fn cancelled(&self) {
+        loop {
+            let notified = self.0.notify.notified();
+            if self.is_cancelled() {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
 /// One environment, ready to act on.
 #[derive(Clone)]
 pub struct Session {
@@ -38,6 +74,8 @@ pub struct Session {
     pub actor: String,
     /// Between two polls of the supervisor while waiting (5 s).
     pub poll_interval: Duration,
+    /// Stops the waits early (see [`Cancel`]).
+    pub cancel: Cancel,
 }
 
 impl std::fmt::Debug for Session {
@@ -62,6 +100,7 @@ impl Session {
             clock: Arc::new(SystemClock),
             actor: whoami(),
             poll_interval: Duration::from_secs(5),
+            cancel: Cancel::default(),
         }
     }
 
@@ -92,6 +131,25 @@ impl Session {
     pub fn with_actor(mut self, actor: impl Into<String>) -> Self {
         self.actor = actor.into();
         self
+    }
+
+    /// Stops waiting when `cancel` is cancelled.
+    #[must_use]
+    pub fn with_cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = cancel;
+        self
+    }
+
+    /// Waits `duration` on the clock, or returns [`Error::Interrupted`] once cancelled.
+    pub(crate) async fn pause(&self, duration: Duration) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Interrupted);
+        }
+        tokio::select! {
+            biased;
+            () = self.cancel.cancelled() => Err(Error::Interrupted),
+            () = self.clock.sleep(duration) => Ok(()),
+        }
     }
 
     /// Polls the supervisor every `interval` while waiting.

@@ -203,7 +203,7 @@ impl Session {
                     waited.as_secs()
                 ),
             );
-            self.clock.sleep(self.poll_interval).await;
+            self.pause(self.poll_interval).await?;
         }
         if ready {
             self.observe().await?;
@@ -227,7 +227,7 @@ impl Session {
         let period = Duration::from_secs(thresholds.observe_secs);
         let started = self.clock.now();
         while self.clock.now().duration_since(started).unsigned_abs() < period {
-            self.clock.sleep(self.poll_interval).await;
+            self.pause(self.poll_interval).await?;
             let status = self
                 .druid
                 .supervisor_status(&self.environment.datasource)

@@ -1,15 +1,15 @@
 //! `druidctl deploy`: publish, submit, wait, verify and move the channel; roll back
 //! automatically when verification fails.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use deploy_core::deploy::{DeployOptions, DeployOutcome, DeployReport};
-use std::path::Path;
-
 use deploy_core::plan::RefusalKind;
+use deploy_core::session::Cancel;
 use deploy_core::{Checked, Session, policy};
 
-use super::{Context, block_on, confirm};
+use super::{Context, block_on, block_on_interruptible, confirm};
 use crate::output::{CliError, Output, Status, print_checks};
 use crate::reporter::Progress;
 
@@ -48,7 +48,11 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
     };
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
     let session = session.with_reporter(progress.clone());
-    let result = block_on(async { Ok(session.deploy(&checked, &project_dir, &options).await) })?;
+    let cancel = Cancel::default();
+    let session = session.with_cancel(cancel.clone());
+    let result = block_on_interruptible(&cancel, async {
+        Ok(session.deploy(&checked, &project_dir, &options).await)
+    })?;
     progress.finish();
     let outcome = match result {
         Ok(outcome) => outcome,

@@ -125,6 +125,47 @@ pub fn overrides() -> Overrides {
     Overrides::from_vars(std::env::vars())
 }
 
+/// Exit code after SIGINT (Ctrl-C), as shells report it.
+pub const EXIT_SIGINT: u8 = 130;
+/// Exit code after SIGTERM.
+pub const EXIT_SIGTERM: u8 = 143;
+
+/// Runs a deploy or rollback body so that the first Ctrl-C or SIGTERM stops its waits through
+/// `cancel` (the workflow puts Druid back, records `interrupted`, releases the lock) and the
+/// command exits 130 or 143; a second signal exits at once.
+pub fn block_on_interruptible<T>(
+    cancel: &deploy_core::session::Cancel,
+    future: impl std::future::Future<Output = Result<T, CliError>>,
+) -> Result<T, CliError> {
+    let watcher = &SIGNAL_RECEIVED;
+    let cancel = cancel.clone();
+    block_on(async move {
+        tokio::spawn(async move {
+            let Ok(mut terminate) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            else {
+                return;
+            };
+            loop {
+                let code = tokio::select! {
+                    _ = tokio::signal::ctrl_c() => EXIT_SIGINT,
+                    _ = terminate.recv() => EXIT_SIGTERM,
+                };
+                if watcher.swap(code, std::sync::atomic::Ordering::SeqCst) != 0 {
+                    // The second signal: the user wants out now.
+                    #[allow(clippy::exit)]
+                    std::process::exit(i32::from(code));
+                }
+                cancel.cancel();
+            }
+        });
+        future.await
+    })
+}
+
+/// The exit code of the signal that interrupted the command (0: none), for the error's exit
+/// code (130 after SIGINT, 143 after SIGTERM).
+pub static SIGNAL_RECEIVED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
 /// Runs an async command body on a runtime of its own (commands that need no network never
 /// start one).
 pub fn block_on<T>(future: impl std::future::Future<Output = Result<T, CliError>>) -> Result<T, CliError> {

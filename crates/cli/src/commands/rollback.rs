@@ -5,7 +5,9 @@ use std::sync::Arc;
 use deploy_core::policy;
 use deploy_core::rollback::RollbackReport;
 
-use super::{Context, block_on, confirm};
+use deploy_core::session::Cancel;
+
+use super::{Context, block_on, block_on_interruptible, confirm};
 use crate::output::{CliError, Output, Status, print_checks};
 use crate::reporter::Progress;
 
@@ -42,7 +44,10 @@ pub fn run(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Statu
     }
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
     let session = session.with_reporter(progress.clone());
-    let (version, verification) = block_on(async { Ok(session.rollback(&args.target).await?) })?;
+    let cancel = Cancel::default();
+    let session = session.with_cancel(cancel.clone());
+    let (version, verification) =
+        block_on_interruptible(&cancel, async { Ok(session.rollback(&args.target).await?) })?;
     progress.finish();
     if out.is_json() {
         out.line(serde_json::to_string(&RollbackReport::new(&version, &verification)).unwrap_or_default())?;

@@ -621,3 +621,61 @@ async fn a_rollback_whose_submit_fails_is_recorded_as_failed_not_done() {
     assert_eq!(live, druid.submitted()[1]);
     assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
 }
+
+/// Cancels (as a Ctrl-C would) when the workflow reports `step` the first time.
+struct CancelOn {
+    step: Step,
+    cancel: deploy_core::session::Cancel,
+}
+
+impl deploy_core::events::Reporter for CancelOn {
+    fn report(&self, event: Event) {
+        if matches!(event, Event::Step { step, .. } if step == self.step) {
+            self.cancel.cancel();
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_interrupted_deploy_puts_back_what_ran_records_it_and_frees_the_lock() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    let cancel = deploy_core::session::Cancel::default();
+    let session = fx
+        .session(&druid, &clock, &dev)
+        .with_reporter(Arc::new(CancelOn { step: Step::Observing, cancel: cancel.clone() }))
+        .with_cancel(cancel);
+    let err = session.deploy(&fx.project.check().unwrap(), &fx.root, &version("v2")).await.unwrap_err();
+    assert!(matches!(err, Error::Interrupted), "{err:?}");
+    assert_eq!(err.category(), deploy_core::Category::Interrupted);
+    let specs = druid.submitted();
+    assert_eq!(specs.len(), 3, "v1, v2, then v1 put back");
+    assert_eq!(specs[2], specs[0]);
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::Interrupted));
+    assert!(last.detail.as_deref().unwrap().contains("v1 re-submitted"), "{last:?}");
+    assert!(fx.ledger().lease("dev").await.unwrap().unwrap().released, "the lock is released");
+}
+
+#[tokio::test]
+async fn an_interrupted_first_deploy_suspends_the_new_supervisor() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let cancel = deploy_core::session::Cancel::default();
+    let session = fx
+        .session(&druid, &TestClock::at(TUESDAY_MORNING), &dev)
+        .with_reporter(Arc::new(CancelOn { step: Step::Submitted, cancel: cancel.clone() }))
+        .with_cancel(cancel);
+    let err = session.deploy(&fx.project.check().unwrap(), &fx.root, &version("v1")).await.unwrap_err();
+    assert!(matches!(err, Error::Interrupted), "{err:?}");
+    assert_eq!(druid.calls(Call::Suspend), 1, "nothing ran before: the new supervisor is suspended");
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!(last.outcome, Outcome::Interrupted);
+    assert!(last.detail.as_deref().unwrap().contains("suspended"), "{last:?}");
+}
