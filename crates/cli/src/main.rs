@@ -208,6 +208,13 @@ enum Command {
         after_help = "Examples:\n  druidctl unlock --env prod --reason \"runner 4711 was killed, checked with the CI admins\""
     )]
     Unlock(commands::unlock::Args),
+    /// A deploy whose process died (status shows it): put the channel's version back, or keep
+    /// its version with --finish when it verifies; recorded.
+    #[command(
+        override_usage = "druidctl recover --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl recover --env prod\n  druidctl recover --env dev --finish"
+    )]
+    Recover(commands::recover::Args),
     /// Scaffold druidctl.toml and dimensions.json for a proto root (asks nothing).
     Init(commands::init::Args),
     /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
@@ -274,6 +281,7 @@ fn main() -> ExitCode {
         Command::Config { command } => commands::config::run(&context, &command, &out),
         Command::Init(args) => commands::init::run(&args, &out),
         Command::Unlock(args) => commands::unlock::run(&context, &args, &out),
+        Command::Recover(args) => commands::recover::run(&context, &args, &out),
         Command::Logs(args) => commands::logs::run(&context, &args, &out),
         Command::ParseErrors => commands::parse_errors::run(&context, &out),
         Command::Completions { shell } => {

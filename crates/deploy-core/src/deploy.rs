@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::events::Step;
-use crate::ledger::{Action, Outcome};
+use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
 use crate::plan::spec_changes;
 use crate::publish::{PublishOptions, publish_to};
 use crate::session::Session;
@@ -80,9 +80,57 @@ impl Session {
             overrides.insert("breaking".to_owned(), reason.clone());
         }
         let guard = self.lock().await?;
-        let result = self.deploy_locked(checked, project_dir, options, &mut overrides).await;
+        let token = guard.lease.token.clone();
+        self.close_abandoned().await;
+        let result = self.deploy_locked(checked, project_dir, options, &mut overrides, &token).await;
         self.unlock(guard).await;
         result
+    }
+
+    /// We hold the lock: an open journal entry is a deploy whose process died. Say so and
+    /// close it as abandoned (a record says what it was); what Druid runs is then this
+    /// deploy's business.
+    async fn close_abandoned(&self) {
+        let environment = &self.environment.name;
+        let Ok(Some(entry)) = self.ledger.journal(environment).await else { return };
+        if !entry.is_open() {
+            return;
+        }
+        self.warn(format!(
+            "the deploy of {} by {} started {} died ({:?}); this deploy supersedes it",
+            entry.version, entry.actor, entry.started_at, entry.step
+        ));
+        let closed =
+            JournalEntry { step: JournalStep::Closed, outcome: Some(Outcome::Abandoned), ..entry.clone() };
+        if self.ledger.write_journal(&closed).await.is_ok() {
+            self.record(
+                Action::Deploy,
+                Outcome::Abandoned,
+                entry.previous.clone(),
+                Some(entry.version.clone()),
+                BTreeMap::new(),
+                Some(format!("found by the next deploy: it died at {:?}", entry.step)),
+            )
+            .await;
+        }
+    }
+
+    /// Records how the deploy of `token` ended and closes its journal entry.
+    async fn close_deploy(
+        &self,
+        token: &str,
+        outcome: Outcome,
+        from: Option<String>,
+        to: Option<String>,
+        overrides: BTreeMap<String, String>,
+        detail: Option<String>,
+    ) {
+        self.record(Action::Deploy, outcome, from, to, overrides, detail).await;
+        if let Err(err) =
+            self.ledger.journal_step(&self.environment.name, token, JournalStep::Closed, Some(outcome)).await
+        {
+            self.warn(format!("could not close the deploy's journal entry: {err}"));
+        }
     }
 
     async fn deploy_locked(
@@ -91,6 +139,7 @@ impl Session {
         project_dir: &Path,
         options: &DeployOptions,
         overrides: &mut BTreeMap<String, String>,
+        token: &str,
     ) -> Result<DeployOutcome> {
         checked.ensure_valid()?;
         self.step(
@@ -158,10 +207,25 @@ impl Session {
                 None => format!("supervisor spec for {}", self.environment.datasource),
             },
         );
+        // The intent, before Druid is touched: a deploy whose process dies from here on is
+        // found by the next command.
+        self.ledger
+            .write_journal(&JournalEntry {
+                environment: self.environment.name.clone(),
+                token: token.to_owned(),
+                actor: self.actor.clone(),
+                version: version.to_string(),
+                previous: previous.clone(),
+                previous_live_sha256: live.as_ref().map(spec_sha256),
+                started_at: self.clock.now().to_string(),
+                step: JournalStep::Submitting,
+                outcome: None,
+            })
+            .await?;
         if let Err(err) = self.druid.submit_spec(&spec).await {
             let detail = err.to_string();
-            self.record(
-                Action::Deploy,
+            self.close_deploy(
+                token,
                 Outcome::Rejected,
                 previous.clone(),
                 Some(version.to_string()),
@@ -172,6 +236,11 @@ impl Session {
             return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(err) });
         }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
+        if let Err(err) =
+            self.ledger.journal_step(&self.environment.name, token, JournalStep::Submitted, None).await
+        {
+            self.warn(format!("could not update the deploy's journal entry: {err}"));
+        }
         // The version did not change (sizing, console edit): what to restore is the spec
         // that ran before, not a re-render of the same version.
         let previous_live = if same_version { live.as_ref() } else { None };
@@ -181,8 +250,8 @@ impl Session {
                 // Stopped by a signal: put back what ran before without waiting on it, record
                 // what was done, and let the caller exit within seconds.
                 let detail = self.put_back(&version, previous.as_deref(), live.as_ref()).await;
-                self.record(
-                    Action::Deploy,
+                self.close_deploy(
+                    token,
                     Outcome::Interrupted,
                     previous.clone(),
                     Some(version.to_string()),
@@ -206,8 +275,8 @@ impl Session {
                         (Outcome::RollbackFailed, format!("{reason}; the rollback failed: {restore_err}"))
                     }
                 };
-                self.record(
-                    Action::Deploy,
+                self.close_deploy(
+                    token,
                     outcome,
                     previous.clone(),
                     Some(version.to_string()),
@@ -219,9 +288,20 @@ impl Session {
             }
         };
         if verification.passed() {
-            self.move_channel(&channel, base.as_ref(), &version, None).await?;
-            self.record(
-                Action::Deploy,
+            if let Err(err) = self.move_channel(&channel, base.as_ref(), &version, None).await {
+                self.close_deploy(
+                    token,
+                    Outcome::Failed,
+                    previous.clone(),
+                    Some(version.to_string()),
+                    overrides.clone(),
+                    Some(format!("{version} verified and live, but the channel could not move: {err}")),
+                )
+                .await;
+                return Err(err);
+            }
+            self.close_deploy(
+                token,
                 Outcome::Succeeded,
                 previous.clone(),
                 Some(version.to_string()),
@@ -243,8 +323,8 @@ impl Session {
                 format!("verification failed: {failures}; the rollback failed: {err}"),
             ),
         };
-        self.record(
-            Action::Deploy,
+        self.close_deploy(
+            token,
             outcome,
             previous.clone(),
             Some(version.to_string()),
@@ -319,4 +399,10 @@ impl<'a> DeployReport<'a> {
     pub fn new(result: &'a DeployOutcome) -> Self {
         Self { event: "outcome", result }
     }
+}
+
+/// sha256 of a spec's JSON: says whether the live spec changed since an entry was written.
+pub(crate) fn spec_sha256(spec: &druid_client::spec::SupervisorSpec) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(serde_json::to_vec(spec).expect("specs serialise")))
 }

@@ -4,6 +4,7 @@
 //!
 //! ```text
 //! locks/<env>.json                           deploy lease: owner, expiry (CAS-updated, never deleted)
+//! journal/<env>.json                         the last deploy's intent: open until it ends (CAS-updated)
 //! history/deploys/<env>/<time>-<n>.json      one record per action (never overwritten)
 //! ```
 
@@ -82,6 +83,8 @@ pub enum Outcome {
     RollbackFailed,
     /// Stopped by a signal while waiting; the detail says what was put back.
     Interrupted,
+    /// Its process died (no record, an expired or broken lock): found and closed later.
+    Abandoned,
 }
 
 impl Action {
@@ -110,6 +113,7 @@ impl Outcome {
             Self::RolledBack => "rolled-back",
             Self::RollbackFailed => "rollback-failed",
             Self::Interrupted => "interrupted",
+            Self::Abandoned => "abandoned",
         }
     }
 }
@@ -153,6 +157,51 @@ pub struct DeployRecord {
     /// What happened, in a sentence.
     #[serde(default)]
     pub detail: Option<String>,
+}
+
+/// How far a deploy got, as its journal entry says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum JournalStep {
+    /// About to submit: nothing changed in Druid yet.
+    Submitting,
+    /// The new spec was accepted by the Overlord: it runs.
+    Submitted,
+    /// The deploy ended (see `outcome`).
+    Closed,
+}
+
+/// A deploy's intent, written before it touches Druid and closed by every way out of it, so
+/// that a deploy whose process died is found and can be finished or undone
+/// ([`crate::Session::recover`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JournalEntry {
+    /// Environment.
+    pub environment: String,
+    /// The deploy's lock token: whose entry this is.
+    pub token: String,
+    /// Who deployed.
+    pub actor: String,
+    /// The version being deployed.
+    pub version: String,
+    /// The channel's version before (what a recovery restores).
+    pub previous: Option<String>,
+    /// sha256 of the live spec before the submit (JSON), when one ran.
+    pub previous_live_sha256: Option<String>,
+    /// When it started (RFC 3339).
+    pub started_at: String,
+    /// How far it got.
+    pub step: JournalStep,
+    /// How it ended, once closed.
+    #[serde(default)]
+    pub outcome: Option<Outcome>,
+}
+
+impl JournalEntry {
+    /// Whether its deploy has not ended (or died before closing it).
+    pub fn is_open(&self) -> bool {
+        self.step != JournalStep::Closed
+    }
 }
 
 /// Locks and history over a registry's store.
@@ -259,6 +308,51 @@ impl Ledger {
         };
         self.record(&record).await?;
         Ok(Some(lease))
+    }
+
+    /// The journal entry of `environment`'s last deploy, if any.
+    pub async fn journal(&self, environment: &str) -> Result<Option<JournalEntry>> {
+        let name = Channel::parse(environment)?;
+        Ok(self
+            .registry
+            .read_json::<JournalEntry>(&format!("journal/{name}.json"))
+            .await?
+            .map(|(entry, _)| entry))
+    }
+
+    /// Writes `entry` as the environment's journal (replacing a closed one, or an open one the
+    /// caller has decided about: it holds the lock).
+    pub async fn write_journal(&self, entry: &JournalEntry) -> Result<()> {
+        let name = Channel::parse(&entry.environment)?;
+        let key = format!("journal/{name}.json");
+        let store = self.registry.store();
+        let written = match self.registry.read_json::<JournalEntry>(&key).await? {
+            None => store.put_if_absent(&key, to_json(entry)).await,
+            Some((_, etag)) => store.put_if_match(&key, to_json(entry), &etag).await,
+        };
+        written.map(drop).map_err(|err| match err {
+            StoreError::AlreadyExists { .. }
+            | StoreError::PreconditionFailed { .. }
+            | StoreError::Conflict { .. } => Error::LockLost { environment: entry.environment.clone() },
+            other => self.registry.store_error(other).into(),
+        })
+    }
+
+    /// Moves the entry of `token` to `step` (and closes it with `outcome` when given). An entry
+    /// that is not `token`'s is left alone: the lock was lost to another deploy.
+    pub async fn journal_step(
+        &self,
+        environment: &str,
+        token: &str,
+        step: JournalStep,
+        outcome: Option<Outcome>,
+    ) -> Result<()> {
+        match self.journal(environment).await? {
+            Some(entry) if entry.token == token => {
+                self.write_journal(&JournalEntry { step, outcome: outcome.or(entry.outcome), ..entry }).await
+            }
+            _ => Err(Error::LockLost { environment: environment.to_owned() }),
+        }
     }
 
     /// The current lease of `environment`, if any was ever taken.

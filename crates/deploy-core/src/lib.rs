@@ -45,6 +45,7 @@ pub mod plan;
 pub mod policy;
 pub mod promote;
 pub mod publish;
+pub mod recover;
 pub mod render;
 pub mod rollback;
 pub mod session;

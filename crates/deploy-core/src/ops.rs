@@ -20,6 +20,9 @@ pub struct StatusSnapshot {
     pub ingestion: Ingestion,
     /// Live versus recorded version.
     pub drift: Drift,
+    /// A deploy whose process died, if one is left open (`druidctl recover` deals with it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abandoned: Option<crate::ledger::JournalEntry>,
 }
 
 /// What Druid reports about an environment's supervisor.
@@ -69,7 +72,11 @@ pub struct Ingestion {
 impl Session {
     /// The environment now: state, tasks, lag, rates, parse errors, live version and drift.
     pub async fn status(&self) -> Result<StatusSnapshot> {
-        Ok(StatusSnapshot { ingestion: self.ingestion().await?, drift: self.drift().await? })
+        Ok(StatusSnapshot {
+            ingestion: self.ingestion().await?,
+            drift: self.drift().await?,
+            abandoned: self.abandoned().await?,
+        })
     }
 
     /// What Druid reports: state, tasks, lag, rates, parse errors (no registry access).

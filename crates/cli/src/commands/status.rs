@@ -12,6 +12,7 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
         return Ok(Status::Success);
     }
     let drift = &snapshot.drift;
+    let abandoned = snapshot.abandoned.clone();
     let snapshot = &snapshot.ingestion;
     let mut rows = table(&["", ""]);
     let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
@@ -83,6 +84,18 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     out.line(rows)?;
     if let Some(hint) = &drift.hint {
         out.error_line(format_args!("drift: {hint}"));
+    }
+    if let Some(entry) = &abandoned {
+        out.error_line(format_args!(
+            "abandoned deploy: {} by {} started {} died ({:?}); `druidctl recover --env {}` puts {} back (--finish keeps {} if it verifies)",
+            entry.version,
+            entry.actor,
+            entry.started_at,
+            entry.step,
+            session.environment.name,
+            entry.previous.as_deref().unwrap_or("the previous state"),
+            entry.version
+        ));
     }
     Ok(Status::Success)
 }

@@ -302,3 +302,13 @@ fn a_lock_left_by_a_crashed_deploy_is_broken_by_hand_and_recorded() {
     assert_eq!((last["action"].as_str(), last["by"].as_str()), (Some("unlock"), Some("alice")));
     assert!(last["detail"].as_str().unwrap().contains("runner killed"));
 }
+
+#[test]
+fn recover_says_when_there_is_nothing_to_recover() {
+    let repo = sample_repo();
+    druidctl(repo.path())
+        .args(["recover", "--env", "dev"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("dev: no abandoned deploy to recover"));
+}

@@ -679,3 +679,115 @@ async fn an_interrupted_first_deploy_suspends_the_new_supervisor() {
     assert_eq!(last.outcome, Outcome::Interrupted);
     assert!(last.detail.as_deref().unwrap().contains("suspended"), "{last:?}");
 }
+
+/// A deploy of v2 whose process was killed right after its submit: v2 published and live,
+/// the channel still at v1, its journal entry open, its lock expired.
+async fn a_deploy_killed_after_its_submit(fx: &Fixture, druid: &Arc<FakeDruid>, dev: &Environment) {
+    use deploy_core::ledger::{JournalEntry, JournalStep};
+    fx.change_dimensions();
+    let published = deploy_core::publish::publish_to(
+        &fx.registry,
+        &fx.project.check().unwrap(),
+        dev,
+        &fx.root,
+        &deploy_core::publish::PublishOptions { version: Some("v2".into()), ..Default::default() },
+    )
+    .await
+    .unwrap();
+    let lease = fx.ledger().acquire("dev", "ci pid 4711", Duration::ZERO).await.unwrap().lease;
+    fx.ledger()
+        .write_journal(&JournalEntry {
+            environment: "dev".into(),
+            token: lease.token,
+            actor: "ci pid 4711".into(),
+            version: "v2".into(),
+            previous: Some("v1".into()),
+            previous_live_sha256: None,
+            started_at: "2026-12-01T10:00:00Z".into(),
+            step: JournalStep::Submitted,
+            outcome: None,
+        })
+        .await
+        .unwrap();
+    let session = fx.session(druid, &TestClock::at(TUESDAY_MORNING), dev);
+    druid.submit_spec(&session.render_version(&published.version).await.unwrap()).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_deploy_leaves_a_closed_journal_entry() {
+    use deploy_core::ledger::JournalStep;
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    fx.deploy(&druid, &TestClock::at(TUESDAY_MORNING), &dev, version("v1")).await.unwrap();
+    let entry = fx.ledger().journal("dev").await.unwrap().unwrap();
+    assert_eq!(
+        (entry.step, entry.outcome, entry.version.as_str()),
+        (JournalStep::Closed, Some(Outcome::Succeeded), "v1")
+    );
+    assert_eq!(entry.actor, "ci@runner");
+}
+
+#[tokio::test]
+async fn a_killed_deploy_is_found_and_recover_puts_the_channel_version_back() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    let v1_spec = druid.submitted()[0].clone();
+    a_deploy_killed_after_its_submit(&fx, &druid, &dev).await;
+    let session = fx.session(&druid, &clock, &dev);
+    let abandoned = session.abandoned().await.unwrap().expect("found");
+    assert_eq!((abandoned.version.as_str(), abandoned.actor.as_str()), ("v2", "ci pid 4711"));
+    assert!(session.status().await.unwrap().abandoned.is_some(), "status shows it");
+    let recovery = session.recover(false).await.unwrap();
+    let deploy_core::recover::Recovery::RolledBack { restored, verification, .. } = recovery else {
+        panic!("{recovery:?}")
+    };
+    assert_eq!(restored.as_deref(), Some("v1"));
+    assert!(verification.unwrap().passed());
+    assert_eq!(druid.get_spec("settlement_transactions_dev").await.unwrap().unwrap(), v1_spec);
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"));
+    assert!(session.abandoned().await.unwrap().is_none(), "closed");
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::Abandoned));
+    assert!(last.detail.unwrap().contains("v1 put back in place of v2"));
+}
+
+#[tokio::test]
+async fn recover_finish_keeps_a_killed_deploy_that_verifies() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    a_deploy_killed_after_its_submit(&fx, &druid, &dev).await;
+    let recovery = fx.session(&druid, &clock, &dev).recover(true).await.unwrap();
+    assert!(matches!(recovery, deploy_core::recover::Recovery::Finished { .. }), "{recovery:?}");
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v2"));
+    assert_eq!(druid.submitted().len(), 2, "nothing re-submitted");
+}
+
+#[tokio::test]
+async fn the_next_deploy_closes_a_killed_one_as_abandoned() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    a_deploy_killed_after_its_submit(&fx, &druid, &dev).await;
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
+    assert!(matches!(outcome, DeployOutcome::Deployed { .. }), "{outcome:?}");
+    let outcomes = fx.outcomes("dev").await;
+    assert!(
+        outcomes.ends_with(&[(Action::Deploy, Outcome::Abandoned), (Action::Deploy, Outcome::Succeeded)]),
+        "{outcomes:?}"
+    );
+    let warned = fx
+        .recorder
+        .events()
+        .iter()
+        .any(|event| matches!(event, Event::Warning { message } if message.contains("died")));
+    assert!(warned);
+}
