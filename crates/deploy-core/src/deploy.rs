@@ -80,7 +80,7 @@ impl Session {
             overrides.insert("breaking".to_owned(), reason.clone());
         }
         let guard = self.lock().await?;
-        let token = guard.lease.token.clone();
+        let token = guard.token.clone();
         self.close_abandoned().await;
         let result = self.deploy_locked(checked, project_dir, options, &mut overrides, &token).await;
         self.unlock(guard).await;
@@ -288,7 +288,13 @@ impl Session {
             }
         };
         if verification.passed() {
-            if let Err(err) = self.move_channel(&channel, base.as_ref(), &version, None).await {
+            // Fenced: a deploy whose lock was broken or taken over meanwhile does not move the
+            // channel under another deploy's feet.
+            let moved = match self.fence(token).await {
+                Ok(()) => self.move_channel(&channel, base.as_ref(), &version, None).await,
+                Err(err) => Err(err),
+            };
+            if let Err(err) = moved {
                 self.close_deploy(
                     token,
                     Outcome::Failed,

@@ -261,6 +261,32 @@ impl Ledger {
         }
     }
 
+    /// Extends the lease of `guard` by `ttl` from now (a heartbeat while the deploy runs).
+    /// Refused once the lease was broken or taken over: its holder must stop writing.
+    pub async fn renew(&self, guard: &LockGuard, ttl: Duration) -> Result<LockGuard> {
+        let key = format!("locks/{}.json", guard.lease.environment);
+        let now = jiff::Timestamp::now();
+        let lease = Lease {
+            expires_at: now.as_second().saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX / 2)),
+            ..guard.lease.clone()
+        };
+        match self.registry.store().put_if_match(&key, to_json(&lease), &guard.etag).await {
+            Ok(etag) => Ok(LockGuard { lease, etag }),
+            Err(
+                StoreError::PreconditionFailed { .. }
+                | StoreError::NotFound { .. }
+                | StoreError::Conflict { .. },
+            ) => Err(Error::LockLost { environment: guard.lease.environment.clone() }),
+            Err(err) => Err(self.registry.store_error(err).into()),
+        }
+    }
+
+    /// Whether the lease of `environment` is still `token`'s: the fence every channel move of
+    /// a deploy passes, so that a holder whose lease was broken or taken over cannot write.
+    pub async fn holds(&self, environment: &str, token: &str) -> Result<bool> {
+        Ok(self.lease(environment).await?.is_some_and(|lease| lease.token == token && !lease.released))
+    }
+
     /// Gives the lease back. A lease that expired and was taken over is not touched.
     pub async fn release(&self, guard: LockGuard) -> Result<()> {
         let key = format!("locks/{}.json", guard.lease.environment);
@@ -438,6 +464,17 @@ mod tests {
         let last = ledger.history("staging").await.unwrap().pop().unwrap();
         assert_eq!((last.action, last.by.as_deref()), (Action::Unlock, Some("alice")));
         assert!(last.detail.unwrap().contains("runner died (INC-3)"));
+        // A heartbeat extends the lease; once broken, renewing is refused and the fence says so.
+        let held = ledger.acquire("qa", "ci", Duration::from_secs(1)).await.unwrap();
+        let renewed = ledger.renew(&held, Duration::from_mins(30)).await.unwrap();
+        assert!(renewed.lease.expires_at > held.lease.expires_at);
+        assert!(ledger.holds("qa", &held.lease.token).await.unwrap());
+        ledger.unlock("qa", "alice", "stuck").await.unwrap();
+        assert!(matches!(
+            ledger.renew(&renewed, Duration::from_mins(30)).await.unwrap_err(),
+            Error::LockLost { .. }
+        ));
+        assert!(!ledger.holds("qa", &held.lease.token).await.unwrap());
         let err = ledger.acquire("../prod", "x", Duration::from_secs(1)).await.unwrap_err();
         assert!(matches!(err, Error::Registry(schema_registry::Error::InvalidName { .. })), "{err:?}");
     }

@@ -171,16 +171,53 @@ impl Session {
         Ok(Channel::parse(&self.environment.channel)?)
     }
 
-    pub(crate) async fn lock(&self) -> Result<LockGuard> {
-        let guard =
-            self.ledger.acquire(&self.environment.name, &self.actor, lease_ttl(&self.environment)).await?;
+    /// Takes the environment's lock and keeps it: a heartbeat renews the lease every third
+    /// of its length until [`Session::unlock`].
+    pub(crate) async fn lock(&self) -> Result<HeldLock> {
+        let ttl = lease_ttl(&self.environment);
+        let guard = self.ledger.acquire(&self.environment.name, &self.actor, ttl).await?;
         self.step(Step::Locked, format!("{} locked by {}", self.environment.name, self.actor));
-        Ok(guard)
+        let token = guard.lease.token.clone();
+        let current = Arc::new(std::sync::Mutex::new(guard));
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let ledger = self.ledger.clone();
+        let held = current.clone();
+        // Real time, not the session's clock: a lease is about wall-clock expiry.
+        let heartbeat = tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = &mut stopped => break,
+                    () = tokio::time::sleep(ttl / 3) => {
+                        let guard = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+                        match ledger.renew(&guard, ttl).await {
+                            Ok(renewed) => *held.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = renewed,
+                            // Lost: the fence stops this deploy's next channel move.
+                            Err(_) => break,
+                        }
+                    }
+                }
+            }
+        });
+        Ok(HeldLock { token, current, stop: Some(stop), heartbeat })
     }
 
-    pub(crate) async fn unlock(&self, guard: LockGuard) {
+    pub(crate) async fn unlock(&self, mut held: HeldLock) {
+        if let Some(stop) = held.stop.take() {
+            let _ = stop.send(());
+        }
+        let _ = (&mut held.heartbeat).await;
+        let guard = held.current.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
         if let Err(err) = self.ledger.release(guard).await {
             self.warn(format!("could not release the deploy lock: {err}; it expires on its own"));
+        }
+    }
+
+    /// Refuses with [`Error::LockLost`] unless this deploy (`token`) still holds the lock.
+    pub(crate) async fn fence(&self, token: &str) -> Result<()> {
+        if self.ledger.holds(&self.environment.name, token).await? {
+            Ok(())
+        } else {
+            Err(Error::LockLost { environment: self.environment.name.clone() })
         }
     }
 
@@ -227,6 +264,15 @@ impl Session {
     pub async fn history(&self) -> Result<Vec<DeployRecord>> {
         self.ledger.history(&self.environment.name).await
     }
+}
+
+/// A lock held by this process, renewed by a heartbeat until released.
+pub(crate) struct HeldLock {
+    /// The lease's token (the journal and the fence name the deploy by it).
+    pub(crate) token: String,
+    current: Arc<std::sync::Mutex<LockGuard>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    heartbeat: tokio::task::JoinHandle<()>,
 }
 
 /// How long a deploy lock lasts: the wait plus slack for the rest of the workflow.

@@ -791,3 +791,43 @@ async fn the_next_deploy_closes_a_killed_one_as_abandoned() {
         .any(|event| matches!(event, Event::Warning { message } if message.contains("died")));
     assert!(warned);
 }
+
+/// Breaks the deploy's lock and gives it to someone else when the workflow reports `step`
+/// (an operator's `unlock` while the deploy still runs).
+struct TakeOverOn {
+    step: Step,
+    ledger: deploy_core::ledger::Ledger,
+}
+
+impl deploy_core::events::Reporter for TakeOverOn {
+    fn report(&self, event: Event) {
+        if matches!(event, Event::Step { step, .. } if step == self.step) {
+            tokio::task::block_in_place(|| {
+                tokio::runtime::Handle::current().block_on(async {
+                    self.ledger.unlock("dev", "alice", "looked stuck").await.unwrap();
+                    self.ledger.acquire("dev", "bob", Duration::from_mins(10)).await.unwrap();
+                });
+            });
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deploy_that_lost_its_lock_does_not_move_the_channel() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    let session = fx
+        .session(&druid, &clock, &dev)
+        .with_reporter(Arc::new(TakeOverOn { step: Step::Observing, ledger: fx.ledger() }));
+    let err = session.deploy(&fx.project.check().unwrap(), &fx.root, &version("v2")).await.unwrap_err();
+    assert!(matches!(err, Error::LockLost { .. }), "{err:?}");
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v1"), "the channel did not move");
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::Failed));
+    assert!(last.detail.unwrap().contains("lock"), "the record says why");
+    assert_eq!(fx.ledger().lease("dev").await.unwrap().unwrap().owner, "bob", "bob keeps the lock");
+}
