@@ -78,7 +78,8 @@ pub enum StoreError {
 }
 
 impl StoreError {
-    pub(crate) fn backend(
+    /// A backend failure of `operation` on `key` (for stores outside this crate too).
+    pub fn backend(
         operation: &'static str,
         key: &str,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
