@@ -90,21 +90,21 @@ impl Session {
     /// We hold the lock: an open journal entry is a deploy whose process died. Say so and
     /// close it as abandoned (a record says what it was); what Druid runs is then this
     /// deploy's business.
-    async fn close_abandoned(&self) {
+    pub(crate) async fn close_abandoned(&self) {
         let environment = &self.environment.name;
         let Ok(Some(entry)) = self.ledger.journal(environment).await else { return };
         if !entry.is_open() {
             return;
         }
         self.warn(format!(
-            "the deploy of {} by {} started {} died ({:?}); this deploy supersedes it",
-            entry.version, entry.actor, entry.started_at, entry.step
+            "the {} of {} by {} started {} died ({:?}); this one supersedes it",
+            entry.action, entry.version, entry.actor, entry.started_at, entry.step
         ));
         let closed =
             JournalEntry { step: JournalStep::Closed, outcome: Some(Outcome::Abandoned), ..entry.clone() };
         if self.ledger.write_journal(&closed).await.is_ok() {
             self.record(
-                Action::Deploy,
+                entry.action,
                 Outcome::Abandoned,
                 entry.previous.clone(),
                 Some(entry.version.clone()),
@@ -125,11 +125,26 @@ impl Session {
         overrides: BTreeMap<String, String>,
         detail: Option<String>,
     ) {
-        self.record(Action::Deploy, outcome, from, to, overrides, detail).await;
+        self.close_journaled(token, Action::Deploy, outcome, from, to, overrides, detail).await;
+    }
+
+    /// Records how the action of `token` ended and closes its journal entry.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn close_journaled(
+        &self,
+        token: &str,
+        action: Action,
+        outcome: Outcome,
+        from: Option<String>,
+        to: Option<String>,
+        overrides: BTreeMap<String, String>,
+        detail: Option<String>,
+    ) {
+        self.record(action, outcome, from, to, overrides, detail).await;
         if let Err(err) =
             self.ledger.journal_step(&self.environment.name, token, JournalStep::Closed, Some(outcome)).await
         {
-            self.warn(format!("could not close the deploy's journal entry: {err}"));
+            self.warn(format!("could not close the journal entry: {err}"));
         }
     }
 
@@ -212,6 +227,7 @@ impl Session {
         self.ledger
             .write_journal(&JournalEntry {
                 environment: self.environment.name.clone(),
+                action: Action::Deploy,
                 token: token.to_owned(),
                 actor: self.actor.clone(),
                 version: version.to_string(),

@@ -178,6 +178,8 @@ pub enum JournalStep {
 pub struct JournalEntry {
     /// Environment.
     pub environment: String,
+    /// A deploy or a rollback.
+    pub action: Action,
     /// The deploy's lock token: whose entry this is.
     pub token: String,
     /// Who deployed.

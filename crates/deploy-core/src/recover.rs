@@ -163,12 +163,12 @@ impl Session {
             JournalEntry { step: JournalStep::Closed, outcome: Some(Outcome::Abandoned), ..entry.clone() };
         self.ledger.write_journal(&closed).await?;
         self.record(
-            Action::Deploy,
+            entry.action,
             Outcome::Abandoned,
             entry.previous.clone(),
             Some(entry.version.clone()),
             BTreeMap::new(),
-            Some(format!("deploy by {} started {}: {detail}", entry.actor, entry.started_at)),
+            Some(format!("{} by {} started {}: {detail}", entry.action, entry.actor, entry.started_at)),
         )
         .await;
         Ok(())

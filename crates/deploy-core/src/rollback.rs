@@ -8,8 +8,9 @@ use schema_registry::Version;
 
 use serde::Serialize;
 
+use crate::deploy::spec_sha256;
 use crate::events::Step;
-use crate::ledger::{Action, Outcome};
+use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
 use crate::session::Session;
 use crate::verify::{Sizing, Verification};
 use crate::{Error, Result};
@@ -20,7 +21,8 @@ impl Session {
     pub async fn rollback(&self, target: &str) -> Result<(String, Verification)> {
         let version = self.rollback_target(target).await?;
         let guard = self.lock().await?;
-        let result = self.rollback_locked(&version).await;
+        self.close_abandoned().await;
+        let result = self.rollback_locked(&version, &guard.token).await;
         self.unlock(guard).await;
         result.map(|verification| (version.to_string(), verification))
     }
@@ -35,40 +37,93 @@ impl Session {
         Ok(self.registry.resolve(&target).await?)
     }
 
-    async fn rollback_locked(&self, version: &Version) -> Result<Verification> {
+    async fn rollback_locked(&self, version: &Version, token: &str) -> Result<Verification> {
         self.check_druid_version().await?;
         let channel = self.channel()?;
         let base = self.registry.channel(&channel).await?;
         let from = base.as_ref().map(|state| state.pointer.version.clone());
+        let to = Some(version.to_string());
         let spec = self.render_version(version).await?;
+        let live = self
+            .druid
+            .get_spec(&self.environment.datasource)
+            .await
+            .map_err(self.druid_failed("reading the live spec"))?;
         self.step(Step::Rendered, format!("supervisor spec of {version}"));
-        self.druid.submit_spec(&spec).await.map_err(|source| Error::SubmitRejected {
-            version: version.to_string(),
-            source: Box::new(source),
-        })?;
+        // The intent, before Druid is touched (see `crate::recover`).
+        self.ledger
+            .write_journal(&JournalEntry {
+                environment: self.environment.name.clone(),
+                action: Action::Rollback,
+                token: token.to_owned(),
+                actor: self.actor.clone(),
+                version: version.to_string(),
+                previous: from.clone(),
+                previous_live_sha256: live.as_ref().map(spec_sha256),
+                started_at: self.clock.now().to_string(),
+                step: JournalStep::Submitting,
+                outcome: None,
+            })
+            .await?;
+        let none = BTreeMap::new;
+        if let Err(source) = self.druid.submit_spec(&spec).await {
+            self.close_journaled(
+                token,
+                Action::Rollback,
+                Outcome::Rejected,
+                from,
+                to,
+                none(),
+                Some(source.to_string()),
+            )
+            .await;
+            return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(source) });
+        }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        let verification = match self.wait_and_verify(Sizing::of(&spec)).await {
-            Err(Error::Interrupted) => {
-                // The spec is live: the channel says so; the verification is what was cut short.
-                self.move_channel(&channel, base.as_ref(), version, Some("rollback (interrupted)")).await?;
-                self.record(
+        if let Err(err) =
+            self.ledger.journal_step(&self.environment.name, token, JournalStep::Submitted, None).await
+        {
+            self.warn(format!("could not update the journal entry: {err}"));
+        }
+        let (verification, outcome, detail) = match self.wait_and_verify(Sizing::of(&spec)).await {
+            Ok(verification) => {
+                let outcome = if verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
+                (Some(verification), outcome, None)
+            }
+            Err(Error::Interrupted) => (
+                None,
+                Outcome::Interrupted,
+                Some(format!("{version} submitted; its verification was interrupted (run verify)")),
+            ),
+            Err(err) => {
+                let detail = format!("{version} submitted; its verification could not complete: {err}");
+                self.close_journaled(
+                    token,
                     Action::Rollback,
-                    Outcome::Interrupted,
+                    Outcome::Failed,
                     from,
-                    Some(version.to_string()),
-                    BTreeMap::new(),
-                    Some(format!("{version} submitted; its verification was interrupted (run verify)")),
+                    to,
+                    none(),
+                    Some(detail),
                 )
                 .await;
-                return Err(Error::Interrupted);
+                return Err(err);
             }
-            other => other?,
         };
-        let outcome = if verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
-        // The spec is live either way: the channel says what runs.
-        self.move_channel(&channel, base.as_ref(), version, Some("rollback")).await?;
-        self.record(Action::Rollback, outcome, from, Some(version.to_string()), BTreeMap::new(), None).await;
-        Ok(verification)
+        // The spec is live either way: the channel says what runs (fenced: not under another
+        // holder's feet).
+        let moved = match self.fence(token).await {
+            Ok(()) => self.move_channel(&channel, base.as_ref(), version, Some("rollback")).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = moved {
+            let detail = format!("{version} is live, but the channel could not move: {err}");
+            self.close_journaled(token, Action::Rollback, Outcome::Failed, from, to, none(), Some(detail))
+                .await;
+            return Err(err);
+        }
+        self.close_journaled(token, Action::Rollback, outcome, from, to, none(), detail).await;
+        verification.ok_or(Error::Interrupted)
     }
 
     /// After `version` failed verification: re-submit and verify the channel's version

@@ -228,3 +228,52 @@ async fn a_history_store_failure_never_changes_the_outcome() {
         (Some((JournalStep::Closed, Some(Outcome::Succeeded))), true, Some("v2".into()))
     );
 }
+
+impl Case {
+    /// v1 then v2 deployed: a rollback to `previous` goes back to v1.
+    async fn with_v2() -> Self {
+        let case = Self::with_v1().await;
+        case.deploy("v2").await.unwrap();
+        case
+    }
+}
+
+#[tokio::test]
+async fn a_refused_rollback_submit_is_recorded_and_closes_its_journal() {
+    let case = Case::with_v2().await;
+    case.druid.fail(Call::SubmitSpec, 1, 400, r#"{"error":"bad spec"}"#);
+    assert!(matches!(case.session().rollback("previous").await.unwrap_err(), Error::SubmitRejected { .. }));
+    let (journal, released, channel, v1_live) = case.state().await;
+    assert_eq!(
+        (journal, released, channel, v1_live),
+        (Some((JournalStep::Closed, Some(Outcome::Rejected))), true, Some("v2".into()), false)
+    );
+    assert_eq!(case.last().await, (Action::Rollback, Outcome::Rejected));
+}
+
+#[tokio::test]
+async fn a_store_failure_at_the_rollbacks_channel_move_says_so() {
+    let case = Case::with_v2().await;
+    case.store.fail_writes_to("develop-latest/channel.json");
+    assert!(case.session().rollback("previous").await.is_err());
+    let (journal, released, channel, v1_live) = case.state().await;
+    assert_eq!(
+        (journal, released, channel, v1_live),
+        (Some((JournalStep::Closed, Some(Outcome::Failed))), true, Some("v2".into()), true)
+    );
+    assert_eq!(case.last().await, (Action::Rollback, Outcome::Failed));
+}
+
+#[tokio::test]
+async fn a_rollback_that_fails_verification_still_says_what_runs() {
+    let case = Case::with_v2().await;
+    case.druid.poison(3, Rows::new(900, 100));
+    let (version, verification) = case.session().rollback("previous").await.unwrap();
+    assert_eq!(version, "v1");
+    assert!(!verification.passed());
+    let (journal, released, channel, v1_live) = case.state().await;
+    assert_eq!(
+        (journal, released, channel, v1_live),
+        (Some((JournalStep::Closed, Some(Outcome::Failed))), true, Some("v1".into()), true)
+    );
+}

@@ -698,6 +698,7 @@ async fn a_deploy_killed_after_its_submit(fx: &Fixture, druid: &Arc<FakeDruid>, 
     fx.ledger()
         .write_journal(&JournalEntry {
             environment: "dev".into(),
+            action: Action::Deploy,
             token: lease.token,
             actor: "ci pid 4711".into(),
             version: "v2".into(),
