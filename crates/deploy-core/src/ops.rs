@@ -23,6 +23,9 @@ pub struct StatusSnapshot {
     /// A deploy whose process died, if one is left open (`druidctl recover` deals with it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub abandoned: Option<crate::ledger::JournalEntry>,
+    /// The deploy lock, while someone holds it (`druidctl unlock` breaks it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock: Option<crate::ledger::Lease>,
 }
 
 /// What Druid reports about an environment's supervisor.
@@ -76,6 +79,10 @@ impl Session {
             ingestion: self.ingestion().await?,
             drift: self.drift().await?,
             abandoned: self.abandoned().await?,
+            lock: self.ledger.lease(&self.environment.name).await?.filter(|lease| {
+                // Leases are wall-clock (the ledger's), whatever the session's clock says.
+                !lease.released && lease.expires_at > jiff::Timestamp::now().as_second()
+            }),
         })
     }
 

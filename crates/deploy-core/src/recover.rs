@@ -53,7 +53,10 @@ impl Session {
             return Ok(None);
         };
         let held_by_it = self.ledger.lease(environment).await?.is_some_and(|lease| {
-            lease.token == entry.token && !lease.released && lease.expires_at > self.clock.now().as_second()
+            // Leases are wall-clock (the ledger's), whatever the session's clock says.
+            lease.token == entry.token
+                && !lease.released
+                && lease.expires_at > jiff::Timestamp::now().as_second()
         });
         Ok((!held_by_it).then_some(entry))
     }

@@ -13,6 +13,7 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     }
     let drift = &snapshot.drift;
     let abandoned = snapshot.abandoned.clone();
+    let lock = snapshot.lock.clone();
     let snapshot = &snapshot.ingestion;
     let mut rows = table(&["", ""]);
     let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
@@ -78,6 +79,14 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
             optional(drift.expected_version.clone())
         ),
     ]);
+    if let Some(lease) = &lock {
+        let until = jiff::Timestamp::from_second(lease.expires_at)
+            .map_or_else(|_| "?".to_owned(), |at| at.to_string());
+        rows.add_row(vec![
+            "lock".into(),
+            format!("held by {} since {} (until {until})", lease.owner, lease.acquired_at),
+        ]);
+    }
     for error in &snapshot.recent_errors {
         rows.add_row(vec!["recent error".into(), error.clone()]);
     }

@@ -832,3 +832,16 @@ async fn a_deploy_that_lost_its_lock_does_not_move_the_channel() {
     assert!(last.detail.unwrap().contains("lock"), "the record says why");
     assert_eq!(fx.ledger().lease("dev").await.unwrap().unwrap().owner, "bob", "bob keeps the lock");
 }
+
+#[tokio::test]
+async fn status_shows_who_holds_the_lock() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    let session = fx.session(&druid, &clock, &dev);
+    assert!(session.status().await.unwrap().lock.is_none(), "released after the deploy");
+    fx.ledger().acquire("dev", "alice@laptop pid 7", Duration::from_mins(10)).await.unwrap();
+    assert_eq!(session.status().await.unwrap().lock.unwrap().owner, "alice@laptop pid 7");
+}
