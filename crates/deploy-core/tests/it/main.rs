@@ -1,6 +1,23 @@
-//! Deploy scenarios against the shared fake Druid (`druid_client::testing`) and an in-memory
-//! registry; the monitor alerts against Druid's fixture responses (mockall).
+//! Deploy scenarios and the fault matrix against the shared fake Druid
+//! (`druid_client::testing`) and an in-memory registry; the monitor alerts against Druid's
+//! fixture responses (mockall).
 
 mod faults;
 mod monitor;
 mod scenarios;
+
+/// A copy of the sample project (druidctl.toml, schemas/proto, config) in a new temporary
+/// directory, to change freely.
+pub fn sample_copy() -> tempfile::TempDir {
+    let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(sample.join("druidctl.toml"), dir.path().join("druidctl.toml")).unwrap();
+    for part in ["schemas/proto", "config"] {
+        std::fs::create_dir_all(dir.path().join(part)).unwrap();
+        for entry in std::fs::read_dir(sample.join(part)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dir.path().join(part).join(entry.file_name())).unwrap();
+        }
+    }
+    dir
+}

@@ -1,4 +1,4 @@
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -50,16 +50,7 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(sample.join("druidctl.toml"), dir.path().join("druidctl.toml")).unwrap();
-    for part in ["schemas/proto", "config"] {
-        std::fs::create_dir_all(dir.path().join(part)).unwrap();
-        for entry in std::fs::read_dir(sample.join(part)).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.path().join(part).join(entry.file_name())).unwrap();
-        }
-    }
+    let dir = crate::sample_copy();
     let root = dir.path().to_owned();
     let project = Project::open(&root.join("druidctl.toml")).unwrap();
     Fixture {
