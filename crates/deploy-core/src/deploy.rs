@@ -285,12 +285,7 @@ impl Session {
                 let restore = self
                     .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &reason)
                     .await;
-                let (outcome, detail) = match &restore {
-                    Ok(_) => (Outcome::RolledBack, reason),
-                    Err(restore_err) => {
-                        (Outcome::RollbackFailed, format!("{reason}; the rollback failed: {restore_err}"))
-                    }
-                };
+                let (outcome, detail) = restore_outcome(restore.as_ref().map(drop), reason);
                 self.close_deploy(
                     token,
                     outcome,
@@ -338,13 +333,8 @@ impl Session {
         let restore = self
             .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &failures)
             .await;
-        let (outcome, detail) = match &restore {
-            Ok(_) => (Outcome::RolledBack, format!("verification failed: {failures}")),
-            Err(err) => (
-                Outcome::RollbackFailed,
-                format!("verification failed: {failures}; the rollback failed: {err}"),
-            ),
-        };
+        let (outcome, detail) =
+            restore_outcome(restore.as_ref().map(drop), format!("verification failed: {failures}"));
         self.close_deploy(
             token,
             outcome,
@@ -420,6 +410,15 @@ impl<'a> DeployReport<'a> {
     /// The outcome line of `outcome`.
     pub fn new(result: &'a DeployOutcome) -> Self {
         Self { event: "outcome", result }
+    }
+}
+
+/// How a deploy ended after a restore: `rolled-back` when the restore worked, else
+/// `rollback-failed` with the restore's error after `reason`.
+fn restore_outcome(restore: std::result::Result<(), &Error>, reason: String) -> (Outcome, String) {
+    match restore {
+        Ok(()) => (Outcome::RolledBack, reason),
+        Err(err) => (Outcome::RollbackFailed, format!("{reason}; the rollback failed: {err}")),
     }
 }
 
