@@ -55,7 +55,7 @@ suspend: ## Emergency: suspend ENV's supervisor
 resume: ## Resume ENV's supervisor
 	$(DRUIDCTL) resume --env $(ENV)
 
-test: s3-up dev-up test-rust test-examples test-kafka test-e2e ## Every test suite (what CI runs); starts LocalStack and the local stack first
+test: s3-up dev-up test-rust test-examples test-kafka compat-vs-buf test-e2e ## Every test suite (what CI runs); starts LocalStack and the local stack first
 
 test-rust:
 	DRUIDCTL_TEST_S3_ENDPOINT=$(S3_ENDPOINT) cargo test --workspace
@@ -67,6 +67,9 @@ test-examples:
 test-kafka: ## The producer against the local Kafka: 1000 records, 5 % garbage, 2 % Confluent-prefixed
 	cargo run --quiet -p druidctl-examples --bin produce -- --brokers 127.0.0.1:19092 \
 		--topic druidctl-test --count 1000 --garbage 0.05 --confluent 0.02
+
+compat-vs-buf: ## druidctl check vs buf breaking (pinned, from npm) on a generated corpus, all four categories
+	scripts/compat-vs-buf.sh
 
 bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline

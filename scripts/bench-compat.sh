@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make bench-compat: the full breaking-change check (compile both sides + compare) on a large
 # schema (20 files, 200 messages x 50 fields) and a variant with 10 breaking edits; when buf
-# is installed (npm package @bufbuild/buf: on PATH, or under $DRUIDCTL_CACHE/buf), runs
+# is installed (npm package @bufbuild/buf: under $DRUIDCTL_CACHE/buf-<version>, or on PATH), runs
 # `buf breaking` on the same pair and prints the ratios. Prints figures; asserts nothing.
 #
 #   BUF_INSTALL=1 make bench-compat   # installs buf with npm into $DRUIDCTL_CACHE/buf first
@@ -16,11 +16,14 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$target/release/gen-large-schema" "$work"
 
-if [ "${BUF_INSTALL:-0}" = 1 ] && ! command -v buf >/dev/null 2>&1; then
-  npm install --silent --prefix "$cache/buf" @bufbuild/buf
+# The same pinned buf as make compat-vs-buf (which installs it).
+BUF_VERSION=1.75.0
+pinned="$cache/buf-$BUF_VERSION/node_modules/.bin/buf"
+if [ "${BUF_INSTALL:-0}" = 1 ] && [ ! -x "$pinned" ]; then
+  npm install --silent --no-audit --no-fund --prefix "$cache/buf-$BUF_VERSION" "@bufbuild/buf@$BUF_VERSION"
 fi
-buf=$(command -v buf || true)
-[ -n "$buf" ] || [ ! -x "$cache/buf/node_modules/.bin/buf" ] || buf="$cache/buf/node_modules/.bin/buf"
+buf=$pinned
+[ -x "$buf" ] || buf=$(command -v buf || true)
 
 # best wall time (s, from bash's microsecond clock) and peak RSS (KiB, from time -v) over
 # $runs runs of a command that exits 0 or 1
