@@ -139,11 +139,28 @@ async fn a_renamed_field_is_refused_before_druid_sees_it() {
         "string merchant_id = 2;",
         "string merchant_ref = 2;",
     );
-    case.edit("config/dimensions.json", r#"{ "name": "merchantId" }"#, r#"{ "name": "merchantRef" }"#);
+    // dimensions.json still reads merchantId: Druid would store null there, whatever the policy.
     let err = case.try_deploy("v2").await.unwrap_err();
-    let Error::Breaking { report, .. } = &err else { panic!("{err:?}") };
-    let findings = &report.findings;
-    assert!(findings.iter().any(|finding| finding.rule == "DRUID_DIMENSION_RENAMED"), "{findings:#?}");
+    let Error::DruidDamage { verdict, .. } = &err else { panic!("{err:?}") };
+    let findings = &verdict.druid.as_ref().unwrap().findings;
+    assert!(
+        findings
+            .iter()
+            .any(|finding| finding.rule == "DRUID_DIMENSION_RENAMED" && finding.column == "merchantId"),
+        "{findings:#?}"
+    );
+    // Reading the renamed field under the same column keeps Druid's data: only the policy
+    // (WIRE_JSON: JSON readers see another name) objects, and says so.
+    case.edit(
+        "config/dimensions.json",
+        r#"{ "name": "merchantId" }"#,
+        r#"{ "name": "merchantId", "from": "merchantRef" }"#,
+    );
+    let err = case.try_deploy("v2").await.unwrap_err();
+    let Error::Breaking { verdict, .. } = &err else { panic!("{err:?}") };
+    assert!(!verdict.damages_druid(), "{:#?}", verdict.druid);
+    assert!(verdict.policy.findings.iter().any(|finding| finding.rule == "FIELD_SAME_JSON_NAME"));
+    assert!(err.to_string().contains("the data Druid stores is unchanged"), "{err}");
     assert_eq!(
         case.druid.supervisors().get(&case.datasource).await.unwrap(),
         live,

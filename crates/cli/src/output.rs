@@ -121,7 +121,9 @@ impl From<deploy_core::Error> for CliError {
                 Some("run druidctl in the project directory, or pass --config PATH".to_owned())
             }
             Error::UnknownEnvironment { .. } => Some("pass --env with one of the environments listed".into()),
-            Error::Breaking { .. } => Some("pass --allow-breaking --reason TEXT to publish anyway".into()),
+            Error::Breaking { .. } => Some(
+                "what Druid stores is unchanged: pass --allow-breaking --reason TEXT to publish anyway (recorded)".into(),
+            ),
             Error::WindowClosed { .. } => {
                 Some("pass --ignore-window --reason TEXT in an emergency (the reason is recorded)".into())
             }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use druid_mapping::{Problem, Severity};
+use druid_mapping::Problem;
 
 use crate::config;
 
@@ -100,17 +100,22 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
-    /// The change breaks what the channel's version ingests; refused without an override.
-    #[error(
-        "{} breaking change{} against {parent} (wire-json + Druid rules)",
-        report.findings.iter().filter(|f| f.severity == Severity::Error).count(),
-        if report.findings.iter().filter(|f| f.severity == Severity::Error).count() == 1 { "" } else { "s" }
-    )]
+    /// The change breaks the environment's compatibility policy against the channel's version;
+    /// refused without an override. Druid's data is intact (else [`Error::DruidDamage`]).
+    #[error("the schema change breaks the compatibility policy against {parent}: {}", verdict.summary())]
     Breaking {
         /// The version compared against.
         parent: String,
-        /// The findings.
-        report: proto_schema::compat::Report,
+        /// Both verdicts (the policy breaks; Druid's data is intact).
+        verdict: druid_mapping::compat::Verdict,
+    },
+    /// The change damages what Druid stores for the baseline's columns (never overridden).
+    #[error("the schema change damages what Druid stores, compared with {parent}: {}", verdict.summary())]
+    DruidDamage {
+        /// The version compared against.
+        parent: String,
+        /// Both verdicts.
+        verdict: druid_mapping::compat::Verdict,
     },
     /// Druid failed or could not be reached.
     #[error("Druid failed while {action}")]
@@ -204,6 +209,7 @@ impl Error {
             Self::Interrupted => Category::Interrupted,
             Self::InvalidMapping { .. }
             | Self::Breaking { .. }
+            | Self::DruidDamage { .. }
             | Self::WindowClosed { .. }
             | Self::PromotionNeedsReason { .. } => Category::CheckFailed,
             Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
@@ -242,6 +248,9 @@ impl Error {
                 "set [schema] message in the project file to a message the sources define"
             }
             Self::InvalidMapping { .. } => "run `druidctl validate` for every problem with its fix",
+            Self::DruidDamage { .. } => {
+                "keep what Druid reads: the field's JSON name (json_name = \"...\"), its number, type and presence, the enum's names and numbers; or point dimensions.json at the renamed field. A change Druid cannot absorb needs a new datasource. `druidctl check` lists each column and what Druid would store"
+            }
             Self::Registry(Registry::UnknownVersion { .. } | Registry::EmptyChannel { .. }) => {
                 "`druidctl schemas list` shows the published versions and channels"
             }

@@ -23,7 +23,7 @@ pub struct Plan {
     /// Validation findings of the working copy (errors block a deploy).
     pub problems: Vec<druid_mapping::Problem>,
     /// The working schema against the channel's version (wire-json + Druid rules).
-    pub compatibility: Option<proto_schema::compat::Report>,
+    pub compatibility: Option<druid_mapping::compat::Verdict>,
     /// Whether a deploy would change what Druid runs.
     pub changes: bool,
     /// How the spec Druid runs would change, path by path.
@@ -53,8 +53,11 @@ pub enum RefusalKind {
     InvalidMapping,
     /// Uncommitted schema and the environment does not set `allow_dirty`.
     DirtyTree,
-    /// Breaking changes against the channel's version.
+    /// The change breaks the compatibility policy against the channel's version (overridable
+    /// with a recorded reason).
     Breaking,
+    /// The change damages what Druid stores (never overridden).
+    DruidDamage,
     /// Outside the deployment window.
     WindowClosed,
 }
@@ -216,7 +219,7 @@ impl Session {
         let compatibility = match &channel_version {
             Some(version) => {
                 let baseline = crate::publish::baseline(&self.registry, &Version::parse(version)?).await?;
-                Some(crate::policy::gate(&baseline, checked))
+                Some(crate::policy::gate(&self.environment, &baseline, checked))
             }
             None => None,
         };
@@ -260,7 +263,7 @@ impl Session {
         &self,
         checked: &Checked,
         project_dir: &Path,
-        compatibility: Option<&proto_schema::compat::Report>,
+        compatibility: Option<&druid_mapping::compat::Verdict>,
     ) -> Option<Refusal> {
         let refuse = |kind, reason: String| Some(Refusal { kind, reason });
         if let Err(err) = checked.ensure_valid() {
@@ -269,13 +272,18 @@ impl Session {
         if let Err(err) = crate::publish::check_committed(checked, &self.environment, project_dir) {
             return refuse(RefusalKind::DirtyTree, err.to_string());
         }
-        if let Some(report) = compatibility.filter(|report| report.breaking) {
-            let errors =
-                report.findings.iter().filter(|f| f.severity == druid_mapping::Severity::Error).count();
+        if let Some(verdict) = compatibility.filter(|verdict| verdict.damages_druid()) {
+            return refuse(
+                RefusalKind::DruidDamage,
+                format!("against the channel's version: {} (no override)", verdict.summary()),
+            );
+        }
+        if let Some(verdict) = compatibility.filter(|verdict| verdict.policy.breaking) {
             return refuse(
                 RefusalKind::Breaking,
                 format!(
-                    "{errors} breaking change(s) against the channel's version (an override needs a recorded reason)"
+                    "against the channel's version: {} (an override needs a recorded reason)",
+                    verdict.summary()
                 ),
             );
         }

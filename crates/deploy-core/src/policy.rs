@@ -8,8 +8,7 @@ use jiff::civil::Weekday as JiffWeekday;
 use jiff::tz::TimeZone;
 
 use druid_mapping::DruidMapping;
-use druid_mapping::compat::check;
-use proto_schema::compat::{Mode, Report};
+use druid_mapping::compat::{Verdict, check};
 
 use crate::config::{DeployWindow, Environment, Weekday};
 use crate::publish::Baseline;
@@ -25,10 +24,16 @@ pub fn allows_dirty(environment: &Environment) -> bool {
     environment.allow_dirty
 }
 
-/// The breaking-change gate: `WIRE_JSON` plus the Druid rules of the baseline's mapping.
-pub fn gate(baseline: &Baseline, checked: &Checked) -> Report {
-    let mapping = DruidMapping { message: &baseline.message_type, dimensions: &baseline.dimensions };
-    check(&baseline.schema, &checked.schema, Mode::WireJson, Some(mapping))
+/// The breaking-change gate: the policy (buf's category the environment's `compatibility`
+/// names, `wire-json` by default) and the Druid verdict of the baseline's mapping against the
+/// new one. It stops on either; only the policy can be overridden (`--allow-breaking`).
+pub fn gate(environment: &Environment, baseline: &Baseline, checked: &Checked) -> Verdict {
+    let mapping = DruidMapping {
+        message: &baseline.message_type,
+        dimensions: &baseline.dimensions,
+        new_dimensions: Some(&checked.dimensions),
+    };
+    check(&baseline.schema, &checked.schema, environment.compatibility, Some(mapping))
 }
 
 /// Whether a deploy may start at `now` in `environment`; an error that says when the

@@ -173,8 +173,8 @@ pub struct PublishOptions {
 /// What [`publish`] did.
 #[derive(Debug, Clone)]
 pub struct PublishOutcome {
-    /// The compatibility report against `parent`, when there is a parent.
-    pub compatibility: Option<proto_schema::compat::Report>,
+    /// Both compatibility verdicts against `parent`, when there is a parent.
+    pub compatibility: Option<druid_mapping::compat::Verdict>,
     /// The version name.
     pub version: Version,
     /// The version the environment's channel pointed at, recorded as parent.
@@ -186,7 +186,8 @@ pub struct PublishOutcome {
 }
 
 /// Publishes the checked project to `environment`'s registry (idempotent). A mapping with
-/// errors is refused; so is a breaking change against the channel's version without
+/// errors is refused; so is a change that damages what Druid stores for the channel's version
+/// (always), and one that breaks the environment's compatibility policy without
 /// `allow_breaking`.
 pub async fn publish(
     checked: &Checked,
@@ -229,11 +230,14 @@ pub async fn publish_to(
     let compatibility = match &parent {
         Some(parent) if *parent != version => {
             let baseline = baseline(registry, parent).await?;
-            let report = crate::policy::gate(&baseline, checked);
-            if report.breaking && options.allow_breaking.is_none() {
-                return Err(Error::Breaking { parent: parent.to_string(), report });
+            let verdict = crate::policy::gate(environment, &baseline, checked);
+            if verdict.damages_druid() {
+                return Err(Error::DruidDamage { parent: parent.to_string(), verdict });
             }
-            Some(report)
+            if verdict.policy.breaking && options.allow_breaking.is_none() {
+                return Err(Error::Breaking { parent: parent.to_string(), verdict });
+            }
+            Some(verdict)
         }
         _ => None,
     };

@@ -1,31 +1,58 @@
-//! The Druid rules of the compatibility check: what the old mapping ingests must still
-//! arrive, under the same name, with a value Druid stores the same way. They run beside buf's
-//! rules ([`proto_schema::compat`]) and add `DRUID`-category findings to the same report.
+//! Two verdicts on a schema change. The **policy** verdict is buf's, under the category the
+//! team chose ([`proto_schema::compat`]): what every reader of the topic may rely on. The
+//! **Druid** verdict is druidctl's own promise: what the change does to the values Druid
+//! stores for the columns of the old mapping, judged from how Druid decodes protobuf (every
+//! record becomes a map keyed by JSON names, proto3 scalars at zero are absent, enums arrive by
+//! name, one-element lists of strings are stored as the string), not from buf's categories.
+//!
+//! Each Druid finding names the column, the records it affects (already in the topic, written
+//! after the change, or both) and what Druid stores instead. A finding of severity `error` is
+//! damage: the deploy gate always stops on it. No finding where Druid stores the same values:
+//! an unmapped field may change freely, `int32` may widen to `int64`, a field may move into a
+//! oneof when its presence does not change. The rules model Druid 33's protobuf extension
+//! (docs/druid-protobuf.md); `make compat-vs-druid` measures them on the local Druid.
 
 use std::collections::BTreeSet;
 
-use proto_schema::compat::{Finding, Mode, Report};
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
+use proto_schema::compat::{Mode, Report};
 use proto_schema::{CompiledSchema, Severity};
 use serde::Serialize;
 
-use crate::dimensions::DimensionsConfig;
+use crate::dimensions::{ColumnType, DimensionsConfig};
 use crate::path::FieldPath;
-use crate::validate;
 
 /// A Druid rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum DruidRule {
-    /// The record's message type is gone.
+    /// The record's message type is gone: nothing decodes.
     MessageDeleted,
-    /// A field feeding a column was renamed: the column becomes null.
+    /// A field feeding a column now has another JSON name: the column becomes null.
     DimensionRenamed,
     /// A field feeding a column was deleted: the column becomes null.
     DimensionDeleted,
-    /// The path now names another field number: one column, two meanings.
+    /// The column's path now names another field number: one column, two meanings.
     DimensionMoved,
-    /// The value Druid receives changed kind (number, string, list...).
+    /// Druid receives another kind of value (a number becoming a string, a message becoming a
+    /// scalar, a list in a numeric column).
     DimensionTypeChanged,
+    /// The same bytes decode to other numbers (signed/zigzag/width/fixed changes).
+    NumberChanged,
+    /// An enum value feeding a column was renamed, renumbered or deleted: Druid stores enum
+    /// values by name.
+    EnumValueChanged,
+    /// Explicit presence added or removed: what was stored as 0 becomes null, or the reverse.
+    PresenceChanged,
+    /// A metric's input is no longer a number.
+    MetricNotNumeric,
+    /// The timestamp field changed kind or moved: rows become unparseable.
+    TimestampChanged,
+    /// A message on the column's path became repeated or a map: the path reads null.
+    PathParentRepeated,
+    /// A field (mapped or not) of a type Druid 33 cannot convert: every record that sets it
+    /// fails or is unparseable, whatever columns it has.
+    FieldUndecodable,
     /// A new field no dimension reads (information).
     FieldNotIngested,
 }
@@ -39,7 +66,120 @@ impl DruidRule {
             Self::DimensionDeleted => "DRUID_DIMENSION_DELETED",
             Self::DimensionMoved => "DRUID_DIMENSION_MOVED",
             Self::DimensionTypeChanged => "DRUID_DIMENSION_TYPE_CHANGED",
+            Self::NumberChanged => "DRUID_NUMBER_CHANGED",
+            Self::EnumValueChanged => "DRUID_ENUM_VALUE_CHANGED",
+            Self::PresenceChanged => "DRUID_PRESENCE_CHANGED",
+            Self::MetricNotNumeric => "DRUID_METRIC_NOT_NUMERIC",
+            Self::TimestampChanged => "DRUID_TIMESTAMP_CHANGED",
+            Self::PathParentRepeated => "DRUID_PATH_PARENT_REPEATED",
+            Self::FieldUndecodable => "DRUID_FIELD_UNDECODABLE",
             Self::FieldNotIngested => "DRUID_FIELD_NOT_INGESTED",
+        }
+    }
+}
+
+/// Which records a Druid finding affects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Records {
+    /// Records already in the topic, read with the new schema (replays, lagging consumers).
+    Old,
+    /// Records written with the new schema.
+    New,
+    /// Both.
+    Both,
+}
+
+impl Records {
+    fn describe(self) -> &'static str {
+        match self {
+            Self::Old => "records already in the topic",
+            Self::New => "records written with the new schema",
+            Self::Both => "old and new records",
+        }
+    }
+}
+
+/// What a change does to one Druid column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DruidFinding {
+    /// `DRUID_*`.
+    pub rule: &'static str,
+    /// `error` damages what Druid stores; `warning` changes it in a way worth knowing;
+    /// `info` does not change it.
+    pub severity: Severity,
+    /// The Druid column (empty for a finding about the whole record).
+    pub column: String,
+    /// Which records are affected.
+    pub records: Records,
+    /// What Druid stores instead (`null`, `other numbers`, `an unparseable record`...).
+    pub stores: String,
+    /// Where, in the new sources (or the old ones when the field is gone).
+    pub file: String,
+    /// 1-based line (0 when unknown).
+    pub line: u32,
+    /// 1-based column of the source position (0 when unknown).
+    #[serde(rename = "col")]
+    pub col: u32,
+    /// The whole story, for people.
+    pub message: String,
+    /// Whether `file` is in the old sources.
+    #[serde(skip)]
+    pub in_old: bool,
+}
+
+impl std::fmt::Display for DruidFinding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}:{}: {} {}", self.file, self.line, self.col, self.rule, self.message)
+    }
+}
+
+/// The Druid verdict.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DruidVerdict {
+    /// Whether any finding is an error: Druid would store other values than today.
+    pub damaging: bool,
+    /// Findings, errors first.
+    pub findings: Vec<DruidFinding>,
+}
+
+/// Both verdicts. Serialises as the policy report (`breaking`, `mode`, `findings`) plus
+/// `druid` (null when the mapping is unknown) and `stops`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Verdict {
+    /// buf's verdict under the policy's category.
+    #[serde(flatten)]
+    pub policy: Report,
+    /// What Druid would store; `None` without a mapping.
+    pub druid: Option<DruidVerdict>,
+    /// Whether the gate stops: the policy breaks, or Druid's data is damaged.
+    pub stops: bool,
+}
+
+impl Verdict {
+    /// Whether the change damages what Druid stores.
+    pub fn damages_druid(&self) -> bool {
+        self.druid.as_ref().is_some_and(|druid| druid.damaging)
+    }
+
+    /// The gate's one-line summary: which verdict stops, and plainly when only the policy does.
+    pub fn summary(&self) -> String {
+        let errors = self.policy.findings.iter().filter(|f| f.severity == Severity::Error).count();
+        let policy = if self.policy.breaking {
+            format!("{errors} breaking change{} ({})", if errors == 1 { "" } else { "s" }, self.policy.mode)
+        } else {
+            format!("no breaking change ({})", self.policy.mode)
+        };
+        match &self.druid {
+            None => policy,
+            Some(druid) if druid.damaging => {
+                let damage = druid.findings.iter().filter(|f| f.severity == Severity::Error).count();
+                format!("{policy}; Druid: {damage} damaging change{}", if damage == 1 { "" } else { "s" })
+            }
+            Some(_) if self.policy.breaking => {
+                format!("{policy}; Druid: the data Druid stores is unchanged (the policy alone objects)")
+            }
+            Some(_) => format!("{policy}; Druid: the data Druid stores is unchanged"),
         }
     }
 }
@@ -51,189 +191,582 @@ pub struct DruidMapping<'a> {
     pub message: &'a str,
     /// The dimension mapping deployed with the old schema.
     pub dimensions: &'a DimensionsConfig,
+    /// The mapping deployed with the new schema, when known: a column it reads from the field's
+    /// new name is no damage (a rename with `dimensions.json` updated); a column it drops is the
+    /// mapping's choice, not the schema's. `None`: the old mapping is kept.
+    pub new_dimensions: Option<&'a DimensionsConfig>,
 }
 
-/// buf's rules under `mode`, plus the Druid rules when `druid` is given: the check
-/// `druidctl check` and the deploy gate run.
+/// buf's rules under `mode` (the policy) and, when the mapping is known, the Druid rules: the
+/// check `druidctl check` and the deploy gate run.
 pub fn check(
     old: &CompiledSchema,
     new: &CompiledSchema,
     mode: Mode,
     druid: Option<DruidMapping<'_>>,
-) -> Report {
-    let report = proto_schema::compat::check(old, new, mode);
-    match druid {
-        Some(mapping) => report.with(druid_findings(old, new, mapping)),
-        None => report,
+) -> Verdict {
+    let policy = proto_schema::compat::check(old, new, mode);
+    let druid = druid.map(|mapping| {
+        let mut findings = druid_findings(old, new, mapping);
+        findings.sort_by_key(|finding| std::cmp::Reverse(finding.severity));
+        DruidVerdict { damaging: findings.iter().any(|f| f.severity == Severity::Error), findings }
+    });
+    let stops = policy.breaking || druid.as_ref().is_some_and(|druid| druid.damaging);
+    Verdict { policy, druid, stops }
+}
+
+/// What a column is, for the rules that depend on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Dimension(ColumnType),
+    Timestamp,
+    Metric,
+}
+
+struct Input {
+    column: String,
+    role: Role,
+    path: String,
+}
+
+/// The columns of the old mapping and the paths they read.
+fn inputs(dimensions: &DimensionsConfig) -> Vec<Input> {
+    let mut inputs: Vec<Input> = dimensions
+        .dimensions
+        .iter()
+        .map(|dimension| Input {
+            column: dimension.name.clone(),
+            role: Role::Dimension(dimension.kind),
+            path: dimension.source().to_string(),
+        })
+        .collect();
+    inputs.push(Input {
+        column: dimensions.timestamp.column.clone(),
+        role: Role::Timestamp,
+        path: dimensions.timestamp.source().to_string(),
+    });
+    for metric in &dimensions.metrics {
+        let Some(field) = &metric.field_name else { continue };
+        // A metric reads a field by JSON name, or a `from` dimension by its name.
+        let path = dimensions
+            .dimensions
+            .iter()
+            .find(|dimension| &dimension.name == field)
+            .map_or_else(|| field.clone(), |dimension| dimension.source().to_string());
+        inputs.push(Input { column: metric.name.clone(), role: Role::Metric, path });
     }
+    inputs
 }
 
-/// A path as field numbers (and map keys), independent of names.
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Step {
-    Field(String, u32),
-    Key(String),
-}
-
-/// The numbers a dotted JSON path goes through, or `None` if it does not resolve.
-fn chain(message: &prost_reflect::MessageDescriptor, path: &str) -> Option<Vec<Step>> {
+/// The fields a dotted path of JSON names goes through; a map's key ends the walk.
+fn walk(message: &MessageDescriptor, path: &str) -> Option<Vec<FieldDescriptor>> {
     let mut current = message.clone();
-    let mut steps = Vec::new();
+    let mut fields = Vec::new();
     let path = FieldPath::parse(path);
     let mut segments = path.segments().iter();
     while let Some(segment) = segments.next() {
         let field = current.fields().find(|field| field.json_name() == segment.as_str())?;
-        steps.push(Step::Field(current.full_name().to_owned(), field.number()));
+        fields.push(field.clone());
         if field.is_map() {
-            steps.extend(segments.next().map(|key| Step::Key(key.to_owned())));
+            segments.next();
             break;
         }
         match field.kind() {
-            prost_reflect::Kind::Message(inner) if !field.is_list() => current = inner,
+            Kind::Message(inner) if !field.is_list() => current = inner,
             _ => break,
         }
     }
-    Some(steps)
+    (segments.next().is_none()).then_some(fields)
 }
 
-/// Follows `steps` by number in `message`: the JSON path that now reaches the same field.
-fn follow(
-    message: &prost_reflect::MessageDescriptor,
-    steps: &[Step],
-) -> Option<(String, prost_reflect::FieldDescriptor)> {
+/// Follows `old` by field number in `message`: the fields now at the same numbers.
+fn follow(message: &MessageDescriptor, old: &[FieldDescriptor]) -> Option<Vec<FieldDescriptor>> {
     let mut current = message.clone();
-    let mut path = Vec::new();
-    let mut last = None;
-    for step in steps {
-        match step {
-            Step::Field(_, number) => {
-                let field = current.get_field(*number)?;
-                path.push(field.json_name().to_owned());
-                if let prost_reflect::Kind::Message(inner) = field.kind() {
-                    current = inner;
-                }
-                last = Some(field);
-            }
-            Step::Key(key) => path.push(key.clone()),
+    let mut fields = Vec::new();
+    for step in old {
+        let field = current.get_field(step.number())?;
+        if let Kind::Message(inner) = field.kind() {
+            current = inner;
+        }
+        fields.push(field);
+    }
+    Some(fields)
+}
+
+/// How Druid receives a value, coarsely: what must not change for a column to keep its values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Received {
+    Number,
+    Bool,
+    Text,
+    Enum,
+    Timestamp,
+    Duration,
+    Wrapper,
+    Message,
+    Map,
+}
+
+impl Received {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Number => "a number",
+            Self::Bool => "a boolean",
+            Self::Text => "a string",
+            Self::Enum => "an enum name",
+            Self::Timestamp => "an RFC 3339 timestamp",
+            Self::Duration => "a duration string",
+            Self::Wrapper => "a wrapped value",
+            Self::Message => "a nested object",
+            Self::Map => "a map",
         }
     }
-    Some((path.join("."), last?))
 }
 
-/// The Druid rules alone: what the old mapping ingests must still arrive, under the same name,
-/// with a value Druid stores the same way.
-pub fn druid_findings(old: &CompiledSchema, new: &CompiledSchema, mapping: DruidMapping<'_>) -> Vec<Finding> {
-    let mut findings = Vec::new();
-    let (old_side, new_side) = (old, new);
-    let Some(old_message) = old.pool().get_message_by_name(mapping.message) else { return findings };
-    let locate = |side: &CompiledSchema, descriptor: &prost_reflect::FieldDescriptor| {
-        let file = descriptor.parent_file().name().to_owned();
-        let (line, column) = side.locate(&file, descriptor.path());
-        (file, line, column, std::ptr::eq(side, old_side))
-    };
-    let mut push = |rule: DruidRule, severity: Severity, at: (String, u32, u32, bool), message: String| {
-        findings.push(Finding {
+/// `int64`, `sint64`... for messages.
+fn kind_name(kind: &Kind) -> String {
+    match kind {
+        Kind::Message(message) => message.full_name().to_owned(),
+        Kind::Enum(enumeration) => enumeration.full_name().to_owned(),
+        other => format!("{other:?}").to_lowercase(),
+    }
+}
+
+fn received(field: &FieldDescriptor) -> Received {
+    if field.is_map() {
+        return Received::Map;
+    }
+    match field.kind() {
+        Kind::Double
+        | Kind::Float
+        | Kind::Int32
+        | Kind::Int64
+        | Kind::Uint32
+        | Kind::Uint64
+        | Kind::Sint32
+        | Kind::Sint64
+        | Kind::Fixed32
+        | Kind::Fixed64
+        | Kind::Sfixed32
+        | Kind::Sfixed64 => Received::Number,
+        Kind::Bool => Received::Bool,
+        Kind::String | Kind::Bytes => Received::Text,
+        Kind::Enum(_) => Received::Enum,
+        Kind::Message(message) => match message.full_name() {
+            "google.protobuf.Timestamp" => Received::Timestamp,
+            "google.protobuf.Duration" => Received::Duration,
+            name if name.starts_with("google.protobuf.") && name.ends_with("Value") => Received::Wrapper,
+            _ => Received::Message,
+        },
+    }
+}
+
+/// Pairs of numeric kinds whose values survive the change byte for byte: the same varint read
+/// as a wider type of the same signedness.
+fn same_numbers(old: &Kind, new: &Kind) -> bool {
+    matches!(
+        (old, new),
+        (Kind::Int32, Kind::Int64)
+            | (Kind::Uint32, Kind::Uint64 | Kind::Int64)
+            | (Kind::Sint32, Kind::Sint64)
+    ) || std::mem::discriminant(old) == std::mem::discriminant(new)
+}
+
+/// Explicit presence: an unset field and a zero are told apart, and a zero reaches Druid.
+fn explicit(field: &FieldDescriptor) -> bool {
+    field.supports_presence()
+}
+
+/// Types Druid 33's converter cannot turn into a row: a singular `Struct` or a map with
+/// non-string keys fails the task; a set `Any` makes the record unparseable.
+fn undecodable(field: &FieldDescriptor) -> Option<&'static str> {
+    if field.is_map() {
+        let Kind::Message(entry) = field.kind() else { return None };
+        let key = entry.map_entry_key_field();
+        return (!matches!(key.kind(), Kind::String))
+            .then_some("a failed ingestion task (Druid 33 cannot convert a map with non-string keys)");
+    }
+    match field.kind() {
+        Kind::Message(message) if message.full_name() == "google.protobuf.Struct" && !field.is_list() => {
+            Some("a failed ingestion task (Druid 33 cannot convert a singular google.protobuf.Struct)")
+        }
+        Kind::Message(message) if message.full_name() == "google.protobuf.Any" => {
+            Some("an unparseable record (Druid 33 does not resolve google.protobuf.Any)")
+        }
+        _ => None,
+    }
+}
+
+struct Findings<'c> {
+    old: &'c CompiledSchema,
+    new: &'c CompiledSchema,
+    list: Vec<DruidFinding>,
+}
+
+impl Findings<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        rule: DruidRule,
+        severity: Severity,
+        column: &str,
+        records: Records,
+        stores: &str,
+        at: (&FieldDescriptor, bool),
+        message: &str,
+    ) {
+        let (field, in_old) = at;
+        let side = if in_old { self.old } else { self.new };
+        let file = field.parent_file().name().to_owned();
+        let (line, col) = side.locate(&file, field.path());
+        let message = if column.is_empty() {
+            format!("{message}: Druid would store {stores} ({})", records.describe())
+        } else {
+            format!("column `{column}`: {message}: Druid would store {stores} ({})", records.describe())
+        };
+        self.list.push(DruidFinding {
             rule: rule.id(),
-            category: "DRUID",
             severity,
-            file: at.0,
-            line: at.1,
-            column: at.2,
+            column: column.to_owned(),
+            records,
+            stores: stores.to_owned(),
+            file,
+            line,
+            col,
             message,
-            in_old: at.3,
+            in_old,
         });
-    };
+    }
+}
+
+/// The Druid rules alone, in source order.
+pub fn druid_findings(
+    old: &CompiledSchema,
+    new: &CompiledSchema,
+    mapping: DruidMapping<'_>,
+) -> Vec<DruidFinding> {
+    let mut findings = Findings { old, new, list: Vec::new() };
+    let Some(old_message) = old.pool().get_message_by_name(mapping.message) else { return findings.list };
     let Some(new_message) = new.pool().get_message_by_name(mapping.message) else {
         let file = old_message.parent_file().name().to_owned();
-        let (line, column) = old_side.locate(&file, old_message.path());
-        push(
-            DruidRule::MessageDeleted,
-            Severity::Error,
-            (file, line, column, true),
-            format!("`{}` is the record type Druid decodes; it no longer exists", mapping.message),
-        );
-        return findings;
+        let (line, col) = old.locate(&file, old_message.path());
+        findings.list.push(DruidFinding {
+            rule: DruidRule::MessageDeleted.id(),
+            severity: Severity::Error,
+            column: String::new(),
+            records: Records::Both,
+            stores: "nothing".into(),
+            file,
+            line,
+            col,
+            message: format!("`{}` is the record type Druid decodes; it no longer exists", mapping.message),
+            in_old: true,
+        });
+        return findings.list;
     };
-    let dimensions = mapping.dimensions;
-    let mut inputs: Vec<(String, String)> = dimensions
-        .dimensions
-        .iter()
-        .map(|dimension| (format!("dimension `{}`", dimension.name), dimension.source().to_string()))
-        .collect();
-    inputs.push((
-        format!("timestamp `{}`", dimensions.timestamp.column),
-        dimensions.timestamp.source().to_string(),
-    ));
     let mut ingested: BTreeSet<u32> = BTreeSet::new();
-    for (subject, path) in inputs {
+    let new_inputs = mapping.new_dimensions.map(inputs);
+    for input in inputs(mapping.dimensions) {
         // Only what the old schema really delivered counts (validate reports the rest).
-        let (Some(before), Some(old_chain)) =
-            (validate::resolve_field(&old_message, &path), chain(&old_message, &path))
-        else {
-            continue;
-        };
-        if let Some(Step::Field(_, number)) = old_chain.first() {
-            ingested.insert(*number);
-        }
-        let new_chain = chain(&new_message, &path);
-        match (validate::resolve_field(&new_message, &path), new_chain) {
-            (None, _) | (_, None) => match follow(&new_message, &old_chain) {
-                Some((new_path, field)) => push(
-                    DruidRule::DimensionRenamed,
-                    Severity::Error,
-                    locate(new_side, &field),
-                    format!(
-                        "{subject} reads `{path}`, which is now `{new_path}`: Druid would store null in every row (update dimensions.json, or keep the old JSON name with json_name = \"{}\")",
-                        before.field.json_name()
-                    ),
-                ),
-                None => push(
-                    DruidRule::DimensionDeleted,
-                    Severity::Error,
-                    locate(old_side, &before.field),
-                    format!(
-                        "{subject} reads `{path}`, which was deleted: Druid would store null in every row"
-                    ),
-                ),
-            },
-            (Some(after), Some(new_chain)) if new_chain != old_chain => push(
-                DruidRule::DimensionMoved,
-                Severity::Error,
-                locate(new_side, &after.field),
-                format!(
-                    "{subject} reads `{path}`, which now names field {} instead of field {}: one column would mix two meanings",
-                    after.field.number(),
-                    before.field.number()
-                ),
-            ),
-            (Some(after), Some(_)) if after.value != before.value || after.repeated != before.repeated => {
-                push(
-                    DruidRule::DimensionTypeChanged,
-                    Severity::Error,
-                    locate(new_side, &after.field),
-                    format!(
-                        "{subject} reads `{path}`, which Druid received as {} and would now receive as {}",
-                        before.describe(),
-                        after.describe()
-                    ),
-                );
+        let Some(before) = walk(&old_message, &input.path) else { continue };
+        // Where the new mapping reads the column; a column it no longer has is its choice.
+        let expected = match &new_inputs {
+            None => input.path.clone(),
+            Some(new_inputs) => {
+                match new_inputs.iter().find(|other| other.column == input.column && other.role == input.role)
+                {
+                    Some(other) => other.path.clone(),
+                    None => continue,
+                }
             }
-            (Some(_), Some(_)) => {}
+        };
+        if let Some(first) = walk(&new_message, &expected).as_ref().and_then(|fields| fields.first()) {
+            ingested.insert(first.number());
         }
+        column(&mut findings, &input, &expected, &new_message, &before);
     }
+    undecodable_fields(&mut findings, &old_message, &new_message, &mut BTreeSet::new());
     for field in new_message.fields() {
-        if old_message.get_field(field.number()).is_some() || ingested.contains(&field.number()) {
+        if ingested.contains(&field.number()) || old_message.get_field(field.number()).is_some() {
             continue;
         }
-        push(
+        findings.push(
             DruidRule::FieldNotIngested,
             Severity::Info,
-            locate(new_side, &field),
-            format!(
-                "new field `{}` is not ingested: no dimension reads it (add one to dimensions.json to store it)",
-                field.json_name()
-            ),
+            "",
+            Records::New,
+            "nothing for it",
+            (&field, false),
+            &format!("new field `{}` is not ingested: no dimension reads it (add one to dimensions.json to store it)", field.json_name()),
         );
     }
-    findings
+    findings.list
+}
+
+/// The rules for one column of the old mapping.
+fn column(
+    findings: &mut Findings<'_>,
+    input: &Input,
+    expected: &str,
+    new_message: &MessageDescriptor,
+    before: &[FieldDescriptor],
+) {
+    let (name, path) = (input.column.as_str(), input.path.as_str());
+    let old_leaf = before.last().expect("a walk has a field");
+    let timestamp = input.role == Role::Timestamp;
+    let lost = if timestamp { "no row: records without their timestamp are unparseable" } else { "null" };
+    let Some(after) = follow(new_message, before) else {
+        if let Some(other) = walk(new_message, expected) {
+            findings.push(
+                DruidRule::DimensionMoved,
+                Severity::Error,
+                name,
+                Records::Both,
+                lost,
+                (other.last().expect("a walk has a field"), false),
+                &format!("it reads `{expected}`, whose field was deleted and whose name now belongs to field {}: one column would mix two meanings", other.last().map_or(0, FieldDescriptor::number)),
+            );
+            return;
+        }
+        findings.push(
+            if timestamp { DruidRule::TimestampChanged } else { DruidRule::DimensionDeleted },
+            Severity::Error,
+            name,
+            Records::Both,
+            lost,
+            (old_leaf, true),
+            &format!("it reads `{path}`, which was deleted"),
+        );
+        return;
+    };
+    let new_leaf = after.last().expect("same length");
+    let new_path: Vec<&str> = after.iter().map(FieldDescriptor::json_name).collect();
+    let read: Vec<String> = FieldPath::parse(expected).segments().iter().map(ToString::to_string).collect();
+    // A map key ends the walk: compare the fields' part of the path.
+    let read: Vec<&str> = read.iter().take(new_path.len()).map(String::as_str).collect();
+    if new_path != read {
+        // The field now has another name; does the column's path name something else?
+        let rule = match walk(new_message, expected) {
+            Some(other)
+                if other
+                    .iter()
+                    .map(FieldDescriptor::number)
+                    .ne(before.iter().map(FieldDescriptor::number)) =>
+            {
+                DruidRule::DimensionMoved
+            }
+            _ if timestamp => DruidRule::TimestampChanged,
+            _ => DruidRule::DimensionRenamed,
+        };
+        let message = if rule == DruidRule::DimensionMoved {
+            &format!(
+                "it reads `{expected}`, a name that now belongs to another field, while its field is now `{}`",
+                new_path.join(".")
+            )
+        } else {
+            &format!(
+                "it reads `{expected}`, which is now `{}` (update dimensions.json, or keep the JSON name with json_name = \"{}\")",
+                new_path.join("."),
+                old_leaf.json_name()
+            )
+        };
+        findings.push(rule, Severity::Error, name, Records::Both, lost, (new_leaf, false), message);
+        return;
+    }
+    for (old_step, new_step) in before.iter().zip(&after).take(before.len() - 1) {
+        if !old_step.is_list() && !old_step.is_map() && (new_step.is_list() || new_step.is_map()) {
+            findings.push(
+                DruidRule::PathParentRepeated,
+                Severity::Error,
+                name,
+                Records::Both,
+                lost,
+                (new_step, false),
+                &format!(
+                    "`{}` on its path `{path}` became repeated or a map; the path no longer reads one value",
+                    new_step.json_name()
+                ),
+            );
+            return;
+        }
+    }
+    leaf(findings, input, old_leaf, new_leaf);
+}
+
+/// The rules on the field a column reads, when the path still reaches it.
+fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: &FieldDescriptor) {
+    let (name, path) = (input.column.as_str(), input.path.as_str());
+    let timestamp = input.role == Role::Timestamp;
+    let (kind_before, kind_after) = (received(old), received(new));
+    let (list_before, list_after) = (old.is_list(), new.is_list());
+    let at = (new, false);
+    if kind_before != kind_after {
+        let (rule, stores) = if timestamp {
+            (DruidRule::TimestampChanged, "no row: the timestamp no longer parses with the configured format")
+        } else if input.role == Role::Metric && !matches!(kind_after, Received::Number | Received::Wrapper) {
+            (DruidRule::MetricNotNumeric, "0 or null in the aggregate")
+        } else {
+            (DruidRule::DimensionTypeChanged, "other values")
+        };
+        findings.push(
+            rule,
+            Severity::Error,
+            name,
+            Records::Both,
+            stores,
+            at,
+            &format!(
+                "it reads `{path}`, which Druid received as {} and would now receive as {}",
+                kind_before.name(),
+                kind_after.name()
+            ),
+        );
+        return;
+    }
+    if list_before != list_after {
+        let text_column = matches!(input.role, Role::Dimension(ColumnType::String))
+            && matches!(kind_after, Received::Text | Received::Enum);
+        if list_after && text_column {
+            findings.push(
+                DruidRule::DimensionTypeChanged,
+                Severity::Warning,
+                name,
+                Records::New,
+                "a multi-value dimension when a record has several values",
+                at,
+                &format!("`{path}` became repeated; a one-element list is stored as the same string"),
+            );
+        } else if list_after {
+            findings.push(
+                DruidRule::DimensionTypeChanged,
+                Severity::Error,
+                name,
+                Records::Both,
+                "null (a list in a single-value column)",
+                at,
+                &format!("`{path}` became repeated"),
+            );
+        } else {
+            findings.push(
+                DruidRule::DimensionTypeChanged,
+                Severity::Error,
+                name,
+                Records::Old,
+                "only the last value of each list",
+                at,
+                &format!("`{path}` is no longer repeated"),
+            );
+        }
+        return;
+    }
+    match (old.kind(), new.kind()) {
+        (Kind::Enum(before), Kind::Enum(after)) => {
+            let mut changed = Vec::new();
+            for value in before.values() {
+                match after.get_value(value.number()) {
+                    Some(now) if now.name() == value.name() => {}
+                    Some(now) => changed.push(format!("{} is now {}", value.name(), now.name())),
+                    None => changed.push(format!(
+                        "{} ({}) is gone: stored as UNKNOWN_ENUM_VALUE_{}_{}",
+                        value.name(),
+                        value.number(),
+                        after.name(),
+                        value.number()
+                    )),
+                }
+            }
+            if !changed.is_empty() {
+                findings.push(
+                    DruidRule::EnumValueChanged,
+                    Severity::Error,
+                    name,
+                    Records::Old,
+                    "other values for the same records (Druid stores enum names), and filters on the old names match nothing",
+                    at,
+                    &format!("enum `{}`: {}", after.full_name(), changed.join(", ")),
+                );
+            }
+        }
+        (before, after) if kind_before == Received::Number && !same_numbers(&before, &after) => {
+            findings.push(
+                DruidRule::NumberChanged,
+                Severity::Error,
+                name,
+                Records::Old,
+                "other numbers for the same records",
+                at,
+                &format!(
+                    "`{path}` changed from {} to {}; the same bytes decode to other numbers",
+                    kind_name(&before),
+                    kind_name(&after)
+                ),
+            );
+        }
+        _ => {}
+    }
+    if !list_before
+        && !old.is_map()
+        && matches!(kind_before, Received::Number | Received::Bool | Received::Text | Received::Enum)
+    {
+        match (explicit(old), explicit(new)) {
+            (true, false) => findings.push(
+                DruidRule::PresenceChanged,
+                Severity::Error,
+                name,
+                Records::Old,
+                "null where it stored an explicit zero, false or empty value",
+                at,
+                &format!("`{path}` lost explicit presence (`optional` removed, or out of a oneof)"),
+            ),
+            (false, true) => findings.push(
+                DruidRule::PresenceChanged,
+                Severity::Warning,
+                name,
+                Records::New,
+                "0 (false, \"\") where it stored null, when a producer sets a zero",
+                at,
+                &format!("`{path}` gained explicit presence (`optional` added, or into a oneof)"),
+            ),
+            _ => {}
+        }
+    }
+}
+
+/// New fields (or fields whose type changed) that Druid 33 cannot convert, anywhere in the
+/// record: Druid converts the whole message, not only the columns it keeps.
+fn undecodable_fields(
+    findings: &mut Findings<'_>,
+    old: &MessageDescriptor,
+    new: &MessageDescriptor,
+    seen: &mut BTreeSet<String>,
+) {
+    if !seen.insert(new.full_name().to_owned()) {
+        return;
+    }
+    for field in new.fields() {
+        let before = old.get_field(field.number());
+        if let Some(stores) = undecodable(&field)
+            && before.as_ref().is_none_or(|before| undecodable(before).is_none())
+        {
+            findings.push(
+                DruidRule::FieldUndecodable,
+                Severity::Error,
+                "",
+                Records::New,
+                stores,
+                (&field, false),
+                &format!(
+                    "`{}.{}` is of a type Druid cannot decode, even though no column reads it",
+                    new.name(),
+                    field.json_name()
+                ),
+            );
+        }
+        if let (Kind::Message(inner), Some(before)) = (field.kind(), before)
+            && let Kind::Message(old_inner) = before.kind()
+            && !field.is_map()
+        {
+            undecodable_fields(findings, &old_inner, &inner, seen);
+        }
+    }
 }

@@ -82,38 +82,6 @@ struct Resolved {
     keeps_default: bool,
 }
 
-/// A path resolved to the field Druid reads and the value it receives, for the
-/// compatibility checker.
-pub(crate) struct ResolvedField {
-    /// The field.
-    pub field: FieldDescriptor,
-    /// What Druid receives for one value.
-    pub value: Value,
-    /// A list or a map rather than one value.
-    pub repeated: bool,
-}
-
-impl ResolvedField {
-    pub(crate) fn describe(&self) -> String {
-        if self.repeated {
-            format!("a list of {}", self.value.describe())
-        } else {
-            self.value.describe().to_owned()
-        }
-    }
-}
-
-/// Resolves a dotted path of JSON names as Druid would read it; `None` when it does not.
-pub(crate) fn resolve_field(message: &MessageDescriptor, path: &str) -> Option<ResolvedField> {
-    let resolved = resolve(message, path).ok()?;
-    let (value, repeated) = match resolved.shape {
-        Shape::One(value) => (value, false),
-        Shape::List(value) => (value, true),
-        Shape::Map => (Value::Object, true),
-    };
-    Some(ResolvedField { field: resolved.field, value, repeated })
-}
-
 /// Checks every dimension, the timestamp and the metrics; returns all findings at once,
 /// errors first.
 pub fn validate(message: &MessageDescriptor, config: &DimensionsConfig) -> Vec<Problem> {

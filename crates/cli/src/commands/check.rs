@@ -2,10 +2,10 @@
 
 use std::path::{Path, PathBuf};
 
-use druid_mapping::compat::{self, DruidMapping};
+use druid_mapping::compat::{self, DruidFinding, DruidMapping, Verdict};
 use druid_mapping::{DimensionsConfig, Severity};
 use proto_schema::CompiledSchema;
-use proto_schema::compat::{Finding, Mode, Report};
+use proto_schema::compat::{Finding, Mode};
 
 use super::{Context, block_on};
 use crate::output::{CliError, EXIT_INPUT, Output, Status};
@@ -100,6 +100,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         (baseline.schema.clone(), new, root, Some(mapping), Some(baseline))
     };
 
+    let registry_mapping_known = registry_mapping.is_some();
     let mapping = if args.no_druid {
         None
     } else if let Some(mapping) = registry_mapping {
@@ -107,18 +108,29 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     } else {
         druid_mapping(args, project.as_ref())?
     };
-    let report = compat::check(
+    // The new mapping: the project's, when the old one came from the registry; else the same.
+    let new_dimensions = match (&project, registry_mapping_known) {
+        (Some(project), true) => {
+            Some(DimensionsConfig::load(&project.dimensions_path()).map_err(deploy_core::Error::from)?)
+        }
+        _ => None,
+    };
+    let verdict = compat::check(
         &old,
         &new,
         args.mode.into(),
-        mapping.as_ref().map(|(message, dimensions)| DruidMapping { message, dimensions }),
+        mapping.as_ref().map(|(message, dimensions)| DruidMapping {
+            message,
+            dimensions,
+            new_dimensions: new_dimensions.as_ref(),
+        }),
     );
-    print(out, &report, &old_root, &new_root, mapping.is_some())?;
+    print(out, &verdict, &old_root, &new_root)?;
     // Two large descriptor pools are about to be freed one allocation at a time; the process
     // is ending, so let it hand the memory back at once instead.
     std::mem::forget(old);
     std::mem::forget(new);
-    Ok(if report.breaking { Status::CheckFailed } else { Status::Success })
+    Ok(if verdict.stops { Status::CheckFailed } else { Status::Success })
 }
 
 fn not_a_directory(against: &str) -> CliError {
@@ -153,32 +165,38 @@ fn druid_mapping(
     Ok(Some((message, dimensions)))
 }
 
-/// Prints `path:line:col: RULE message` lines (stdout), or the JSON document.
-pub fn print(
-    out: &Output,
-    report: &Report,
-    old_root: &Path,
-    new_root: &Path,
-    druid: bool,
-) -> Result<(), CliError> {
+/// Prints the policy's `path:line:col: RULE message` lines, then the Druid findings (stdout),
+/// and a summary that names which verdict stops (stderr); or the JSON document.
+pub fn print(out: &Output, verdict: &Verdict, old_root: &Path, new_root: &Path) -> Result<(), CliError> {
     if out.is_json() {
-        out.json(report)?;
+        out.json(verdict)?;
         return Ok(());
     }
-    for finding in &report.findings {
-        if finding.severity == Severity::Info && !out.shows_notes() {
-            continue;
-        }
+    for finding in &verdict.policy.findings {
         out.line(located(finding, old_root, new_root))?;
     }
-    let errors = report.findings.iter().filter(|finding| finding.severity == Severity::Error).count();
-    let rules = if druid { format!("{} + Druid rules", report.mode) } else { report.mode.to_string() };
-    if errors == 0 {
-        out.note(format_args!("no breaking change ({rules})"));
-    } else {
-        out.note(format_args!("{errors} breaking change{} ({rules})", if errors == 1 { "" } else { "s" }));
+    if let Some(druid) = &verdict.druid {
+        for finding in &druid.findings {
+            if finding.severity == Severity::Info && !out.shows_notes() {
+                continue;
+            }
+            out.line(located_druid(finding, old_root, new_root))?;
+        }
     }
+    out.note(verdict.summary());
     Ok(())
+}
+
+pub fn located_druid(finding: &DruidFinding, old_root: &Path, new_root: &Path) -> String {
+    let root = if finding.in_old { old_root } else { new_root };
+    format!(
+        "{}:{}:{}: {} {}",
+        root.join(&finding.file).display(),
+        finding.line,
+        finding.col,
+        finding.rule,
+        finding.message
+    )
 }
 
 pub fn located(finding: &Finding, old_root: &Path, new_root: &Path) -> String {

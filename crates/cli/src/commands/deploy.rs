@@ -57,9 +57,16 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(err) => {
-            if let deploy_core::Error::Breaking { report, .. } = &err {
-                for finding in &report.findings {
+            if let deploy_core::Error::Breaking { verdict, .. }
+            | deploy_core::Error::DruidDamage { verdict, .. } = &err
+            {
+                for finding in &verdict.policy.findings {
                     out.error_line(finding);
+                }
+                for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
+                    if finding.severity != deploy_core::Severity::Info {
+                        out.error_line(finding);
+                    }
                 }
             }
             return Err(err.into());
@@ -125,7 +132,7 @@ fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployAr
     let refused = plan.refused.as_ref().is_some_and(|refusal| match refusal.kind {
         RefusalKind::Breaking => !args.allow_breaking,
         RefusalKind::WindowClosed => !args.ignore_window,
-        RefusalKind::InvalidMapping | RefusalKind::DirtyTree => true,
+        RefusalKind::InvalidMapping | RefusalKind::DirtyTree | RefusalKind::DruidDamage => true,
     });
     if refused {
         return Ok(());

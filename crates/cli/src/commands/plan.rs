@@ -50,9 +50,14 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         .cloned()
         .collect();
     print_problems(out, &errors, &file, false);
-    if let Some(report) = &plan.compatibility {
-        for finding in &report.findings {
+    if let Some(verdict) = &plan.compatibility {
+        for finding in &verdict.policy.findings {
             out.line(format_args!("compat: {finding}"))?;
+        }
+        for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
+            if finding.severity != deploy_core::Severity::Info {
+                out.line(format_args!("compat: {finding}"))?;
+            }
         }
     }
     for change in &plan.diff {
@@ -83,7 +88,10 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             RefusalKind::InvalidMapping => "`druidctl validate` lists every problem with its fix",
             RefusalKind::DirtyTree => "commit the schema and dimensions.json first",
             RefusalKind::Breaking => {
-                "`druidctl deploy --allow-breaking --reason TEXT` overrides it, recorded"
+                "what Druid stores is unchanged: `druidctl deploy --allow-breaking --reason TEXT` overrides the policy, recorded"
+            }
+            RefusalKind::DruidDamage => {
+                "keep the JSON names, numbers, types, presence and enum names Druid reads, or point dimensions.json at the renamed field; `druidctl check` shows each column"
             }
             RefusalKind::WindowClosed => {
                 "`druidctl deploy --ignore-window --reason TEXT` overrides it, recorded"

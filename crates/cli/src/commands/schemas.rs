@@ -81,21 +81,29 @@ pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status,
                     Ok(outcome) => outcome,
                     Err(err) => {
                         // The findings first, so the error line ends the output.
-                        if let deploy_core::Error::Breaking { report, .. } = &err {
-                            for finding in &report.findings {
-                                out.error_line(super::check::located(
-                                    finding,
-                                    Path::new(""),
-                                    checked.schema.root(),
-                                ));
+                        if let deploy_core::Error::Breaking { verdict, .. }
+                        | deploy_core::Error::DruidDamage { verdict, .. } = &err
+                        {
+                            let root = checked.schema.root();
+                            for finding in &verdict.policy.findings {
+                                out.error_line(super::check::located(finding, Path::new(""), root));
+                            }
+                            for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
+                                if finding.severity != deploy_core::Severity::Info {
+                                    out.error_line(super::check::located_druid(finding, Path::new(""), root));
+                                }
                             }
                         }
                         return Err(err.into());
                     }
                 };
-                if let Some(report) = &outcome.compatibility {
-                    for finding in &report.findings {
-                        out.note(super::check::located(finding, Path::new(""), checked.schema.root()));
+                if let Some(verdict) = &outcome.compatibility {
+                    let root = checked.schema.root();
+                    for finding in &verdict.policy.findings {
+                        out.note(super::check::located(finding, Path::new(""), root));
+                    }
+                    for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
+                        out.note(super::check::located_druid(finding, Path::new(""), root));
                     }
                 }
                 let manifest = &outcome.published.manifest;

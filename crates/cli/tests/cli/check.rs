@@ -41,7 +41,7 @@ fn a_rename_is_wire_safe_but_breaks_druid() {
         .assert()
         .code(1)
         .stdout(predicate::str::is_match(
-            r"schemas/proto/settlement_transaction\.proto:\d+:\d+: DRUID_DIMENSION_RENAMED dimension `merchantId` reads `merchantId`, which is now `merchant`",
+            r"schemas/proto/settlement_transaction\.proto:\d+:\d+: DRUID_DIMENSION_RENAMED column `merchantId`: it reads `merchantId`, which is now `merchant`.*: Druid would store null \(old and new records\)",
         )
         .unwrap());
 }
@@ -68,12 +68,26 @@ fn json_output_follows_the_contract() {
     let rules: Vec<&str> =
         report["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect();
     assert!(rules.contains(&"FIELD_WIRE_JSON_COMPATIBLE_TYPE"), "{rules:?}");
-    assert!(rules.contains(&"DRUID_DIMENSION_TYPE_CHANGED"), "{rules:?}");
     let finding = &report["findings"][0];
     let keys: Vec<&str> = finding.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, ["rule", "category", "severity", "file", "line", "column", "message"]);
     assert_eq!(finding["file"], "settlement_transaction.proto");
     assert!(finding["line"].as_u64().unwrap() > 0);
+    // The Druid verdict, apart: the column, the records affected and what Druid stores instead.
+    assert_eq!(report["stops"], true);
+    assert_eq!(report["druid"]["damaging"], true);
+    let druid = &report["druid"]["findings"][0];
+    let keys: Vec<&str> = druid.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(keys, ["rule", "severity", "column", "records", "stores", "file", "line", "col", "message"]);
+    assert_eq!(
+        (&druid["rule"], &druid["column"], &druid["records"], &druid["stores"]),
+        (
+            &Value::from("DRUID_DIMENSION_TYPE_CHANGED"),
+            &Value::from("amountMinor"),
+            &Value::from("both"),
+            &Value::from("other values")
+        )
+    );
 }
 
 #[test]
@@ -133,19 +147,32 @@ fn publish_is_gated_against_the_channel_and_the_override_is_recorded() {
         .assert()
         .success();
 
-    // Change a dimension's field type: Druid would store something else.
-    edit(
-        &dir.join("schemas/proto/settlement_transaction.proto"),
-        "string country = 14;",
-        "int32 country = 14;",
-    );
+    // Change a dimension's field type: Druid would store something else. Never overridden.
+    let proto = dir.join("schemas/proto/settlement_transaction.proto");
+    edit(&proto, "string country = 14;", "int32 country = 14;");
     git(dir, &["commit", "-qam", "country as a number"]);
+    for override_flags in [&[][..], &["--allow-breaking", "--reason", "we know"][..]] {
+        druidctl(dir)
+            .args(["schemas", "publish", "--env", "dev"])
+            .args(override_flags)
+            .assert()
+            .code(1)
+            .stderr(predicate::str::contains("DRUID_DIMENSION_TYPE_CHANGED column `country`"))
+            .stderr(predicate::str::contains(format!(
+                "the schema change damages what Druid stores, compared with {first}"
+            )));
+    }
+    edit(&proto, "int32 country = 14;", "string country = 14;");
+    // Rename a field no column reads: the policy (WIRE_JSON) objects, Druid's data is intact.
+    edit(&proto, "string last4 = 2;", "string last_four = 2;");
+    git(dir, &["commit", "-qam", "last_four"]);
     druidctl(dir)
         .args(["schemas", "publish", "--env", "dev"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("DRUID_DIMENSION_TYPE_CHANGED"))
-        .stderr(predicate::str::contains(format!("breaking changes against {first}")));
+        .stderr(predicate::str::contains("FIELD_SAME_JSON_NAME"))
+        .stderr(predicate::str::contains("the data Druid stores is unchanged (the policy alone objects)"))
+        .stderr(predicate::str::contains("--allow-breaking --reason TEXT"));
     let second = git(dir, &["rev-parse", "--short=7", "HEAD"]);
     druidctl(dir)
         .args([
@@ -155,7 +182,7 @@ fn publish_is_gated_against_the_channel_and_the_override_is_recorded() {
             "dev",
             "--allow-breaking",
             "--reason",
-            "country codes are numeric now (DATA-123)",
+            "last4 is last_four in the new client (DATA-123)",
         ])
         .assert()
         .success();
@@ -167,7 +194,8 @@ fn publish_is_gated_against_the_channel_and_the_override_is_recorded() {
             .stdout,
     )
     .unwrap();
-    assert_eq!(manifest["breaking_override"]["reason"], "country codes are numeric now (DATA-123)");
+    assert_eq!(manifest["breaking_override"]["reason"], "last4 is last_four in the new client (DATA-123)");
     assert_eq!(manifest["parent"], first.as_str());
     assert_eq!(manifest["compatibility"]["breaking"], true);
+    assert_eq!(manifest["compatibility"]["druid"]["damaging"], false);
 }

@@ -315,6 +315,10 @@ pub struct Environment {
     /// Whether uncommitted schemas may be published here (`allow_dirty = true`; the sample
     /// sets it for dev). Off by default: versions are commits unless an environment says so.
     pub allow_dirty: bool,
+    /// The team's compatibility policy: buf's category the gate applies (`compatibility =
+    /// "wire-json"`, the runbook's rule, by default; `file`, `package` or `wire`). The gate also
+    /// always stops on damage to what Druid stores, whatever the category.
+    pub compatibility: proto_schema::compat::Mode,
     /// Where each setting written in the file or given by a variable came from, by dotted key
     /// relative to the environment (`druid.url`); settings absent here are defaults.
     pub origins: BTreeMap<String, Origin>,
@@ -382,6 +386,8 @@ struct RawEnvironment {
     confirm: bool,
     #[serde(default)]
     allow_dirty: bool,
+    #[serde(default)]
+    compatibility: Option<String>,
 }
 
 fn default_registry() -> String {
@@ -462,6 +468,12 @@ impl RawEnvironment {
         let registry = RegistryLocation::parse(&self.registry, config.base_dir())
             .map_err(|message| invalid("registry", message))?;
         let window = self.window.finish().map_err(|message| invalid("window", message))?;
+        let compatibility = match &self.compatibility {
+            None => proto_schema::compat::Mode::WireJson,
+            Some(text) => proto_schema::compat::Mode::parse(text).ok_or_else(|| {
+                invalid("compatibility", format!("`{text}`: expected file, package, wire-json or wire"))
+            })?,
+        };
         Ok(Environment {
             name: name.to_owned(),
             datasource: self.datasource,
@@ -476,6 +488,7 @@ impl RawEnvironment {
             thresholds: self.thresholds,
             confirm: self.confirm,
             allow_dirty: self.allow_dirty,
+            compatibility,
             origins: BTreeMap::new(),
         })
     }

@@ -344,7 +344,7 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     fx.change_dimensions();
     let plan = fx.session(&druid, &clock, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
     assert_eq!(plan.channel_version.as_deref(), Some("v1"));
-    assert!(!plan.compatibility.as_ref().unwrap().breaking);
+    assert!(!plan.compatibility.as_ref().unwrap().stops);
     let paths: Vec<(ChangeOp, &str)> =
         plan.diff.iter().map(|change| (change.op, change.path.as_str())).collect();
     // The new dimension goes in after `country`: the list shifts by one from there.
