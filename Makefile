@@ -68,6 +68,9 @@ test-kafka: ## The producer against the local Kafka: 1000 records, 5 % garbage, 
 	cargo run --quiet -p druidctl-examples --bin produce -- --brokers 127.0.0.1:19092 \
 		--topic druidctl-test --count 1000 --garbage 0.05 --confluent 0.02
 
+compat-vs-druid: ## The Druid verdict vs what the local Druid stores, with catch and false alarm rates (needs make dev-up)
+	cargo test -p druidctl-tests --test e2e druid_verdict_catch_and_false_alarm_rates -- --ignored --nocapture
+
 compat-vs-buf: ## druidctl check vs buf breaking (pinned, from npm) on a generated corpus, all four categories
 	scripts/compat-vs-buf.sh
 

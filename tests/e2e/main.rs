@@ -14,6 +14,7 @@
     clippy::cast_sign_loss
 )]
 
+mod druid_effect;
 mod support;
 
 use std::collections::BTreeMap;
@@ -139,15 +140,31 @@ async fn a_renamed_field_is_refused_before_druid_sees_it() {
         "string merchant_id = 2;",
         "string merchant_ref = 2;",
     );
-    // dimensions.json still reads merchantId: Druid would store null there, whatever the policy.
+    // dimensions.json still reads merchantId: validation stops it (the column would be null).
+    let err = case.try_deploy("v2").await.unwrap_err();
+    assert!(matches!(err, Error::InvalidMapping { .. }), "{err:?}");
+    // A valid mapping, but an enum value renamed: Druid stores enum names, so the `status`
+    // column changes for the same records. The gate stops it whatever the policy says.
+    case.edit(
+        "schemas/proto/settlement_transaction.proto",
+        "string merchant_ref = 2;",
+        "string merchant_id = 2;",
+    );
+    case.edit("schemas/proto/settlement_transaction.proto", "STATUS_SETTLED = 3;", "STATUS_CLEARED = 3;");
     let err = case.try_deploy("v2").await.unwrap_err();
     let Error::DruidDamage { verdict, .. } = &err else { panic!("{err:?}") };
     let findings = &verdict.druid.as_ref().unwrap().findings;
     assert!(
         findings
             .iter()
-            .any(|finding| finding.rule == "DRUID_DIMENSION_RENAMED" && finding.column == "merchantId"),
+            .any(|finding| finding.rule == "DRUID_ENUM_VALUE_CHANGED" && finding.column == "status"),
         "{findings:#?}"
+    );
+    case.edit("schemas/proto/settlement_transaction.proto", "STATUS_CLEARED = 3;", "STATUS_SETTLED = 3;");
+    case.edit(
+        "schemas/proto/settlement_transaction.proto",
+        "string merchant_id = 2;",
+        "string merchant_ref = 2;",
     );
     // Reading the renamed field under the same column keeps Druid's data: only the policy
     // (WIRE_JSON: JSON readers see another name) objects, and says so.
@@ -431,4 +448,65 @@ async fn the_overlord_refuses_a_bad_descriptor_and_the_error_says_why() {
     let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
     assert_eq!(fingerprint(&live), fingerprint(&case.rendered("v1").await));
     case.finish().await;
+}
+
+// One test per Druid rule: the verdict of `druidctl check` against what the local Druid stores
+// for the same records read with the old and the new schema (druid_effect.rs). Each pairs the
+// rule's damaging case with the harmless neighbour it must not flag.
+macro_rules! druid_rule {
+    ($($test:ident: [$($case:literal),+];)+) => {$(
+        #[tokio::test]
+        #[ignore = "needs the local stack: make dev-up && make test-e2e"]
+        async fn $test() {
+            druid_effect::agree(&[$($case),+]).await;
+        }
+    )+};
+}
+
+druid_rule! {
+    druid_rule_dimension_renamed: [
+        "druid_transaction_id_renamed",
+        "druid_rename_keeps_json_name",
+        "druid_unmapped_renamed"
+    ];
+    druid_rule_dimension_deleted: ["druid_country_deleted"];
+    druid_rule_number_changed: [
+        "druid_amount_sint64",
+        "druid_amount_int32",
+        "druid_amount_uint64",
+        "druid_units_uint32",
+        "druid_units_widened"
+    ];
+    druid_rule_enum_value_changed: ["druid_enum_value_renamed", "druid_enum_value_deleted", "druid_enum_value_added"];
+    druid_rule_presence_changed: ["druid_retries_not_optional", "druid_units_optional", "druid_country_into_oneof"];
+    druid_rule_metric_not_numeric: ["druid_units_string", "druid_unmapped_retyped"];
+    druid_rule_timestamp_changed: ["druid_timestamp_to_int64"];
+    druid_rule_path_parent_repeated: ["druid_fee_repeated"];
+    druid_rule_dimension_type_changed: ["druid_amount_repeated", "druid_country_repeated"];
+}
+
+/// `make compat-vs-druid`: every measurable druid_* case, with the catch and false alarm rates.
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make compat-vs-druid"]
+#[allow(clippy::print_stdout)] // the figures are the point
+async fn druid_verdict_catch_and_false_alarm_rates() {
+    let druid = druid_effect::druid();
+    let mut measured = Vec::new();
+    for case in druid_effect::cases() {
+        if druid_effect::NOT_MEASURED.iter().any(|(name, _)| *name == case.name) {
+            continue;
+        }
+        measured.push(druid_effect::measure(&case, &druid).await);
+    }
+    druid_effect::report(&measured);
+    for (name, reason) in druid_effect::NOT_MEASURED {
+        println!("  not measured {name}: {reason}");
+    }
+    let (caught, damaging, alarms, harmless) = druid_effect::rates(&measured);
+    println!(
+        "Druid verdict on {} measured changes: caught {caught}/{damaging} damaging, {alarms}/{harmless} false alarms on harmless ones",
+        measured.len()
+    );
+    assert!(damaging > 0 && harmless > 0, "the corpus has both kinds");
+    assert_eq!((caught, alarms), (damaging, 0), "every damaging change stopped, no harmless one");
 }

@@ -361,15 +361,27 @@ fn received(field: &FieldDescriptor) -> Received {
     }
 }
 
-/// Pairs of numeric kinds whose values survive the change byte for byte: the same varint read
-/// as a wider type of the same signedness.
+/// Whether every value Druid stored for the old type stays the same when the same bytes are
+/// read as the new type. Druid's converter passes protobuf-java's values through: `int32` and
+/// `uint32` are both a Java `int` of the low 32 bits, `int64` and `uint64` a Java `long`,
+/// `fixed32`/`sfixed32` and `fixed64`/`sfixed64` likewise; a negative `int32` is written
+/// sign-extended, so `int32` widens to `int64`/`uint64`, and `sint32` to `sint64`. A `uint32`
+/// above 2^31 was stored negative: read as a 64-bit type it changes.
 fn same_numbers(old: &Kind, new: &Kind) -> bool {
-    matches!(
-        (old, new),
-        (Kind::Int32, Kind::Int64)
-            | (Kind::Uint32, Kind::Uint64 | Kind::Int64)
-            | (Kind::Sint32, Kind::Sint64)
-    ) || std::mem::discriminant(old) == std::mem::discriminant(new)
+    let group = |kind: &Kind| match kind {
+        Kind::Int32 | Kind::Uint32 => 1,
+        Kind::Int64 | Kind::Uint64 => 2,
+        Kind::Sint32 => 3,
+        Kind::Sint64 => 4,
+        Kind::Fixed32 | Kind::Sfixed32 => 5,
+        Kind::Fixed64 | Kind::Sfixed64 => 6,
+        Kind::Float => 7,
+        Kind::Double => 8,
+        _ => 0,
+    };
+    let (before, after) = (group(old), group(new));
+    before == after
+        || matches!((old, new), (Kind::Int32, Kind::Int64 | Kind::Uint64) | (Kind::Sint32, Kind::Sint64))
 }
 
 /// Explicit presence: an unset field and a zero are told apart, and a zero reaches Druid.
@@ -642,7 +654,7 @@ fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: 
                 Severity::Error,
                 name,
                 Records::Both,
-                "null (a list in a single-value column)",
+                "an unparseable record (a numeric column cannot hold a list)",
                 at,
                 &format!("`{path}` became repeated"),
             );
