@@ -28,11 +28,7 @@ use crate::support::{KAFKA, ROUTER};
 const RECORDS: usize = 8;
 
 /// Cases the local Druid cannot measure, with why: their verdict stands on Druid's source.
-pub const NOT_MEASURED: &[(&str, &str)] = &[(
-    "druid_struct_added",
-    "the local stack's protobuf extension (scripts/druid/protobuf) does not reproduce Druid 33's \
-     failure on a singular google.protobuf.Struct yet; the rule is read from Druid 33's converter",
-)];
+pub const NOT_MEASURED: &[(&str, &str)] = &[];
 
 /// One measured case.
 #[derive(Debug)]
@@ -86,15 +82,50 @@ pub async fn measure(case: &corpus_format::Case, druid: &DruidClient) -> Measure
     let kafka = druidctl_examples::kafka::Topic::open(KAFKA, &topic).await.unwrap();
     kafka.write(records).await.unwrap();
 
-    let before = sample(druid, &topic, &old, message, &dimensions).await;
+    let before = sample(druid, &topic, &old, message, &dimensions).await.unwrap();
     let after = sample(druid, &topic, &new, message, &dimensions).await;
-    let differences = compare(&before, &after, &dimensions);
+    let mut differences = match &after {
+        Ok(after) => compare(&before, after, &dimensions),
+        Err(err) => vec![format!("old records, new schema: Druid failed: {}", first_line(err))],
+    };
+    // Records written with the new schema (new fields set too) must decode as well.
+    let Ok(descriptor) = new.message(message) else {
+        differences.push(format!("new records: the new schema has no `{message}`"));
+        return measured(case, differences, druid_verdict);
+    };
+    let records: Vec<Vec<u8>> =
+        (0..RECORDS).map(|index| record(&descriptor, index, 0).encode_to_vec()).collect();
+    let topic = format!("{topic}-new");
+    let kafka = druidctl_examples::kafka::Topic::open(KAFKA, &topic).await.unwrap();
+    kafka.write(records).await.unwrap();
+    match sample(druid, &topic, &new, message, &dimensions).await {
+        Err(err) => differences.push(format!("new records: Druid failed: {}", first_line(&err))),
+        Ok(rows) => {
+            let unparseable = rows.data.iter().filter(|row| row.unparseable).count();
+            let before = before.data.iter().filter(|row| row.unparseable).count();
+            if unparseable > before {
+                let error = rows.data.iter().find_map(|row| row.error.clone()).unwrap_or_default();
+                differences.push(format!(
+                    "new records: {unparseable} unparseable ({})",
+                    error.chars().take(160).collect::<String>()
+                ));
+            }
+        }
+    }
+    measured(case, differences, druid_verdict)
+}
+
+fn measured(
+    case: &corpus_format::Case,
+    differences: Vec<String>,
+    verdict: &druid_mapping::compat::DruidVerdict,
+) -> Measured {
     Measured {
         case: case.name.clone(),
         damaged: !differences.is_empty(),
         differences,
-        verdict_damaging: druid_verdict.damaging,
-        rules: druid_verdict
+        verdict_damaging: verdict.damaging,
+        rules: verdict
             .findings
             .iter()
             .filter(|finding| finding.severity != Severity::Info)
@@ -103,13 +134,17 @@ pub async fn measure(case: &corpus_format::Case, druid: &DruidClient) -> Measure
     }
 }
 
+fn first_line(err: &druid_client::Error) -> String {
+    err.to_string().lines().next().unwrap_or_default().chars().take(200).collect()
+}
+
 async fn sample(
     druid: &DruidClient,
     topic: &str,
     schema: &CompiledSchema,
     message: &str,
     dimensions: &DimensionsConfig,
-) -> SamplerResponse {
+) -> Result<SamplerResponse, druid_client::Error> {
     let parsing = parsing(dimensions, Descriptor::Inline(schema.descriptor_set()), message);
     let request = json!({
         "type": "kafka",
@@ -131,7 +166,7 @@ async fn sample(
         },
         "samplerConfig": { "numRows": RECORDS, "timeoutMs": 15000 },
     });
-    druid.sampler().sample(&request).await.unwrap_or_else(|err| panic!("sampler on {topic}: {err}"))
+    druid.sampler().sample(&request).await
 }
 
 /// A value as Druid stores it, for comparison: a one-element list is its element (Druid stores
@@ -192,12 +227,16 @@ fn record(message: &MessageDescriptor, index: usize, depth: usize) -> DynamicMes
 fn value(field: &FieldDescriptor, index: usize, depth: usize) -> Option<ProtoValue> {
     if field.is_map() {
         let Kind::Message(entry) = field.kind() else { return None };
-        if !matches!(entry.map_entry_key_field().kind(), Kind::String) {
-            return None;
-        }
+        let key = match entry.map_entry_key_field().kind() {
+            Kind::String => MapKey::String("orderId".into()),
+            Kind::Int32 => MapKey::I32(1),
+            Kind::Int64 => MapKey::I64(1),
+            Kind::Bool => MapKey::Bool(true),
+            _ => return None,
+        };
         let inner = single(&entry.map_entry_value_field(), index, depth)?;
         let mut map = std::collections::HashMap::new();
-        map.insert(MapKey::String("orderId".into()), inner);
+        map.insert(key, inner);
         return Some(ProtoValue::Map(map));
     }
     let one = single(field, index, depth)?;
@@ -238,6 +277,17 @@ fn single(field: &FieldDescriptor, index: usize, depth: usize) -> Option<ProtoVa
                 let seconds = 1_764_000_000 + 3600 * index as i64;
                 time.set_field_by_name("seconds", ProtoValue::I64(seconds));
                 ProtoValue::Message(time)
+            }
+            "google.protobuf.Struct" => {
+                let Kind::Message(entry) = inner.get_field_by_name("fields")?.kind() else { return None };
+                let Kind::Message(value_type) = entry.map_entry_value_field().kind() else { return None };
+                let mut value = DynamicMessage::new(value_type);
+                value.set_field_by_name("string_value", ProtoValue::String("v".into()));
+                let mut fields = std::collections::HashMap::new();
+                fields.insert(MapKey::String("k".into()), ProtoValue::Message(value));
+                let mut structure = DynamicMessage::new(inner.clone());
+                structure.set_field_by_name("fields", ProtoValue::Map(fields));
+                ProtoValue::Message(structure)
             }
             name if name.starts_with("google.protobuf.") => return None,
             _ if depth >= 2 => return None,

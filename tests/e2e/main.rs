@@ -470,6 +470,8 @@ druid_rule! {
         "druid_unmapped_renamed"
     ];
     druid_rule_dimension_deleted: ["druid_country_deleted"];
+    druid_rule_dimension_moved: ["druid_country_moved"];
+    druid_rule_message_deleted: ["druid_message_renamed"];
     druid_rule_number_changed: [
         "druid_amount_sint64",
         "druid_amount_int32",
@@ -483,6 +485,7 @@ druid_rule! {
     druid_rule_timestamp_changed: ["druid_timestamp_to_int64"];
     druid_rule_path_parent_repeated: ["druid_fee_repeated"];
     druid_rule_dimension_type_changed: ["druid_amount_repeated", "druid_country_repeated"];
+    druid_rule_field_undecodable: ["druid_struct_added", "druid_int_map_added", "druid_enum_value_added"];
 }
 
 /// `make compat-vs-druid`: every measurable druid_* case, with the catch and false alarm rates.

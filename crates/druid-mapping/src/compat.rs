@@ -467,11 +467,15 @@ pub fn druid_findings(
             severity: Severity::Error,
             column: String::new(),
             records: Records::Both,
-            stores: "nothing".into(),
+            stores: "nothing: the Overlord refuses a spec whose protoMessageType is missing".into(),
             file,
             line,
             col,
-            message: format!("`{}` is the record type Druid decodes; it no longer exists", mapping.message),
+            message: format!(
+                "`{}` is the record type Druid decodes; it no longer exists: Druid would store nothing: the Overlord refuses a spec whose protoMessageType is missing ({})",
+                mapping.message,
+                Records::Both.describe()
+            ),
             in_old: true,
         });
         return findings.list;

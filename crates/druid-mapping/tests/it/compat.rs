@@ -128,11 +128,14 @@ fn the_druid_verdict_stops_damage_and_nothing_else() {
         "druid_amount_int32",
         "druid_transaction_id_renamed",
         "druid_country_deleted",
+        "druid_country_moved",
+        "druid_message_renamed",
         "druid_units_string",
         "druid_retries_not_optional",
         "druid_amount_repeated",
         "druid_fee_repeated",
         "druid_struct_added",
+        "druid_int_map_added",
         "druid_timestamp_to_int64",
     ];
     // ...these do not (some are worth a warning: a repeated string stays one value per record

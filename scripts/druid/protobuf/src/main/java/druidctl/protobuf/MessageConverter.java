@@ -3,18 +3,32 @@ package druidctl.protobuf;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors.EnumValueDescriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A message as plain Java values, following the rules in docs/druid-protobuf.md: keys are JSON names,
- * only set fields appear, enums are value names, bytes are byte arrays, Timestamp is an RFC 3339
- * string, Duration a "1.5s" string, wrappers their inner value, Struct/Value/ListValue plain
- * maps and lists, map fields maps.
+ * A message as plain Java values, as Druid 33's protobuf extension produces them (written from
+ * its behaviour, see docs/druid-protobuf.md):
+ *
+ * <ul>
+ *   <li>keys are JSON names; only set fields appear (a proto3 scalar at zero does not);
+ *   <li>scalars pass through as protobuf-java gives them ({@code uint32} is a Java int, so a
+ *       value above 2^31 is negative); bytes are byte arrays; enums are value names, an unknown
+ *       number is {@code UNKNOWN_ENUM_VALUE_<Enum>_<n>}; {@code NullValue} is null;
+ *   <li>well-known types are converted only when the field itself holds one (a singular field):
+ *       Timestamp as RFC 3339, Duration as {@code "1.5s"}, wrappers as their value, FieldMask as
+ *       its JSON string, Value as its one value, ListValue as a list of Value objects; inside a
+ *       repeated field or a map value they are plain messages ({@code {seconds, nanos}});
+ *   <li>failures: a set {@code Any} cannot be printed without its type (a parse error: the record
+ *       is unparseable); a singular {@code Struct}, a map with non-string keys, or a Timestamp or
+ *       Duration out of range throws a runtime exception that is not a parse error: the task
+ *       fails.
+ * </ul>
  */
 final class MessageConverter
 {
@@ -22,42 +36,64 @@ final class MessageConverter
   {
   }
 
-  static Map<String, Object> toMap(Message message)
+  static Map<String, Object> toMap(Message message) throws InvalidProtocolBufferException
   {
-    final Map<String, Object> out = new LinkedHashMap<>();
+    final Map<String, Object> out = new HashMap<>();
     for (Map.Entry<FieldDescriptor, Object> entry : message.getAllFields().entrySet()) {
-      final FieldDescriptor field = entry.getKey();
-      out.put(field.getJsonName(), field(field, entry.getValue()));
+      out.put(entry.getKey().getJsonName(), field(entry.getKey(), entry.getValue()));
     }
     return out;
   }
 
-  private static Object field(FieldDescriptor field, Object value)
+  private static Object field(FieldDescriptor field, Object value) throws InvalidProtocolBufferException
   {
-    if (field.isMapField()) {
-      final FieldDescriptor key = field.getMessageType().findFieldByName("key");
-      final FieldDescriptor val = field.getMessageType().findFieldByName("value");
-      final Map<String, Object> map = new LinkedHashMap<>();
-      for (Object element : (List<?>) value) {
-        final Message entry = (Message) element;
-        map.put(String.valueOf(single(key, entry.getField(key))), single(val, entry.getField(val)));
+    if (value instanceof Message) {
+      final Object special = wellKnown((Message) value);
+      if (special != NOT_SPECIAL) {
+        return special;
       }
-      return map;
+    }
+    if (field.isMapField()) {
+      return map(field, (List<?>) value);
     }
     if (field.isRepeated()) {
-      final List<Object> list = new ArrayList<>();
-      for (Object element : (List<?>) value) {
-        list.add(single(field, element));
-      }
-      return list;
+      return list(field, (List<?>) value);
     }
     return single(field, value);
   }
 
-  private static Object single(FieldDescriptor field, Object value)
+  private static List<Object> list(FieldDescriptor field, List<?> values) throws InvalidProtocolBufferException
   {
-    switch (field.getJavaType()) {
-      case BYTE_STRING:
+    final List<Object> out = new ArrayList<>(values.size());
+    for (Object element : values) {
+      out.add(single(field, element));
+    }
+    return out;
+  }
+
+  private static Map<String, Object> map(FieldDescriptor field, List<?> entries) throws InvalidProtocolBufferException
+  {
+    final FieldDescriptor key = field.getMessageType().findFieldByName("key");
+    final FieldDescriptor value = field.getMessageType().findFieldByName("value");
+    final Map<String, Object> out = new HashMap<>();
+    for (Object element : entries) {
+      final Message entry = (Message) element;
+      final Object converted = single(key, entry.getField(key));
+      if (!(converted instanceof String)) {
+        // Druid casts the key to String: an int, long or bool key fails the task.
+        throw new ClassCastException(
+            "map key of " + field.getFullName() + " is a " + converted.getClass().getName() + ", not a String"
+        );
+      }
+      out.put((String) converted, single(value, entry.getField(value)));
+    }
+    return out;
+  }
+
+  private static Object single(FieldDescriptor field, Object value) throws InvalidProtocolBufferException
+  {
+    switch (field.getType()) {
+      case BYTES:
         return ((ByteString) value).toByteArray();
       case ENUM:
         if ("google.protobuf.NullValue".equals(field.getEnumType().getFullName())) {
@@ -65,20 +101,20 @@ final class MessageConverter
         }
         return ((EnumValueDescriptor) value).getName();
       case MESSAGE:
-        return message((Message) value);
+      case GROUP:
+        return toMap((Message) value);
       default:
         return value;
     }
   }
 
-  private static Object message(Message message)
+  private static final Object NOT_SPECIAL = new Object();
+
+  /** The conversion of a singular well-known-type field, or NOT_SPECIAL. */
+  private static Object wellKnown(Message message) throws InvalidProtocolBufferException
   {
     final String type = message.getDescriptorForType().getFullName();
     switch (type) {
-      case "google.protobuf.Timestamp":
-        return timestamp(message);
-      case "google.protobuf.Duration":
-        return duration(message);
       case "google.protobuf.DoubleValue":
       case "google.protobuf.FloatValue":
       case "google.protobuf.Int64Value":
@@ -91,14 +127,19 @@ final class MessageConverter
         final FieldDescriptor value = message.getDescriptorForType().findFieldByName("value");
         return single(value, message.getField(value));
       }
-      case "google.protobuf.Struct": {
-        final FieldDescriptor fields = message.getDescriptorForType().findFieldByName("fields");
-        return field(fields, message.getField(fields));
+      case "google.protobuf.Any": {
+        final String url = (String) message.getField(message.getDescriptorForType().findFieldByName("type_url"));
+        throw new InvalidProtocolBufferException("Cannot find type for url: " + url);
       }
-      case "google.protobuf.ListValue": {
-        final FieldDescriptor values = message.getDescriptorForType().findFieldByName("values");
-        return field(values, message.getField(values));
-      }
+      case "google.protobuf.Timestamp":
+        return timestamp(message);
+      case "google.protobuf.Duration":
+        return duration(message);
+      case "google.protobuf.FieldMask":
+        return fieldMask(message);
+      case "google.protobuf.Struct":
+        // Druid reads the map field `fields` as one value: a list where a message is expected.
+        throw new ClassCastException("java.util.List cannot be cast to com.google.protobuf.Message (google.protobuf.Struct)");
       case "google.protobuf.Value": {
         final Map<FieldDescriptor, Object> set = message.getAllFields();
         if (set.isEmpty()) {
@@ -107,8 +148,12 @@ final class MessageConverter
         final Map.Entry<FieldDescriptor, Object> kind = set.entrySet().iterator().next();
         return single(kind.getKey(), kind.getValue());
       }
+      case "google.protobuf.ListValue": {
+        final FieldDescriptor values = message.getDescriptorForType().findFieldByName("values");
+        return list(values, (List<?>) message.getField(values));
+      }
       default:
-        return toMap(message);
+        return NOT_SPECIAL;
     }
   }
 
@@ -118,17 +163,31 @@ final class MessageConverter
     return ((Number) value).longValue();
   }
 
-  /** RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits, like protobuf's own JSON mapping. */
+  /** RFC 3339 in UTC with 0, 3, 6 or 9 fraction digits; years 1-9999 only, like protobuf's. */
   private static String timestamp(Message message)
   {
-    final Instant instant = Instant.ofEpochSecond(longField(message, "seconds"), longField(message, "nanos"));
-    return instant.toString();
+    final long seconds = longField(message, "seconds");
+    final long nanos = longField(message, "nanos");
+    if (seconds < -62135596800L || seconds > 253402300799L || nanos < 0 || nanos > 999999999) {
+      throw new IllegalArgumentException(
+          "Timestamp is not valid. See proto definition for valid values. Seconds (" + seconds
+          + ") must be in range [-62,135,596,800, +253,402,300,799]. Nanos (" + nanos + ") must be in range [0, +999,999,999]."
+      );
+    }
+    return Instant.ofEpochSecond(seconds, nanos).toString();
   }
 
   private static String duration(Message message)
   {
     final long seconds = longField(message, "seconds");
     final long nanos = longField(message, "nanos");
+    if (seconds < -315576000000L || seconds > 315576000000L || nanos <= -1000000000 || nanos >= 1000000000
+        || (seconds < 0 && nanos > 0) || (seconds > 0 && nanos < 0)) {
+      throw new IllegalArgumentException(
+          "Duration is not valid. See proto definition for valid values. Seconds (" + seconds
+          + ") must be in range [-315,576,000,000, +315,576,000,000]. Nanos (" + nanos + ") must be in range [-999,999,999, +999,999,999]."
+      );
+    }
     if (nanos == 0) {
       return seconds + "s";
     }
@@ -138,5 +197,26 @@ final class MessageConverter
       fraction = fraction.substring(0, fraction.length() - 3);
     }
     return (negative ? "-" : "") + Math.abs(seconds) + "." + fraction + "s";
+  }
+
+  /** FieldMask's JSON form: paths in lowerCamelCase, joined by commas. */
+  private static String fieldMask(Message message)
+  {
+    final List<?> paths = (List<?>) message.getField(message.getDescriptorForType().findFieldByName("paths"));
+    final List<String> out = new ArrayList<>();
+    for (Object path : paths) {
+      final StringBuilder camel = new StringBuilder();
+      boolean upper = false;
+      for (char c : ((String) path).toCharArray()) {
+        if (c == '_') {
+          upper = true;
+        } else {
+          camel.append(upper ? Character.toUpperCase(c) : c);
+          upper = false;
+        }
+      }
+      out.add(camel.toString());
+    }
+    return String.join(",", out);
   }
 }

@@ -18,6 +18,7 @@ import org.apache.druid.java.util.common.parsers.JSONFlattenerMaker;
 import org.apache.druid.java.util.common.parsers.JSONPathSpec;
 import org.apache.druid.java.util.common.parsers.ObjectFlattener;
 import org.apache.druid.java.util.common.parsers.ObjectFlatteners;
+import org.apache.druid.java.util.common.parsers.ParseException;
 
 /**
  * Reads one Kafka record. The raw bytes are the intermediate row and decoding happens in
@@ -97,11 +98,26 @@ class ProtobufRecordReader extends IntermediateRowParsingReader<byte[]>
   @Override
   protected List<Map<String, Object>> toMap(byte[] row)
   {
-    return List.of(MessageConverter.toMap(decoder.parse(row)));
+    return List.of(convert(row));
   }
 
   private JsonNode tree(byte[] row)
   {
-    return MAPPER.valueToTree(MessageConverter.toMap(decoder.parse(row)));
+    return MAPPER.valueToTree(convert(row));
+  }
+
+  /**
+   * The record as plain values. A converter parse error (a set Any) makes the record
+   * unparseable; its runtime exceptions (a singular Struct, a map with non-string keys, a
+   * Timestamp out of range) are not caught: they fail the task, as in Druid 33.
+   */
+  private Map<String, Object> convert(byte[] row)
+  {
+    try {
+      return MessageConverter.toMap(decoder.parse(row));
+    }
+    catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new ParseException(null, e, "Protobuf message could not be parsed");
+    }
   }
 }
