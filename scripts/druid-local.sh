@@ -8,8 +8,11 @@
 # (8083), Indexer (8091, tasks run in its JVM) and Router (8888, the URL druidctl talks to),
 # Derby metadata (1527) and local deep storage under $DRUIDCTL_DRUID_STATE (a temp dir, wiped
 # by `up`). Jars come from Maven Central (scripts/druid/pom.xml) into $DRUIDCTL_CACHE (default
-# ~/.cache/druidctl); the protobuf input format is built from scripts/druid/protobuf (see
-# docs/local-stack.md for why). `up` and `down` are idempotent; `down` stops only the processes
+# ~/.cache/druidctl). The protobuf extension, in this order: DRUIDCTL_PROTOBUF_EXTENSION (a
+# classpath of jars, e.g. "/opt/druid/extensions/druid-protobuf-extensions/*"), else Druid's own
+# druid-protobuf-extensions when the Maven repository serves it (scripts/druid/official-protobuf),
+# else druidctl's stand-in built from scripts/druid/protobuf (docs/local-stack.md says why).
+# `up` says which one it started. `up` and `down` are idempotent; `down` stops only the processes
 # `up` started, by pid.
 set -euo pipefail
 
@@ -69,6 +72,32 @@ install() {
     rm -f "$home"/druidctl-protobuf-input-*.jar
     mvn -q -B -f "$here/druid/protobuf/pom.xml" package -Dmaven.test.skip=true -Dbuild.dir="$home/protobuf-build"
     cp "$home/protobuf-build/druidctl-protobuf-input-1.jar" "$shim"
+  fi
+  choose_protobuf_extension
+}
+
+# Sets $extension (a classpath entry) and $extension_name.
+choose_protobuf_extension() {
+  if [ -n "${DRUIDCTL_PROTOBUF_EXTENSION:-}" ]; then
+    extension=$DRUIDCTL_PROTOBUF_EXTENSION
+    extension_name="the extension in DRUIDCTL_PROTOBUF_EXTENSION ($DRUIDCTL_PROTOBUF_EXTENSION)"
+    return
+  fi
+  local official=$home/official-protobuf
+  if [ ! -f "$official/.complete" ]; then
+    # Tried on every `up` until the repository serves it (a few seconds when it does not).
+    rm -rf "$official"
+    if mvn -q -B -f "$here/druid/official-protobuf/pom.xml" dependency:copy-dependencies \
+        -Ddruid.version="$druid_version" -DoutputDirectory="$official" >/dev/null 2>&1; then
+      touch "$official/.complete"
+    fi
+  fi
+  if [ -f "$official/.complete" ]; then
+    extension="$official/*"
+    extension_name="Druid's druid-protobuf-extensions $druid_version (from the Maven repository)"
+  else
+    extension=$shim
+    extension_name="druidctl's stand-in (scripts/druid/protobuf): the Maven repository does not serve druid-protobuf-extensions $druid_version"
   fi
 }
 
@@ -183,7 +212,7 @@ start() { # name port heap direct
     setsid java "${java_opts[@]}" -Dzookeeper.jmx.log4j.disable=true "-Dlog4j2.configurationFile=$conf/_common/log4j2.xml" \
       -cp "$lib/*" org.apache.zookeeper.server.ZooKeeperServerMain "$conf/zoo.cfg" < /dev/null > "$log" 2>&1 &
   else
-    setsid java "${java_opts[@]}" -cp "$conf/_common:$conf/$1:$shim:$lib/*" org.apache.druid.cli.Main server "$1" \
+    setsid java "${java_opts[@]}" -cp "$conf/_common:$conf/$1:$extension:$lib/*" org.apache.druid.cli.Main server "$1" \
       < /dev/null > "$log" 2>&1 &
   fi
   echo $! > "$pidfile"
@@ -238,6 +267,7 @@ up() {
   ready router 8888 health
   trap - EXIT
   echo "Druid $druid_version ready in $((SECONDS - started)) s: router http://127.0.0.1:8888, logs in $state/log"
+  echo "protobuf extension: $extension_name"
 }
 
 down() {

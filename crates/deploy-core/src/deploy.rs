@@ -162,7 +162,7 @@ impl Session {
             format!("{} ({} dimensions)", checked.message.full_name(), checked.dimensions.dimensions.len()),
         );
         // Druid first: when it is unreachable nothing is published or moved.
-        self.check_druid_version().await?;
+        self.check_druid_version(true).await?;
         // A deploy that died after its submit left Druid ahead of the channel: say so.
         if let Some(hint) = self.drift().await?.hint {
             self.warn(format!("drift before this deploy: {hint}"));
@@ -382,18 +382,33 @@ impl Session {
         }
     }
 
-    pub(crate) async fn check_druid_version(&self) -> Result<()> {
+    /// Reads the cluster's release and applies the release table: a release that cannot ingest
+    /// protobuf refuses a deploy (`refuse`), or is warned about (a rollback still runs).
+    pub(crate) async fn check_druid_version(&self, refuse: bool) -> Result<()> {
         let version = self
             .druid
             .version()
             .await
             .map_err(|source| Error::Druid { action: "reaching Druid", source: Box::new(source) })?;
-        if version.starts_with("35.0.") {
-            self.warn(format!(
-                "Druid {version} cannot load protobuf descriptors (apache/druid#18730, fixed in 36): ingestion will fail"
-            ));
+        match druid_client::releases::Release::parse(&version) {
+            Some(release) if release.capabilities().protobuf_descriptors_broken => {
+                let error = Error::UnsupportedDruid {
+                    version,
+                    reason: "it cannot load protobuf descriptors (file, url or inline; apache/druid#18730): every record would fail",
+                    fixed_in: "36.0.0 (apache/druid#18770)",
+                };
+                if refuse {
+                    return Err(error);
+                }
+                self.warn(error.to_string());
+                Ok(())
+            }
+            Some(_) => Ok(()),
+            None => {
+                self.warn(format!("Druid reports version `{version}`, which druidctl cannot read: no release-specific checks"));
+                Ok(())
+            }
         }
-        Ok(())
     }
 }
 

@@ -109,6 +109,16 @@ pub enum Error {
         /// Both verdicts (the policy breaks; Druid's data is intact).
         verdict: druid_mapping::compat::Verdict,
     },
+    /// The cluster's Druid release cannot run what druidctl deploys.
+    #[error("Druid {version} is not supported for protobuf ingestion: {reason}")]
+    UnsupportedDruid {
+        /// The version `/status` reports.
+        version: String,
+        /// Why.
+        reason: &'static str,
+        /// The release that fixes it.
+        fixed_in: &'static str,
+    },
     /// The change damages what Druid stores for the baseline's columns (never overridden).
     #[error("the schema change damages what Druid stores, compared with {parent}: {}", verdict.summary())]
     DruidDamage {
@@ -210,6 +220,7 @@ impl Error {
             Self::InvalidMapping { .. }
             | Self::Breaking { .. }
             | Self::DruidDamage { .. }
+            | Self::UnsupportedDruid { .. }
             | Self::WindowClosed { .. }
             | Self::PromotionNeedsReason { .. } => Category::CheckFailed,
             Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
@@ -233,6 +244,11 @@ impl Error {
         if let Self::NoSupervisor { datasource, environment, .. } = self {
             return Some(format!(
                 "nothing was deployed to `{datasource}` yet: `druidctl deploy --env {environment}` creates it, or check `datasource` for {environment} in the project file"
+            ));
+        }
+        if let Self::UnsupportedDruid { fixed_in, .. } = self {
+            return Some(format!(
+                "upgrade Druid to {fixed_in} or later, or stay on 34; nothing was submitted"
             ));
         }
         let text: &str = match self {

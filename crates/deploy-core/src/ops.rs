@@ -26,6 +26,12 @@ pub struct StatusSnapshot {
     /// The deploy lock, while someone holds it (`druidctl unlock` breaks it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock: Option<crate::ledger::Lease>,
+    /// The Druid release `/status` reports (None when it could not be read), and what the
+    /// release table says about it that matters here.
+    pub druid_version: Option<String>,
+    /// Warnings from the release table (`Druid 35.0.1 cannot load protobuf descriptors...`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub druid_warnings: Vec<String>,
 }
 
 /// What Druid reports about an environment's supervisor.
@@ -75,7 +81,21 @@ pub struct Ingestion {
 impl Session {
     /// The environment now: state, tasks, lag, rates, parse errors, live version and drift.
     pub async fn status(&self) -> Result<StatusSnapshot> {
+        // The version is a courtesy: a status without it is still a status.
+        let druid_version = self.druid.version().await.ok();
+        let druid_warnings = druid_version
+            .as_deref()
+            .and_then(druid_client::releases::Release::parse)
+            .filter(|release| release.capabilities().protobuf_descriptors_broken)
+            .map(|release| {
+                vec![format!(
+                    "Druid {release} cannot load protobuf descriptors (apache/druid#18730): ingestion fails; fixed in 36.0.0"
+                )]
+            })
+            .unwrap_or_default();
         Ok(StatusSnapshot {
+            druid_version,
+            druid_warnings,
             ingestion: self.ingestion().await?,
             drift: self.drift().await?,
             abandoned: self.abandoned().await?,

@@ -30,7 +30,12 @@ impl ServerStatus {
     /// Whether this version's protobuf `file` and `inline` decoders are broken
     /// (35.0.x, apache/druid#18730).
     pub fn has_broken_protobuf_descriptors(&self) -> bool {
-        self.version.starts_with("35.0.")
+        self.release().is_some_and(|release| release.capabilities().protobuf_descriptors_broken)
+    }
+
+    /// The release, for the table of what it does ([`crate::releases`]).
+    pub fn release(&self) -> Option<crate::releases::Release> {
+        crate::releases::Release::parse(&self.version)
     }
 }
 

@@ -389,26 +389,6 @@ fn explicit(field: &FieldDescriptor) -> bool {
     field.supports_presence()
 }
 
-/// Types Druid 33's converter cannot turn into a row: a singular `Struct` or a map with
-/// non-string keys fails the task; a set `Any` makes the record unparseable.
-fn undecodable(field: &FieldDescriptor) -> Option<&'static str> {
-    if field.is_map() {
-        let Kind::Message(entry) = field.kind() else { return None };
-        let key = entry.map_entry_key_field();
-        return (!matches!(key.kind(), Kind::String))
-            .then_some("a failed ingestion task (Druid 33 cannot convert a map with non-string keys)");
-    }
-    match field.kind() {
-        Kind::Message(message) if message.full_name() == "google.protobuf.Struct" && !field.is_list() => {
-            Some("a failed ingestion task (Druid 33 cannot convert a singular google.protobuf.Struct)")
-        }
-        Kind::Message(message) if message.full_name() == "google.protobuf.Any" => {
-            Some("an unparseable record (Druid 33 does not resolve google.protobuf.Any)")
-        }
-        _ => None,
-    }
-}
-
 struct Findings<'c> {
     old: &'c CompiledSchema,
     new: &'c CompiledSchema,
@@ -761,22 +741,35 @@ fn undecodable_fields(
     }
     for field in new.fields() {
         let before = old.get_field(field.number());
-        if let Some(stores) = undecodable(&field)
-            && before.as_ref().is_none_or(|before| undecodable(before).is_none())
+        if let Some((failure, why)) = crate::decoding::failure(&field)
+            && before.as_ref().is_none_or(|before| crate::decoding::failure(before).is_none())
         {
             findings.push(
                 DruidRule::FieldUndecodable,
                 Severity::Error,
                 "",
                 Records::New,
-                stores,
+                failure.stores(),
                 (&field, false),
-                &format!(
-                    "`{}.{}` is of a type Druid cannot decode, even though no column reads it",
-                    new.name(),
-                    field.json_name()
-                ),
+                &format!("`{}.{}`: {why}, even though no column reads it", new.name(), field.json_name()),
             );
+        }
+        // A new message field: everything inside it is new.
+        if let (Kind::Message(inner), None) = (field.kind(), &before)
+            && !field.is_map()
+            && !inner.full_name().starts_with("google.protobuf.")
+        {
+            for (path, inner_field, failure, why) in crate::decoding::failures(&inner) {
+                findings.push(
+                    DruidRule::FieldUndecodable,
+                    Severity::Error,
+                    "",
+                    Records::New,
+                    failure.stores(),
+                    (&inner_field, false),
+                    &format!("`{}.{path}` (in the new field `{}`): {why}", new.name(), field.json_name()),
+                );
+            }
         }
         if let (Kind::Message(inner), Some(before)) = (field.kind(), before)
             && let Kind::Message(old_inner) = before.kind()

@@ -23,6 +23,7 @@
 use std::path::PathBuf;
 
 pub mod compat;
+pub mod decoding;
 pub mod dimensions;
 pub mod path;
 pub mod spec;

@@ -89,6 +89,7 @@ pub fn validate(message: &MessageDescriptor, config: &DimensionsConfig) -> Vec<P
     check_timestamp(message, config, &mut problems);
     check_dimensions(message, config, &mut problems);
     check_metrics(message, config, &mut problems);
+    check_decodable(message, &mut problems);
     problems.sort_by_key(|problem| std::cmp::Reverse(problem.severity));
     problems
 }
@@ -597,6 +598,34 @@ impl KindName for FieldDescriptor {
     }
 }
 
+/// Fields Druid 33 cannot convert, mapped or not: Druid converts the whole record first.
+fn check_decodable(message: &MessageDescriptor, problems: &mut Vec<Problem>) {
+    for (path, field, failure, why) in crate::decoding::failures(message) {
+        let (severity, consequence) = match failure {
+            crate::decoding::Failure::TaskFailure => {
+                (Severity::Error, "the first record that sets it fails the ingestion task")
+            }
+            crate::decoding::Failure::Unparseable => {
+                (Severity::Warning, "every record that sets it is unparseable")
+            }
+        };
+        problems.push(problem(
+            severity,
+            &format!("(schema) {}", field.full_name()),
+            &format!("field `{path}`"),
+            format!("{why}: {consequence}, even though no dimension reads it"),
+            Some(match failure {
+                crate::decoding::Failure::TaskFailure => {
+                    "use a map<string, ...>, a repeated Struct or a JSON string instead; later Druid releases changed this converter (docs/druid-protobuf.md)".to_owned()
+                }
+                crate::decoding::Failure::Unparseable => {
+                    "carry the payload as bytes or a JSON string, or leave the field unset in records sent to Druid".to_owned()
+                }
+            }),
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,5 +778,48 @@ message Row {
         );
         let errs: Vec<_> = errors(&problems).iter().map(|p| p.location.as_str()).collect();
         assert_eq!(errs, ["metrics[1]", "metrics[2].fieldName", "metrics[3]"], "{problems:#?}");
+    }
+
+    #[test]
+    fn fields_druid_33_cannot_convert_are_found_even_unmapped() {
+        let dir = tempfile::tempdir().unwrap();
+        let proto = r#"
+syntax = "proto3";
+package u;
+import "google/protobuf/any.proto";
+import "google/protobuf/struct.proto";
+import "google/protobuf/timestamp.proto";
+message Row {
+  google.protobuf.Timestamp created_at = 1;
+  Extra extra = 2;
+  google.protobuf.Any payload = 3;
+  repeated google.protobuf.Struct many = 4;
+  map<string, string> fine = 5;
+}
+message Extra { map<int32, string> codes = 1; google.protobuf.Struct attributes = 2; }
+"#;
+        std::fs::write(dir.path().join("row.proto"), proto).unwrap();
+        let message = CompiledSchema::compile_dir(dir.path()).unwrap().message("u.Row").unwrap();
+        let config = DimensionsConfig::parse(
+            r#"{"timestamp":{"column":"createdAt","format":"iso"},"dimensions":[{"name":"createdAt"}]}"#,
+            "d.json",
+        )
+        .unwrap();
+        let problems = validate(&message, &config);
+        let found: Vec<(Severity, &str)> = problems
+            .iter()
+            .filter(|problem| problem.location.starts_with("(schema)"))
+            .map(|problem| (problem.severity, problem.subject.as_str()))
+            .collect();
+        // Task failures are errors, an Any a warning; repeated Struct and string maps are fine.
+        assert_eq!(
+            found,
+            [
+                (Severity::Error, "field `extra.codes`"),
+                (Severity::Error, "field `extra.attributes`"),
+                (Severity::Warning, "field `payload`"),
+            ]
+        );
+        assert!(problems[0].message.contains("fails the ingestion task"), "{:?}", problems[0]);
     }
 }

@@ -13,6 +13,7 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     }
     let drift = &snapshot.drift;
     let abandoned = snapshot.abandoned.clone();
+    let snapshot_druid = (snapshot.druid_version.clone(), snapshot.druid_warnings.clone());
     let lock = snapshot.lock.clone();
     let snapshot = &snapshot.ingestion;
     let mut rows = table(&["", ""]);
@@ -79,6 +80,10 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
             optional(drift.expected_version.clone())
         ),
     ]);
+    rows.add_row(vec!["druid".into(), optional(snapshot_druid.0.clone())]);
+    for warning in &snapshot_druid.1 {
+        rows.add_row(vec!["warning".into(), warning.clone()]);
+    }
     if let Some(lease) = &lock {
         let until = jiff::Timestamp::from_second(lease.expires_at)
             .map_or_else(|_| "?".to_owned(), |at| at.to_string());

@@ -140,6 +140,19 @@ async fn druid_unreachable_before_the_submit_changes_nothing() {
 }
 
 #[tokio::test]
+async fn druid_35_0_refuses_the_deploy_before_anything_changes() {
+    let case = Case::with_v1().await;
+    let submitted = case.druid.submitted().len();
+    case.druid.set_version("35.0.1");
+    let err = case.deploy("v2").await.unwrap_err();
+    assert!(matches!(&err, Error::UnsupportedDruid { version, .. } if version == "35.0.1"), "{err:?}");
+    assert!(err.to_string().contains("apache/druid#18730"), "{err}");
+    assert!(err.hint().unwrap().contains("36.0.0"), "{:?}", err.hint());
+    assert_eq!(case.druid.submitted().len(), submitted, "nothing submitted");
+    assert_eq!(case.state().await, (CLOSED_V1_OK, true, Some("v1".into()), true));
+}
+
+#[tokio::test]
 async fn a_refused_submit_closes_the_journal_as_rejected() {
     let case = Case::with_v1().await;
     case.druid.fail(Call::SubmitSpec, 1, 400, r#"{"error":"bad spec"}"#);

@@ -42,12 +42,36 @@ async fn version_health_and_readiness() {
 }
 
 #[tokio::test]
-async fn druid_35_0_is_flagged() {
-    let (server, client) = druid().await;
-    let mut status = fixture!("status.json");
-    status["version"] = json!("35.0.1");
-    Mock::given(method("GET")).and(path("/status")).respond_with(json(200, &status)).mount(&server).await;
-    assert!(client.server_status(Service::Router).await.unwrap().has_broken_protobuf_descriptors());
+async fn each_release_reads_from_status_with_its_row_of_the_table() {
+    // (version as /status says it, skipRestartIfUnmodified, several supervisors per
+    // datasource, protobuf descriptors broken, strict dimension types)
+    let rows = [
+        ("32.0.1", false, false, false, false),
+        ("33.0.0", true, false, false, false),
+        ("34.0.0", true, true, false, false),
+        ("35.0.0", true, true, true, true),
+        ("35.0.1", true, true, true, true),
+        ("36.0.0", true, true, false, true),
+    ];
+    for (version, skip, several, broken, strict) in rows {
+        let (server, client) = druid().await;
+        let mut status = fixture!("status.json");
+        status["version"] = json!(version);
+        Mock::given(method("GET")).and(path("/status")).respond_with(json(200, &status)).mount(&server).await;
+        let status = client.server_status(Service::Router).await.unwrap();
+        let caps = status.release().unwrap().capabilities();
+        assert_eq!(
+            (
+                caps.skip_restart_if_unmodified,
+                caps.several_supervisors_per_datasource,
+                caps.protobuf_descriptors_broken,
+                caps.strict_dimension_types
+            ),
+            (skip, several, broken, strict),
+            "{version}"
+        );
+        assert_eq!(status.has_broken_protobuf_descriptors(), broken);
+    }
 }
 
 #[tokio::test]
