@@ -58,6 +58,8 @@ pub enum RefusalKind {
     Breaking,
     /// The change damages what Druid stores (never overridden).
     DruidDamage,
+    /// The cluster's Druid release cannot run the deploy (35.0.x and protobuf).
+    DruidRelease,
     /// Outside the deployment window.
     WindowClosed,
 }
@@ -234,7 +236,8 @@ impl Session {
             Vec::new()
         };
         let drift = self.drift().await?;
-        let refused = self.refusal(checked, project_dir, compatibility.as_ref());
+        let version = self.druid.version().await.map_err(self.druid_failed("reading Druid's version"))?;
+        let refused = self.refusal(checked, project_dir, compatibility.as_ref(), &version);
         let action = match &refused {
             Some(refusal) => format!("refuse: {}", refusal.reason),
             None if diff.is_empty() => "nothing: the live spec is already this one".to_owned(),
@@ -264,10 +267,21 @@ impl Session {
         checked: &Checked,
         project_dir: &Path,
         compatibility: Option<&druid_mapping::compat::Verdict>,
+        druid_version: &str,
     ) -> Option<Refusal> {
         let refuse = |kind, reason: String| Some(Refusal { kind, reason });
         if let Err(err) = checked.ensure_valid() {
             return refuse(RefusalKind::InvalidMapping, err.to_string());
+        }
+        if druid_client::releases::Release::parse(druid_version)
+            .is_some_and(|release| release.capabilities().protobuf_descriptors_broken)
+        {
+            return refuse(
+                RefusalKind::DruidRelease,
+                format!(
+                    "Druid {druid_version} cannot load protobuf descriptors (apache/druid#18730); fixed in 36.0.0 (apache/druid#18770)"
+                ),
+            );
         }
         if let Err(err) = crate::publish::check_committed(checked, &self.environment, project_dir) {
             return refuse(RefusalKind::DirtyTree, err.to_string());

@@ -132,7 +132,10 @@ fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployAr
     let refused = plan.refused.as_ref().is_some_and(|refusal| match refusal.kind {
         RefusalKind::Breaking => !args.allow_breaking,
         RefusalKind::WindowClosed => !args.ignore_window,
-        RefusalKind::InvalidMapping | RefusalKind::DirtyTree | RefusalKind::DruidDamage => true,
+        RefusalKind::InvalidMapping
+        | RefusalKind::DirtyTree
+        | RefusalKind::DruidDamage
+        | RefusalKind::DruidRelease => true,
     });
     if refused {
         return Ok(());

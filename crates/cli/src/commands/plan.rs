@@ -90,6 +90,9 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             RefusalKind::Breaking => {
                 "what Druid stores is unchanged: `druidctl deploy --allow-breaking --reason TEXT` overrides the policy, recorded"
             }
+            RefusalKind::DruidRelease => {
+                "upgrade Druid to 36.0.0 or later (or stay on 34); nothing can ingest protobuf on 35.0.x"
+            }
             RefusalKind::DruidDamage => {
                 "keep the JSON names, numbers, types, presence and enum names Druid reads, or point dimensions.json at the renamed field; `druidctl check` shows each column"
             }

@@ -534,6 +534,15 @@ async fn plan_refuses_what_deploy_would_refuse() {
     assert_eq!(plan.refused.map(|refusal| refusal.kind), Some(RefusalKind::Breaking));
     let err = fx.deploy(&druid, &tuesday, &dev, version("v2")).await.unwrap_err();
     assert!(matches!(err, Error::Breaking { .. }), "and deploy refuses it too: {err:?}");
+    // A Druid release that cannot ingest protobuf, from the release table.
+    std::fs::write(&proto, &text).unwrap();
+    druid.set_version("35.0.0");
+    let plan = fx.session(&druid, &tuesday, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let refused = plan.refused.expect("refused on 35.0.0");
+    assert_eq!(refused.kind, RefusalKind::DruidRelease);
+    assert!(refused.reason.contains("36.0.0"), "{}", refused.reason);
+    let err = fx.deploy(&druid, &tuesday, &dev, version("v2")).await.unwrap_err();
+    assert!(matches!(err, Error::UnsupportedDruid { .. }), "and deploy refuses it too: {err:?}");
 }
 
 #[tokio::test]
