@@ -484,7 +484,7 @@ druid_rule! {
     druid_rule_metric_not_numeric: ["druid_units_string", "druid_unmapped_retyped"];
     druid_rule_timestamp_changed: ["druid_timestamp_to_int64"];
     druid_rule_path_parent_repeated: ["druid_fee_repeated"];
-    druid_rule_dimension_type_changed: ["druid_amount_repeated", "druid_country_repeated"];
+    druid_rule_dimension_type_changed: ["druid_amount_repeated", "druid_country_bytes", "druid_country_repeated"];
     druid_rule_field_undecodable: ["druid_struct_added", "druid_int_map_added", "druid_enum_value_added"];
 }
 

@@ -299,6 +299,7 @@ enum Received {
     Number,
     Bool,
     Text,
+    Bytes,
     Enum,
     Timestamp,
     Duration,
@@ -313,6 +314,7 @@ impl Received {
             Self::Number => "a number",
             Self::Bool => "a boolean",
             Self::Text => "a string",
+            Self::Bytes => "bytes (base64 text)",
             Self::Enum => "an enum name",
             Self::Timestamp => "an RFC 3339 timestamp",
             Self::Duration => "a duration string",
@@ -350,7 +352,9 @@ fn received(field: &FieldDescriptor) -> Received {
         | Kind::Sfixed32
         | Kind::Sfixed64 => Received::Number,
         Kind::Bool => Received::Bool,
-        Kind::String | Kind::Bytes => Received::Text,
+        Kind::String => Received::Text,
+        // A byte array: base64 text in a string column, not the characters.
+        Kind::Bytes => Received::Bytes,
         Kind::Enum(_) => Received::Enum,
         Kind::Message(message) => match message.full_name() {
             "google.protobuf.Timestamp" => Received::Timestamp,
@@ -431,7 +435,7 @@ impl Findings<'_> {
     }
 }
 
-/// The Druid rules alone, in source order.
+/// The Druid rules alone (in the order the columns are mapped; [`check`] puts errors first).
 pub fn druid_findings(
     old: &CompiledSchema,
     new: &CompiledSchema,
@@ -621,7 +625,7 @@ fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: 
     }
     if list_before != list_after {
         let text_column = matches!(input.role, Role::Dimension(ColumnType::String))
-            && matches!(kind_after, Received::Text | Received::Enum);
+            && matches!(kind_after, Received::Text | Received::Enum | Received::Bytes);
         if list_after && text_column {
             findings.push(
                 DruidRule::DimensionTypeChanged,
@@ -702,7 +706,10 @@ fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: 
     }
     if !list_before
         && !old.is_map()
-        && matches!(kind_before, Received::Number | Received::Bool | Received::Text | Received::Enum)
+        && matches!(
+            kind_before,
+            Received::Number | Received::Bool | Received::Text | Received::Bytes | Received::Enum
+        )
     {
         match (explicit(old), explicit(new)) {
             (true, false) => findings.push(

@@ -129,6 +129,7 @@ fn the_druid_verdict_stops_damage_and_nothing_else() {
         "druid_transaction_id_renamed",
         "druid_country_deleted",
         "druid_country_moved",
+        "druid_country_bytes",
         "druid_message_renamed",
         "druid_units_string",
         "druid_retries_not_optional",
