@@ -21,6 +21,7 @@ use serde::Serialize;
 
 use crate::dimensions::{ColumnType, DimensionsConfig};
 use crate::path::FieldPath;
+use crate::validate::{self, Value};
 
 /// A Druid rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -293,35 +294,43 @@ fn follow(message: &MessageDescriptor, old: &[FieldDescriptor]) -> Option<Vec<Fi
     Some(fields)
 }
 
-/// How Druid receives a value, coarsely: what must not change for a column to keep its values.
+/// What Druid receives for a field: `validate`'s classification of one value (wrappers
+/// unwrapped, enums by name, Timestamp as RFC 3339 text...), or a map.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Received {
-    Number,
-    Bool,
-    Text,
-    Bytes,
-    Enum,
-    Timestamp,
-    Duration,
-    Wrapper,
-    Message,
+    One(Value),
     Map,
 }
 
 impl Received {
+    fn of(field: &FieldDescriptor) -> Self {
+        if field.is_map() { Self::Map } else { Self::One(validate::value_of(field)) }
+    }
+
     fn name(self) -> &'static str {
         match self {
-            Self::Number => "a number",
-            Self::Bool => "a boolean",
-            Self::Text => "a string",
-            Self::Bytes => "bytes (base64 text)",
-            Self::Enum => "an enum name",
-            Self::Timestamp => "an RFC 3339 timestamp",
-            Self::Duration => "a duration string",
-            Self::Wrapper => "a wrapped value",
-            Self::Message => "a nested object",
+            Self::One(value) => value.describe(),
             Self::Map => "a map",
         }
+    }
+
+    fn numeric(self) -> bool {
+        matches!(self, Self::One(Value::Integer | Value::Real))
+    }
+
+    /// A value a string column stores as its text.
+    fn textual(self) -> bool {
+        matches!(self, Self::One(Value::Text | Value::EnumName | Value::Bytes | Value::WellKnownText))
+    }
+
+    /// A scalar whose zero a producer can leave out (presence matters).
+    fn scalar(self) -> bool {
+        matches!(
+            self,
+            Self::One(
+                Value::Integer | Value::Real | Value::Bool | Value::Text | Value::Bytes | Value::EnumName
+            )
+        )
     }
 }
 
@@ -331,37 +340,6 @@ fn kind_name(kind: &Kind) -> String {
         Kind::Message(message) => message.full_name().to_owned(),
         Kind::Enum(enumeration) => enumeration.full_name().to_owned(),
         other => format!("{other:?}").to_lowercase(),
-    }
-}
-
-fn received(field: &FieldDescriptor) -> Received {
-    if field.is_map() {
-        return Received::Map;
-    }
-    match field.kind() {
-        Kind::Double
-        | Kind::Float
-        | Kind::Int32
-        | Kind::Int64
-        | Kind::Uint32
-        | Kind::Uint64
-        | Kind::Sint32
-        | Kind::Sint64
-        | Kind::Fixed32
-        | Kind::Fixed64
-        | Kind::Sfixed32
-        | Kind::Sfixed64 => Received::Number,
-        Kind::Bool => Received::Bool,
-        Kind::String => Received::Text,
-        // A byte array: base64 text in a string column, not the characters.
-        Kind::Bytes => Received::Bytes,
-        Kind::Enum(_) => Received::Enum,
-        Kind::Message(message) => match message.full_name() {
-            "google.protobuf.Timestamp" => Received::Timestamp,
-            "google.protobuf.Duration" => Received::Duration,
-            name if name.starts_with("google.protobuf.") && name.ends_with("Value") => Received::Wrapper,
-            _ => Received::Message,
-        },
     }
 }
 
@@ -597,13 +575,13 @@ fn column(
 fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: &FieldDescriptor) {
     let (name, path) = (input.column.as_str(), input.path.as_str());
     let timestamp = input.role == Role::Timestamp;
-    let (kind_before, kind_after) = (received(old), received(new));
+    let (kind_before, kind_after) = (Received::of(old), Received::of(new));
     let (list_before, list_after) = (old.is_list(), new.is_list());
     let at = (new, false);
     if kind_before != kind_after {
         let (rule, stores) = if timestamp {
             (DruidRule::TimestampChanged, "no row: the timestamp no longer parses with the configured format")
-        } else if input.role == Role::Metric && !matches!(kind_after, Received::Number | Received::Wrapper) {
+        } else if input.role == Role::Metric && !kind_after.numeric() {
             (DruidRule::MetricNotNumeric, "0 or null in the aggregate")
         } else {
             (DruidRule::DimensionTypeChanged, "other values")
@@ -624,8 +602,7 @@ fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: 
         return;
     }
     if list_before != list_after {
-        let text_column = matches!(input.role, Role::Dimension(ColumnType::String))
-            && matches!(kind_after, Received::Text | Received::Enum | Received::Bytes);
+        let text_column = matches!(input.role, Role::Dimension(ColumnType::String)) && kind_after.textual();
         if list_after && text_column {
             findings.push(
                 DruidRule::DimensionTypeChanged,
@@ -687,7 +664,7 @@ fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: 
                 );
             }
         }
-        (before, after) if kind_before == Received::Number && !same_numbers(&before, &after) => {
+        (before, after) if kind_before.numeric() && !same_numbers(&before, &after) => {
             findings.push(
                 DruidRule::NumberChanged,
                 Severity::Error,
@@ -704,13 +681,7 @@ fn leaf(findings: &mut Findings<'_>, input: &Input, old: &FieldDescriptor, new: 
         }
         _ => {}
     }
-    if !list_before
-        && !old.is_map()
-        && matches!(
-            kind_before,
-            Received::Number | Received::Bool | Received::Text | Received::Bytes | Received::Enum
-        )
-    {
+    if !list_before && !old.is_map() && kind_before.scalar() {
         match (explicit(old), explicit(new)) {
             (true, false) => findings.push(
                 DruidRule::PresenceChanged,

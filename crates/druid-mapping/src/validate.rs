@@ -51,7 +51,7 @@ pub(crate) enum Value {
 }
 
 impl Value {
-    fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Self::Text | Self::WellKnownText => "a string",
             Self::Integer => "an integer",
@@ -558,7 +558,7 @@ fn wrapper_inner(message: &MessageDescriptor) -> Option<Value> {
 }
 
 /// What Druid receives for one value of `field` (ignoring repetition).
-fn value_of(field: &FieldDescriptor) -> Value {
+pub(crate) fn value_of(field: &FieldDescriptor) -> Value {
     match field.kind() {
         Kind::Double | Kind::Float => Value::Real,
         Kind::Int32

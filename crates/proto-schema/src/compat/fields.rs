@@ -23,8 +23,6 @@ pub(super) struct Pair<'p> {
     pub new_message: Option<&'p DescriptorProto>,
     pub old_file: &'p FileDescriptorProto,
     pub new_file: &'p FileDescriptorProto,
-    #[allow(dead_code)] // kept for findings that will point at the old side
-    pub old_path: Vec<i32>,
     pub new_path: Vec<i32>,
     /// Both fields belong to map entries (generated: no cardinality rules).
     pub map_entry: bool,

@@ -394,7 +394,7 @@ impl Checker<'_, '_> {
                 .map(|(index, field)| (field.number(), (index, field)))
                 .collect();
             let map_entry = old_side.message_is_map_entry(name) && new_side.message_is_map_entry(name);
-            for (old_index, old_field) in old.proto.field.iter().enumerate() {
+            for old_field in &old.proto.field {
                 if let Some(&(new_index, new_field)) = new_fields.get(&old_field.number()) {
                     let pair = fields::Pair {
                         owner: name,
@@ -404,7 +404,6 @@ impl Checker<'_, '_> {
                         new_message: Some(new.proto),
                         old_file: old.file,
                         new_file: new.file,
-                        old_path: field_path(&old.path, old_index),
                         new_path: field_path(&new.path, new_index),
                         map_entry,
                     };
@@ -589,7 +588,6 @@ impl Checker<'_, '_> {
                 new_message: None,
                 old_file: old.file,
                 new_file: new.file,
-                old_path: old.path.clone(),
                 new_path: new.path.clone(),
                 map_entry: false,
             };
