@@ -100,19 +100,9 @@ impl Session {
             "the {} of {} by {} started {} died ({:?}); this one supersedes it",
             entry.action, entry.version, entry.actor, entry.started_at, entry.step
         ));
-        let closed =
-            JournalEntry { step: JournalStep::Closed, outcome: Some(Outcome::Abandoned), ..entry.clone() };
-        if self.ledger.write_journal(&closed).await.is_ok() {
-            self.record(
-                entry.action,
-                Outcome::Abandoned,
-                entry.previous.clone(),
-                Some(entry.version.clone()),
-                BTreeMap::new(),
-                Some(format!("found by the next deploy: it died at {:?}", entry.step)),
-            )
-            .await;
-        }
+        // Best effort: this deploy goes on whether or not the old entry could be closed.
+        let detail = format!("found by the next deploy: it died at {:?}", entry.step);
+        let _ = self.close_recovered(&entry, &detail).await;
     }
 
     /// Records how the deploy of `token` ended and closes its journal entry.

@@ -160,8 +160,9 @@ impl Session {
         Ok(Recovery::RolledBack { entry, restored, verification })
     }
 
-    /// Closes `entry` as abandoned, recorded with `detail`.
-    async fn close_recovered(&self, entry: &JournalEntry, detail: &str) -> Result<()> {
+    /// Closes `entry` as abandoned, recorded with `detail` (by `recover`, and by the next
+    /// deploy when it finds the entry open).
+    pub(crate) async fn close_recovered(&self, entry: &JournalEntry, detail: &str) -> Result<()> {
         let closed =
             JournalEntry { step: JournalStep::Closed, outcome: Some(Outcome::Abandoned), ..entry.clone() };
         self.ledger.write_journal(&closed).await?;
