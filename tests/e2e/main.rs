@@ -14,6 +14,7 @@
     clippy::cast_sign_loss
 )]
 
+mod conformance;
 mod druid_effect;
 mod support;
 
@@ -512,4 +513,21 @@ async fn druid_verdict_catch_and_false_alarm_rates() {
     );
     assert!(damaging > 0 && harmless > 0, "the corpus has both kinds");
     assert_eq!((caught, alarms), (damaging, 0), "every damaging change stopped, no harmless one");
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+#[allow(clippy::print_stdout)] // the figure is this test's output
+async fn decoder_conformance_every_cell_matches_the_prediction() {
+    let druid = druid_effect::druid();
+    let agreement = conformance::run(&druid).await;
+    for failure in &agreement.failures {
+        println!("  {failure}");
+    }
+    println!("decoder conformance: {}/{} cells agree", agreement.agreeing, agreement.cells);
+    for difference in agreement.differences.iter().take(200) {
+        println!("  {difference}");
+    }
+    assert!(agreement.cells > 1000, "{} cells compared", agreement.cells);
+    assert!(agreement.differences.is_empty(), "{} cells differ", agreement.differences.len());
 }

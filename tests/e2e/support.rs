@@ -315,7 +315,7 @@ kafka.topic = "{datasource}"
 
 /// Terminates a supervisor and shuts its tasks down without waiting for them to publish
 /// (a terminated supervisor's tasks otherwise keep their slots while they hand off).
-async fn remove(druid: &DruidClient, id: &str) {
+pub async fn remove(druid: &DruidClient, id: &str) {
     druid.supervisors().terminate(id).await.unwrap();
     for state in [TaskState::Running, TaskState::Pending, TaskState::Waiting] {
         let filter =

@@ -26,12 +26,14 @@ pub mod compat;
 pub mod decoding;
 pub mod dimensions;
 pub mod path;
+pub mod predict;
 pub mod spec;
 pub mod validate;
 
 pub use compat::{DruidMapping, DruidRule};
 pub use dimensions::DimensionsConfig;
 pub use path::FieldPath;
+pub use predict::{Cell, Outcome, Predictor};
 pub use validate::{Problem, Severity, validate};
 
 /// Errors of this crate.

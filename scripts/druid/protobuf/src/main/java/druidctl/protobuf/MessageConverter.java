@@ -1,5 +1,6 @@
 package druidctl.protobuf;
 
+import com.google.common.collect.Maps;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors.EnumValueDescriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
@@ -7,7 +8,6 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import java.time.Instant;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -38,8 +38,10 @@ final class MessageConverter
 
   static Map<String, Object> toMap(Message message) throws InvalidProtocolBufferException
   {
-    final Map<String, Object> out = new HashMap<>();
-    for (Map.Entry<FieldDescriptor, Object> entry : message.getAllFields().entrySet()) {
+    // Sized like Druid's maps: the table size decides the order a map prints in.
+    final Map<FieldDescriptor, Object> fields = message.getAllFields();
+    final Map<String, Object> out = Maps.newHashMapWithExpectedSize(fields.size());
+    for (Map.Entry<FieldDescriptor, Object> entry : fields.entrySet()) {
       out.put(entry.getKey().getJsonName(), field(entry.getKey(), entry.getValue()));
     }
     return out;
@@ -75,7 +77,7 @@ final class MessageConverter
   {
     final FieldDescriptor key = field.getMessageType().findFieldByName("key");
     final FieldDescriptor value = field.getMessageType().findFieldByName("value");
-    final Map<String, Object> out = new HashMap<>();
+    final Map<String, Object> out = Maps.newHashMapWithExpectedSize(entries.size());
     for (Object element : entries) {
       final Message entry = (Message) element;
       final Object converted = single(key, entry.getField(key));

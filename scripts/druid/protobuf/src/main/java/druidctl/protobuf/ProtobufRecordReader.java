@@ -1,7 +1,5 @@
 package druidctl.protobuf;
 
-import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.Base64;
@@ -14,7 +12,6 @@ import org.apache.druid.data.input.InputRowSchema;
 import org.apache.druid.data.input.IntermediateRowParsingReader;
 import org.apache.druid.data.input.impl.MapInputRowParser;
 import org.apache.druid.java.util.common.parsers.CloseableIterator;
-import org.apache.druid.java.util.common.parsers.JSONFlattenerMaker;
 import org.apache.druid.java.util.common.parsers.JSONPathSpec;
 import org.apache.druid.java.util.common.parsers.ObjectFlattener;
 import org.apache.druid.java.util.common.parsers.ObjectFlatteners;
@@ -27,19 +24,17 @@ import org.apache.druid.java.util.common.parsers.ParseException;
  */
 class ProtobufRecordReader extends IntermediateRowParsingReader<byte[]>
 {
-  private static final ObjectMapper MAPPER = new ObjectMapper();
-
   private final InputRowSchema schema;
   private final InputEntity source;
   private final ProtobufBytesDecoder decoder;
-  private final ObjectFlattener<JsonNode> flattener;
+  private final ObjectFlattener<Map<String, Object>> flattener;
 
   ProtobufRecordReader(InputRowSchema schema, InputEntity source, ProtobufBytesDecoder decoder, JSONPathSpec flattenSpec)
   {
     this.schema = schema;
     this.source = source;
     this.decoder = decoder;
-    this.flattener = ObjectFlatteners.create(flattenSpec, new JSONFlattenerMaker(false, false));
+    this.flattener = ObjectFlatteners.create(flattenSpec, new PlainJavaFlattenerMaker());
   }
 
   @Override
@@ -91,7 +86,7 @@ class ProtobufRecordReader extends IntermediateRowParsingReader<byte[]>
   @Override
   protected List<InputRow> parseInputRows(byte[] row)
   {
-    final Map<String, Object> flat = flattener.flatten(tree(row));
+    final Map<String, Object> flat = flattener.flatten(convert(row));
     return List.of(MapInputRowParser.parse(schema, flat));
   }
 
@@ -99,11 +94,6 @@ class ProtobufRecordReader extends IntermediateRowParsingReader<byte[]>
   protected List<Map<String, Object>> toMap(byte[] row)
   {
     return List.of(convert(row));
-  }
-
-  private JsonNode tree(byte[] row)
-  {
-    return MAPPER.valueToTree(convert(row));
   }
 
   /**
