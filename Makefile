@@ -8,7 +8,7 @@ S3_ENDPOINT ?= http://127.0.0.1:4566
 
 .PHONY: help compile validate test-template list-schemas deploy-dev deploy-staging deploy-prod plan status logs \
 	rollback suspend resume test test-rust test-examples test-kafka bench bench-compat lint s3-up s3-down \
-	kafka-up kafka-down dev-up dev-down demo test-e2e
+	kafka-up kafka-down dev-up dev-down demo test-e2e conformance compat-vs-buf compat-vs-druid
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -70,6 +70,9 @@ test-kafka: ## The producer against the local Kafka: 1000 records, 5 % garbage, 
 
 compat-vs-druid: ## The Druid verdict vs what the local Druid stores, with catch and false alarm rates (needs make dev-up)
 	cargo test -p druidctl-tests --test e2e druid_verdict_catch_and_false_alarm_rates -- --ignored --nocapture
+
+conformance: ## The row predictor vs what the local Druid stores, cell by cell: prints N/N cells agree (needs make dev-up)
+	cargo test -p druidctl-tests --test e2e decoder_conformance -- --ignored --nocapture
 
 compat-vs-buf: ## druidctl check vs buf breaking (pinned, from npm) on a generated corpus, all four categories
 	scripts/compat-vs-buf.sh

@@ -476,6 +476,68 @@ async fn stats(druid: &DruidClient, id: &str) -> RowStats {
     sum
 }
 
+/// The failing record's field, by the record's name (`late-timestamp` and `long-duration`
+/// fail on their values, which a schema check cannot see).
+const FAILING_FIELDS: &[(&str, Option<&str>)] = &[
+    ("struct", Some("attributes")),
+    ("int32-keys", Some("by_int32")),
+    ("int64-keys", Some("by_int64")),
+    ("uint32-keys", Some("by_uint32")),
+    ("sint64-keys", Some("by_sint64")),
+    ("fixed32-keys", Some("by_fixed32")),
+    ("sfixed64-keys", Some("by_sfixed64")),
+    ("bool-keys", Some("by_bool")),
+    ("late-timestamp", None),
+    ("long-duration", None),
+];
+
+/// `validate` on the conformance schema must foresee what Druid did: an error for every field
+/// type that failed the task, a warning for the `Any` that made records unparseable, and a
+/// finding (error or warning) on every column whose values Druid could not store.
+fn check_validate(
+    schema: &Schema,
+    predicted: &[Outcome],
+    failing: &[(String, String, Outcome)],
+    agreement: &mut Agreement,
+) {
+    use druid_mapping::Severity;
+    let problems = druid_mapping::validate(&schema.message, &schema.dimensions);
+    let on_field = |field: &str, severity: Severity| {
+        let location = format!("(schema) {MESSAGE}.{field}");
+        problems.iter().any(|problem| problem.location == location && problem.severity == severity)
+    };
+    for (name, _, outcome) in failing {
+        let field = FAILING_FIELDS.iter().find(|(known, _)| known == name).and_then(|(_, field)| *field);
+        if let Some(field) = field {
+            agreement.check(
+                matches!(outcome, Outcome::TaskFailure { .. }) && on_field(field, Severity::Error),
+                || format!("validate: no error for `{field}`, whose records fail the task"),
+            );
+        }
+    }
+    agreement.check(on_field("extra", Severity::Warning), || {
+        "validate: no warning for the Any field `extra`, whose records are unparseable".into()
+    });
+    let mut columns_with_errors: Vec<&str> = predicted
+        .iter()
+        .filter_map(Outcome::row)
+        .flat_map(|row| row.errors.iter())
+        .filter_map(|error| error.strip_prefix("column `")?.split('`').next())
+        .collect();
+    columns_with_errors.sort_unstable();
+    columns_with_errors.dedup();
+    for column in columns_with_errors {
+        let index = schema.dimensions.dimensions.iter().position(|d| d.name == column).unwrap();
+        let flagged = problems.iter().any(|problem| {
+            problem.location.starts_with(&format!("dimensions[{index}]"))
+                && problem.severity >= Severity::Warning
+        });
+        agreement.check(flagged, || {
+            format!("validate: nothing on column `{column}`, which Druid stores null with an error")
+        });
+    }
+}
+
 /// Runs the suite against the local Druid.
 #[allow(clippy::too_many_lines)]
 pub async fn run(druid: &DruidClient) -> Agreement {
@@ -611,6 +673,8 @@ pub async fn run(druid: &DruidClient) -> Agreement {
             )
         });
     }
+
+    check_validate(&schema, &predicted, &failing_sources, &mut agreement);
 
     crate::support::remove(druid, &datasource).await;
     for (_, source, _) in &failing_sources {

@@ -34,26 +34,26 @@ impl Failure {
     }
 }
 
-/// Why Druid 33 cannot convert a record that sets `field`, if it cannot.
+/// Why Druid 33 cannot convert a record that sets `field`, if it cannot: the row predictor's
+/// converter is run on a record that sets it ([`crate::predict::convert::probe`]), so this and
+/// the prediction of real records cannot disagree.
 pub fn failure(field: &FieldDescriptor) -> Option<(Failure, &'static str)> {
-    if field.is_map() {
-        let Kind::Message(entry) = field.kind() else { return None };
-        return (!matches!(entry.map_entry_key_field().kind(), Kind::String)).then_some((
-            Failure::TaskFailure,
-            "Druid 33 casts map keys to strings: a map with int or bool keys throws",
-        ));
-    }
-    match field.kind() {
-        Kind::Message(message) if message.full_name() == "google.protobuf.Struct" && !field.is_list() => {
-            Some((
-                Failure::TaskFailure,
-                "Druid 33 cannot convert a singular google.protobuf.Struct (it throws a ClassCastException)",
-            ))
+    match crate::predict::convert::probe(field) {
+        Ok(_) => None,
+        Err(crate::predict::Failure::TaskFailure(_)) => {
+            Some((Failure::TaskFailure, task_failure_reason(field)))
         }
-        Kind::Message(message) if message.full_name() == "google.protobuf.Any" => {
+        Err(crate::predict::Failure::Unparseable(_)) => {
             Some((Failure::Unparseable, "Druid 33 cannot print a google.protobuf.Any without its type"))
         }
-        _ => None,
+    }
+}
+
+fn task_failure_reason(field: &FieldDescriptor) -> &'static str {
+    if field.is_map() {
+        "Druid casts map keys to strings: a map with int or bool keys throws a ClassCastException"
+    } else {
+        "Druid 33 and 34 cannot convert a singular google.protobuf.Struct (a ClassCastException; apache/druid#18405, fixed in 35.0.0, usable from 36.0.0)"
     }
 }
 

@@ -8,6 +8,9 @@ use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MapKey, ReflectMessag
 use super::java::{Java, JavaMap};
 use super::wire::Orders;
 
+/// What the JVM says when Druid 33 converts a singular `google.protobuf.Struct`.
+const STRUCT_FAILURE: &str = "java.lang.ClassCastException: class java.util.Collections$UnmodifiableRandomAccessList cannot be cast to class com.google.protobuf.Message (google.protobuf.Struct; apache/druid#18405)";
+
 /// Why a record does not become a row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
@@ -118,7 +121,7 @@ fn map(
                 _ => "java.lang.Long",
             };
             return Err(Failure::TaskFailure(format!(
-                "java.lang.ClassCastException: class {class} cannot be cast to class java.lang.String (map field {})",
+                "java.lang.ClassCastException: class {class} cannot be cast to class java.lang.String ({class} and java.lang.String are in module java.base of loader 'bootstrap') (map field {})",
                 field.full_name()
             )));
         };
@@ -154,9 +157,7 @@ fn single(field: &FieldDescriptor, value: &Value) -> Result<Java, Failure> {
         // A map or list where a single value is expected: a Struct's `fields` read as one
         // message.
         Value::List(_) | Value::Map(_) => {
-            return Err(Failure::TaskFailure(
-                "java.lang.ClassCastException: class java.util.Collections$UnmodifiableRandomAccessList cannot be cast to class com.google.protobuf.Message (google.protobuf.Struct)".into(),
-            ));
+            return Err(Failure::TaskFailure(STRUCT_FAILURE.into()));
         }
     })
 }
@@ -212,9 +213,7 @@ fn well_known(message: &DynamicMessage) -> Result<Option<Java>, Failure> {
             Java::Str(camel.join(","))
         }
         "google.protobuf.Struct" => {
-            return Err(Failure::TaskFailure(
-                "java.lang.ClassCastException: class java.util.Collections$UnmodifiableRandomAccessList cannot be cast to class com.google.protobuf.Message (google.protobuf.Struct)".into(),
-            ));
+            return Err(Failure::TaskFailure(STRUCT_FAILURE.into()));
         }
         "google.protobuf.Value" => {
             let mut set: Vec<(FieldDescriptor, &Value)> = message.fields().collect();
@@ -309,6 +308,46 @@ fn lower_camel(path: &str) -> String {
         }
     }
     out
+}
+
+/// What the converter makes of `field` in a record that sets it to a typical value (one
+/// element, one map entry with the default key, an empty message): the Java value, or why the
+/// record fails. `validate` reads what Druid receives for a field from here, so the schema-level
+/// checks and the row predictor cannot disagree.
+pub fn probe(field: &FieldDescriptor) -> Result<Java, Failure> {
+    let mut record = DynamicMessage::new(field.parent_message().clone());
+    record.set_field(field, sample(field));
+    let converted = message(&record, None)?;
+    Ok(converted.get(field.json_name()).cloned().unwrap_or(Java::Null))
+}
+
+fn sample(field: &FieldDescriptor) -> Value {
+    if field.is_map() {
+        let Kind::Message(entry) = field.kind() else { return Value::default_value_for_field(field) };
+        let key = MapKey::default_value(&entry.map_entry_key_field().kind());
+        let value = sample_single(&entry.map_entry_value_field().kind());
+        return Value::Map([(key, value)].into_iter().collect());
+    }
+    let one = sample_single(&field.kind());
+    if field.is_list() { Value::List(vec![one]) } else { one }
+}
+
+fn sample_single(kind: &Kind) -> Value {
+    match kind {
+        Kind::Double => Value::F64(1.5),
+        Kind::Float => Value::F32(1.5),
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(1),
+        Kind::Int64 | Kind::Sint64 | Kind::Sfixed64 => Value::I64(1),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(1),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(1),
+        Kind::Bool => Value::Bool(true),
+        Kind::String => Value::String("x".into()),
+        Kind::Bytes => Value::Bytes(vec![1].into()),
+        Kind::Enum(enumeration) => {
+            Value::EnumNumber(enumeration.values().map(|value| value.number()).find(|n| *n != 0).unwrap_or(0))
+        }
+        Kind::Message(message) => Value::Message(DynamicMessage::new(message.clone())),
+    }
 }
 
 #[cfg(test)]

@@ -80,13 +80,9 @@ final class MessageConverter
     final Map<String, Object> out = Maps.newHashMapWithExpectedSize(entries.size());
     for (Object element : entries) {
       final Message entry = (Message) element;
+      // Druid casts the converted key to String: an int, long or bool key throws the JVM's
+      // own ClassCastException, which fails the task.
       final Object converted = single(key, entry.getField(key));
-      if (!(converted instanceof String)) {
-        // Druid casts the key to String: an int, long or bool key fails the task.
-        throw new ClassCastException(
-            "map key of " + field.getFullName() + " is a " + converted.getClass().getName() + ", not a String"
-        );
-      }
       out.put((String) converted, single(value, entry.getField(value)));
     }
     return out;
@@ -139,9 +135,12 @@ final class MessageConverter
         return duration(message);
       case "google.protobuf.FieldMask":
         return fieldMask(message);
-      case "google.protobuf.Struct":
-        // Druid reads the map field `fields` as one value: a list where a message is expected.
-        throw new ClassCastException("java.util.List cannot be cast to com.google.protobuf.Message (google.protobuf.Struct)");
+      case "google.protobuf.Struct": {
+        // Druid converts the map field `fields` as one value: the JVM refuses to cast its list
+        // of entries to a message (a ClassCastException: the task fails).
+        final FieldDescriptor fields = message.getDescriptorForType().findFieldByName("fields");
+        return single(fields, message.getField(fields));
+      }
       case "google.protobuf.Value": {
         final Map<FieldDescriptor, Object> set = message.getAllFields();
         if (set.isEmpty()) {
