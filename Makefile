@@ -82,6 +82,7 @@ bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench deploy
 	cargo bench -p druid-client --bench status_many
 	cargo bench -p proto-schema --bench compat
+	cargo bench -p druid-mapping --bench predict
 
 bench-compat: ## druidctl check vs buf breaking on a large schema (buf from npm when installed)
 	scripts/bench-compat.sh

@@ -44,6 +44,8 @@ async fn run(config: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let mut dev = project.environment("dev", &overrides)?;
     // The fake's counters never move: nothing to watch before the verdict.
     dev.thresholds.observe_secs = 0;
+    // No Kafka behind the fake: `druidctl preflight` and its tests cover reading the topic.
+    dev.preflight.enabled = false;
     let RegistryLocation::File(registry_dir) = &dev.registry else { unreachable!("a file registry") };
     let registry = Registry::new(Arc::new(LocalStore::new(registry_dir)));
     let session = Session::new(dev, Arc::new(FakeDruid::new()), registry)

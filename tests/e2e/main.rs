@@ -21,7 +21,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use deploy_core::Error;
-use deploy_core::deploy::DeployOutcome;
+use deploy_core::deploy::{DeployOptions, DeployOutcome};
 use deploy_core::drift::fingerprint;
 use deploy_core::monitor::AlertKind;
 use deploy_core::verify::Verdict;
@@ -216,9 +216,20 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
         r#"{ "name": "country" },"#,
         r#"{ "name": "country" }, { "name": "acquirerRef", "from": "acquirerId" },"#,
     );
+    // Preflight reads the topic first and refuses: 5 % of its last records are unparseable.
+    let err = case.try_deploy("v2").await.unwrap_err();
+    let Error::PreflightFailed { findings } = &err else { panic!("{err:?}") };
+    assert!(findings[0].starts_with("5.00 % of records would be unparseable"), "{findings:?}");
+    assert_eq!(case.channel().await.as_deref(), Some("v1"), "nothing moved");
     let v1_spec = case.rendered("v1").await;
     let v1_tasks = case.active_tasks().await;
-    let (outcome, ()) = tokio::join!(case.deploy("v2"), async {
+    // Skipped with a recorded reason, verification catches the same and rolls back.
+    let options = DeployOptions {
+        version: Some("v2".into()),
+        skip_preflight: Some("INC-7: test the automatic rollback".into()),
+        ..DeployOptions::default()
+    };
+    let (outcome, ()) = tokio::join!(async { case.try_deploy_with(&options).await.unwrap() }, async {
         case.wait_new_task(&v1_tasks).await;
         case.produce_mixed(1000, 0.05, 32).await;
     });
@@ -530,4 +541,96 @@ async fn decoder_conformance_every_cell_matches_the_prediction() {
     }
     assert!(agreement.cells > 1000, "{} cells compared", agreement.cells);
     assert!(agreement.differences.is_empty(), "{} cells differ", agreement.differences.len());
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+#[allow(clippy::print_stdout)] // the figures are this test's output
+async fn preflight_predicts_druids_parse_errors_and_nulls() {
+    use deploy_core::kafka::Start;
+    use deploy_core::preflight::Options;
+    let case = Case::new("preflight").await;
+    case.produce_framed(2000, 0.05, 0.02, 41).await;
+    let end = case.topic_end().await;
+    let checked = case.project().check().unwrap();
+    let options = Options { sample: Some(5000), start: Start::Earliest, druid_sampler: true };
+    let preflight = case.workflow().preflight(&checked, options).await.unwrap();
+    let report = &preflight.report;
+    assert_eq!(report.records_sampled, 2000);
+    assert_eq!(report.reasons.get("confluent-framing"), Some(&40), "{:?}", report.reasons);
+    assert!(!preflight.passed(), "7 % unparseable is over the 1 % threshold");
+    assert_eq!(case.topic_end().await, end, "preflight wrote nothing to the topic");
+    let sampler =
+        preflight.druid_sampler.as_ref().unwrap_or_else(|| panic!("no sampler: {:?}", preflight.notes));
+    println!(
+        "preflight: {:.2} % unparseable predicted; Druid's sampler: {}/{} records agree",
+        report.unparseable_ratio * 100.0,
+        sampler.agreeing,
+        sampler.records
+    );
+    assert_eq!(sampler.agreeing, sampler.records, "{:?}", sampler.disagreements);
+
+    // Druid ingests the same records with the same spec: its figures match the prediction.
+    let spec = checked.render(&case.workflow().environment, None).unwrap();
+    case.druid.supervisors().submit(&spec, false).await.unwrap();
+    let stats = case.wait_stats_total(2000).await;
+    let measured = stats.unparseable / 2000.0;
+    println!("Druid: {:.2} % unparseable ({} of 2000)", measured * 100.0, stats.unparseable);
+    assert!(
+        (report.unparseable_ratio - measured).abs() <= 0.005,
+        "{} vs {measured}",
+        report.unparseable_ratio
+    );
+    let rows = case.wait_count("TRUE", stats.processed as u64).await;
+    for dimension in &report.dimensions {
+        let query = format!(
+            "SELECT COUNT(*) FILTER (WHERE \"{}\" IS NULL) AS nulls FROM \"{}\"",
+            dimension.name, case.datasource
+        );
+        let nulls = case.sql(&query).await[0]["nulls"].as_f64().unwrap();
+        let measured = nulls / rows as f64;
+        println!(
+            "  {:<24} null {:>6.2} % predicted, {:>6.2} % in Druid",
+            dimension.name,
+            dimension.null_ratio * 100.0,
+            measured * 100.0
+        );
+        assert!(
+            (dimension.null_ratio - measured).abs() <= 0.005,
+            "{}: {} predicted, {measured} in Druid",
+            dimension.name,
+            dimension.null_ratio
+        );
+    }
+    case.finish().await;
+}
+
+#[tokio::test]
+#[ignore = "needs the local stack: make dev-up && make test-e2e"]
+async fn preflight_fails_a_candidate_that_renames_a_mapped_field() {
+    use deploy_core::preflight::Options;
+    let case = Case::new("preflight_rename").await;
+    case.produce_valid(300, 43).await;
+    case.deploy("v1").await;
+    // `country` moves to a new number: the mapping still validates, but every record on the
+    // topic carries the old number, so the candidate leaves the column null.
+    case.edit(
+        "schemas/proto/settlement_transaction.proto",
+        "string country = 14;",
+        "string country = 99;\n  string country_legacy = 14;",
+    );
+    let checked = case.project().check().unwrap();
+    let preflight = case
+        .workflow()
+        .preflight(&checked, Options { druid_sampler: false, ..Options::default() })
+        .await
+        .unwrap();
+    assert!(!preflight.passed());
+    assert_eq!(preflight.live_version.as_deref(), Some("v1"));
+    assert!(
+        preflight.report.findings.iter().any(|finding| finding.contains("`country`")),
+        "{:?}",
+        preflight.report.findings
+    );
+    case.finish().await;
 }

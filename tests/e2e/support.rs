@@ -137,9 +137,28 @@ kafka.topic = "{datasource}"
 
     /// Deploys the working copy as `version`.
     pub async fn try_deploy(&self, version: &str) -> Result<DeployOutcome, Error> {
-        let checked = self.project().check()?;
         let options = DeployOptions { version: Some(version.to_owned()), ..DeployOptions::default() };
-        self.workflow().deploy(&checked, &self.root, &options).await
+        self.try_deploy_with(&options).await
+    }
+
+    /// Deploys the working copy with `options`.
+    pub async fn try_deploy_with(&self, options: &DeployOptions) -> Result<DeployOutcome, Error> {
+        let checked = self.project().check()?;
+        self.workflow().deploy(&checked, &self.root, options).await
+    }
+
+    /// The topic's end offset (records written so far).
+    pub async fn topic_end(&self) -> i64 {
+        self.topic.end().await.unwrap()
+    }
+
+    /// Writes `count` records of which a share `garbage` cannot be decoded and a share
+    /// `confluent` carries Confluent's framing.
+    pub async fn produce_framed(&self, count: u64, garbage: f64, confluent: f64, seed: u64) {
+        let mut generator = self.generator(seed);
+        let records: Vec<Vec<u8>> =
+            (0..count).map(|index| generator.record(Generator::shape(index, garbage, confluent))).collect();
+        self.topic.write(records).await.unwrap();
     }
 
     /// Deploys and expects it to get through (deployed or rolled back, not an error).

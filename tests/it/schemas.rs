@@ -73,7 +73,7 @@ fn the_project_file_schema_lists_exactly_the_accepted_keys() {
     assert_eq!(properties(&schema), expected_keys(&top));
     let environment = &schema["$defs"]["environment"];
     assert_eq!(properties(environment), expected_keys(&config_error("")));
-    for table in ["druid", "kafka", "ingestion", "descriptor", "window", "thresholds"] {
+    for table in ["druid", "kafka", "ingestion", "descriptor", "window", "thresholds", "preflight"] {
         let error = config_error(table);
         assert_eq!(properties(&environment["properties"][table]), expected_keys(&error), "[{table}]");
     }

@@ -123,6 +123,15 @@ enum Command {
   druidctl plan --env dev --exit-code -o json"
     )]
     Plan(commands::plan::Args),
+    /// Read a sample of the environment's topic and predict what Druid would store with the
+    /// working schema, next to the live schema and Druid's own sampler; exits 1 on a failing
+    /// verdict, 3 when Kafka cannot be read.
+    #[command(
+        override_usage = "druidctl preflight --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl preflight --env dev
+  druidctl preflight --env prod --sample 200 --from 2026-11-30T08:00:00Z -o json"
+    )]
+    Preflight(commands::preflight::Args),
     /// Publish, submit, wait, verify and move the channel; roll back automatically on failure.
     #[command(
         override_usage = "druidctl deploy --env <ENV> [OPTIONS]",
@@ -267,6 +276,7 @@ fn main() -> ExitCode {
         Command::Check(args) => commands::check::run(&context, &args, &out),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
         Command::Plan(args) => commands::plan::run(&context, &args, &out),
+        Command::Preflight(args) => commands::preflight::run(&context, &args, &out),
         Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
         Command::Verify => commands::verify::run(&context, &out),
         Command::Rollback(args) => commands::rollback::run(&context, &args, &out),

@@ -30,7 +30,9 @@ impl Clock for Instant {
 fn bench(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let project = Project::open(&root.join("druidctl.toml")).unwrap();
-    let dev = project.environment("dev", &Overrides::default()).unwrap();
+    let mut dev = project.environment("dev", &Overrides::default()).unwrap();
+    // The deploy workflow against the fake, without reading a topic (no Kafka here).
+    dev.preflight.enabled = false;
     let registry = Registry::new(Arc::new(MemoryStore::new()));
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let session = Session::new(dev, Arc::new(FakeDruid::new()), registry)

@@ -25,6 +25,8 @@ pub struct DeployOptions {
     pub allow_breaking: Option<String>,
     /// Deploy outside the window, with this reason (recorded).
     pub ignore_window: Option<String>,
+    /// Skip preflight, with this reason (recorded).
+    pub skip_preflight: Option<String>,
 }
 
 /// How a deploy ended.
@@ -78,6 +80,9 @@ impl Session {
         }
         if let Some(reason) = &options.allow_breaking {
             overrides.insert("breaking".to_owned(), reason.clone());
+        }
+        if let Some(reason) = &options.skip_preflight {
+            overrides.insert("preflight".to_owned(), reason.clone());
         }
         let guard = self.lock().await?;
         let token = guard.token.clone();
@@ -138,6 +143,37 @@ impl Session {
         }
     }
 
+    /// Runs preflight (prediction only: the topic, not Druid's sampler) unless the environment
+    /// turns it off or the deploy skips it with a recorded reason.
+    async fn preflight_gate(&self, checked: &Checked, options: &DeployOptions) -> Result<()> {
+        if let Some(reason) = &options.skip_preflight {
+            self.warn(format!("preflight skipped, reason recorded: {reason}"));
+            return Ok(());
+        }
+        if !self.environment.preflight.enabled {
+            return Ok(());
+        }
+        let options =
+            crate::preflight::Options { druid_sampler: false, ..crate::preflight::Options::default() };
+        let preflight = self.preflight(checked, options).await?;
+        let report = &preflight.report;
+        for note in &preflight.notes {
+            self.warn(format!("preflight: {note}"));
+        }
+        if !preflight.passed() {
+            return Err(Error::PreflightFailed { findings: report.findings.clone() });
+        }
+        self.step(
+            Step::Preflight,
+            format!(
+                "passed: {} records, {:.2} % unparseable predicted",
+                report.records_sampled,
+                report.unparseable_ratio * 100.0
+            ),
+        );
+        Ok(())
+    }
+
     async fn deploy_locked(
         &self,
         checked: &Checked,
@@ -174,6 +210,9 @@ impl Session {
                 format!("{version} already in the registry")
             },
         );
+        // After the publish gates (as `plan` orders its refusals), before Druid is touched: a
+        // failing preflight leaves the version in the registry and nothing else.
+        self.preflight_gate(checked, options).await?;
         let previous = base.as_ref().map(|state| state.pointer.version.clone());
         let spec = self.render_version(&version).await?;
         let live = self

@@ -109,6 +109,15 @@ pub enum Error {
         /// Both verdicts (the policy breaks; Druid's data is intact).
         verdict: druid_mapping::compat::Verdict,
     },
+    /// The topic could not be read for preflight.
+    #[error(transparent)]
+    Kafka(#[from] crate::kafka::KafkaError),
+    /// Preflight predicts that Druid would not ingest the topic's records well.
+    #[error("preflight failed: {}", findings.join("; "))]
+    PreflightFailed {
+        /// Why, one line each.
+        findings: Vec<String>,
+    },
     /// The cluster's Druid release cannot run what druidctl deploys.
     #[error("Druid {version} is not supported for protobuf ingestion: {reason}")]
     UnsupportedDruid {
@@ -222,9 +231,11 @@ impl Error {
             | Self::DruidDamage { .. }
             | Self::UnsupportedDruid { .. }
             | Self::WindowClosed { .. }
+            | Self::PreflightFailed { .. }
             | Self::PromotionNeedsReason { .. } => Category::CheckFailed,
             Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
             Self::Druid { .. }
+            | Self::Kafka(crate::kafka::KafkaError::Unreachable { .. })
             | Self::SubmitRejected { .. }
             | Self::LockHeld { .. }
             | Self::LockLost { .. }

@@ -14,6 +14,7 @@ use crate::verify::CheckResult;
 pub enum Step {
     Locked,
     Compiled,
+    Preflight,
     Published,
     Rendered,
     Submitted,
@@ -33,6 +34,7 @@ impl Step {
         match self {
             Self::Locked => "locked",
             Self::Compiled => "compiled",
+            Self::Preflight => "preflight",
             Self::Published => "published",
             Self::Rendered => "rendered",
             Self::Submitted => "submitted",

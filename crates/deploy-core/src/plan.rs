@@ -32,6 +32,11 @@ pub struct Plan {
     pub refused: Option<Refusal>,
     /// Live versus recorded state.
     pub drift: Drift,
+    /// Preflight on the topic (prediction only), when the environment runs it and the
+    /// mapping is valid.
+    pub preflight: Option<crate::preflight::Preflight>,
+    /// Why preflight could not run (Kafka unreachable), when it could not.
+    pub preflight_error: Option<String>,
     /// What `deploy` would do, in a sentence.
     pub action: String,
 }
@@ -62,6 +67,9 @@ pub enum RefusalKind {
     DruidRelease,
     /// Outside the deployment window.
     WindowClosed,
+    /// Preflight predicts bad ingestion of the topic, or could not read it (overridable with
+    /// a recorded reason).
+    Preflight,
 }
 
 /// One difference between the live spec and the rendered one.
@@ -237,7 +245,29 @@ impl Session {
         };
         let drift = self.drift().await?;
         let version = self.druid.version().await.map_err(self.druid_failed("reading Druid's version"))?;
-        let refused = self.refusal(checked, project_dir, compatibility.as_ref(), &version);
+        let (preflight, preflight_error) = if checked.error_count() == 0 && self.environment.preflight.enabled
+        {
+            let options =
+                crate::preflight::Options { druid_sampler: false, ..crate::preflight::Options::default() };
+            match self.preflight(checked, options).await {
+                Ok(preflight) => (Some(preflight), None),
+                Err(err) => (None, Some(format!("could not run: {err}"))),
+            }
+        } else {
+            (None, None)
+        };
+        let mut refused = self.refusal(checked, project_dir, compatibility.as_ref(), &version);
+        if refused.is_none() {
+            if let Some(preflight) = preflight.as_ref().filter(|preflight| !preflight.passed()) {
+                refused = Some(Refusal {
+                    kind: RefusalKind::Preflight,
+                    reason: format!("preflight failed: {}", preflight.report.findings.join("; ")),
+                });
+            } else if let Some(error) = &preflight_error {
+                refused =
+                    Some(Refusal { kind: RefusalKind::Preflight, reason: format!("preflight {error}") });
+            }
+        }
         let action = match &refused {
             Some(refusal) => format!("refuse: {}", refusal.reason),
             None if diff.is_empty() => "nothing: the live spec is already this one".to_owned(),
@@ -257,6 +287,8 @@ impl Session {
             diff,
             refused,
             drift,
+            preflight,
+            preflight_error,
             action,
         })
     }

@@ -53,6 +53,8 @@ pub trait DruidApi: Send + Sync {
     async fn sql(&self, query: &SqlQuery) -> Result<Vec<Map<String, Value>>>;
     /// The Overlord's Druid version.
     async fn version(&self) -> Result<String>;
+    /// `POST /druid/indexer/v1/sampler`: what the cluster's input format makes of records.
+    async fn sample(&self, request: &Value) -> Result<crate::sampler::SamplerResponse>;
 }
 
 #[async_trait]
@@ -127,6 +129,10 @@ impl DruidApi for DruidClient {
 
     async fn version(&self) -> Result<String> {
         Ok(self.server_status(Service::Overlord).await?.version)
+    }
+
+    async fn sample(&self, request: &Value) -> Result<crate::sampler::SamplerResponse> {
+        self.sampler().sample(request).await
     }
 }
 

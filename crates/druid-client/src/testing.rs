@@ -56,6 +56,7 @@ pub enum Call {
     TaskLog,
     Sql,
     Version,
+    Sample,
 }
 
 /// What the tasks of one submitted spec read: totals since they started and the rows per
@@ -114,6 +115,7 @@ struct State {
     completed_tasks: Vec<Task>,
     log: String,
     parse_errors: Vec<ParseError>,
+    sampler: crate::sampler::SamplerResponse,
     failures: VecDeque<Injected>,
     calls: BTreeMap<Call, usize>,
 }
@@ -195,6 +197,7 @@ impl FakeDruid {
                 completed_tasks: Vec::new(),
                 log: "INFO [task-runner] Seeking partition[0] to[990].\n".into(),
                 parse_errors: Vec::new(),
+                sampler: crate::sampler::SamplerResponse::default(),
                 failures: VecDeque::new(),
                 calls: BTreeMap::new(),
             }),
@@ -265,6 +268,12 @@ impl FakeDruid {
     /// The saved parse errors `/parseErrors` lists.
     pub fn set_parse_errors(&self, errors: Vec<ParseError>) -> &Self {
         self.state().parse_errors = errors;
+        self
+    }
+
+    /// What the sampler answers (nothing read, by default).
+    pub fn set_sampler(&self, response: crate::sampler::SamplerResponse) -> &Self {
+        self.state().sampler = response;
         self
     }
 
@@ -560,6 +569,10 @@ impl DruidApi for FakeDruid {
 
     async fn version(&self) -> Result<String> {
         Ok(self.enter(Call::Version, "GET", "/status")?.version.clone())
+    }
+
+    async fn sample(&self, _request: &Value) -> Result<crate::sampler::SamplerResponse> {
+        Ok(self.enter(Call::Sample, "POST", "/druid/indexer/v1/sampler")?.sampler.clone())
     }
 }
 

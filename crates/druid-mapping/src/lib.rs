@@ -27,6 +27,7 @@ pub mod decoding;
 pub mod dimensions;
 pub mod path;
 pub mod predict;
+pub mod preflight;
 pub mod spec;
 pub mod validate;
 

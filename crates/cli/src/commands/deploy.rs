@@ -13,9 +13,10 @@ use super::{Context, block_on, block_on_interruptible, confirm};
 use crate::output::{CliError, Output, Status, print_checks};
 use crate::reporter::Progress;
 
-/// Flags of `deploy`.
+/// Flags of `deploy`. Each override is its own flag, as the user types them.
 #[derive(Debug, clap::Args)]
-#[command(group(clap::ArgGroup::new("override").args(["allow_breaking", "ignore_window"]).multiple(true)))]
+#[allow(clippy::struct_excessive_bools)]
+#[command(group(clap::ArgGroup::new("override").args(["allow_breaking", "ignore_window", "skip_preflight"]).multiple(true)))]
 pub struct DeployArgs {
     /// Version name [default: the short git commit].
     #[arg(long = "schema-version", value_name = "VERSION", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
@@ -26,6 +27,9 @@ pub struct DeployArgs {
     /// Deploy outside the deployment window (needs --reason; recorded).
     #[arg(long, requires = "reason")]
     ignore_window: bool,
+    /// Do not run preflight on the topic before the submit (needs --reason; recorded).
+    #[arg(long, requires = "reason")]
+    skip_preflight: bool,
     /// Why an override is acceptable.
     #[arg(long, value_name = "TEXT", requires = "override")]
     reason: Option<String>,
@@ -45,6 +49,7 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
         version: args.schema_version.clone(),
         allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
         ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
+        skip_preflight: args.skip_preflight.then(|| args.reason.clone()).flatten(),
     };
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
     let session = session.with_reporter(progress.clone());
@@ -57,6 +62,11 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(err) => {
+            if let deploy_core::Error::PreflightFailed { findings } = &err {
+                for finding in findings {
+                    out.error_line(finding);
+                }
+            }
             if let deploy_core::Error::Breaking { verdict, .. }
             | deploy_core::Error::DruidDamage { verdict, .. } = &err
             {
@@ -132,6 +142,7 @@ fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployAr
     let refused = plan.refused.as_ref().is_some_and(|refusal| match refusal.kind {
         RefusalKind::Breaking => !args.allow_breaking,
         RefusalKind::WindowClosed => !args.ignore_window,
+        RefusalKind::Preflight => !args.skip_preflight,
         RefusalKind::InvalidMapping
         | RefusalKind::DirtyTree
         | RefusalKind::DruidDamage

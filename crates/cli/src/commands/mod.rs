@@ -20,6 +20,7 @@ pub mod logs;
 pub mod monitor;
 pub mod parse_errors;
 pub mod plan;
+pub mod preflight;
 pub mod recover;
 pub mod render;
 pub mod rollback;

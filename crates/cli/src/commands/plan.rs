@@ -82,6 +82,25 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     if let Some(hint) = &plan.drift.hint {
         out.line(format_args!("drift: {hint}"))?;
     }
+    if let Some(preflight) = &plan.preflight {
+        let report = &preflight.report;
+        out.line(format_args!(
+            "preflight: {} on {} records of `{}`: {:.2} % unparseable predicted (live schema: {})",
+            if preflight.passed() { "pass" } else { "FAIL" },
+            report.records_sampled,
+            session.environment.kafka.topic,
+            report.unparseable_ratio * 100.0,
+            report
+                .live_unparseable_ratio
+                .map_or_else(|| "-".to_owned(), |ratio| format!("{:.2} %", ratio * 100.0))
+        ))?;
+        for finding in &report.findings {
+            out.line(format_args!("preflight: {finding}"))?;
+        }
+    }
+    if let Some(error) = &plan.preflight_error {
+        out.line(format_args!("preflight: {error}"))?;
+    }
     out.line(format_args!("deploy would: {}", plan.action))?;
     if let Some(refusal) = &plan.refused {
         let hint = match refusal.kind {
@@ -98,6 +117,9 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             }
             RefusalKind::WindowClosed => {
                 "`druidctl deploy --ignore-window --reason TEXT` overrides it, recorded"
+            }
+            RefusalKind::Preflight => {
+                "`druidctl preflight` shows every column; `druidctl deploy --skip-preflight --reason TEXT` overrides it, recorded"
             }
         };
         out.error_line(format_args!("hint: {hint}"));

@@ -40,6 +40,12 @@ pub fn sample_copy() -> tempfile::TempDir {
         "[defaults.thresholds]\n",
         "[defaults.thresholds]\nobserve_secs = 0\n",
     );
+    // No Kafka behind the mock Druid: preflight reads a real topic in the e2e suite.
+    edit(
+        &dir.path().join("druidctl.toml"),
+        "[defaults.thresholds]\n",
+        "[defaults.preflight]\nenabled = false\n\n[defaults.thresholds]\n",
+    );
     dir
 }
 

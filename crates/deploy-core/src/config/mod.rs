@@ -309,6 +309,8 @@ pub struct Environment {
     pub window: DeployWindow,
     /// Post-deploy and monitoring thresholds.
     pub thresholds: Thresholds,
+    /// What `preflight` reads and the limits of its verdict.
+    pub preflight: PreflightSettings,
     /// Whether deploys and rollbacks ask for confirmation (`confirm = true`; the
     /// sample sets it for prod). Off by default: a new environment asks nothing.
     pub confirm: bool,
@@ -383,6 +385,8 @@ struct RawEnvironment {
     #[serde(default)]
     thresholds: Thresholds,
     #[serde(default)]
+    preflight: PreflightSettings,
+    #[serde(default)]
     confirm: bool,
     #[serde(default)]
     allow_dirty: bool,
@@ -455,6 +459,7 @@ impl RawEnvironment {
             }
         }
         self.thresholds.check().map_err(|message| invalid("thresholds", message))?;
+        self.preflight.check().map_err(|message| invalid("preflight", message))?;
         for (key, value) in [
             ("druid.connect_timeout_secs", self.druid.connect_timeout_secs),
             ("druid.request_timeout_secs", self.druid.request_timeout_secs),
@@ -486,6 +491,7 @@ impl RawEnvironment {
             descriptor: self.descriptor,
             window,
             thresholds: self.thresholds,
+            preflight: self.preflight,
             confirm: self.confirm,
             allow_dirty: self.allow_dirty,
             compatibility,
@@ -835,6 +841,90 @@ impl Thresholds {
         }
         Ok(())
     }
+}
+
+/// `[preflight]`: how much of the topic preflight reads and when its verdict fails. Defaults:
+/// the last 1000 records of each partition, at most 64 MiB per partition and 30 s; the
+/// runbook's 1 % of unparseable records; a column whose null share rises by more than 50
+/// points from the live schema fails. `deploy` runs it before the submit unless `enabled =
+/// false` (or `--skip-preflight --reason`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreflightSettings {
+    /// Whether `deploy` runs preflight before the submit (true).
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Records read per partition (1000).
+    #[serde(default = "default_preflight_sample")]
+    pub sample: usize,
+    /// Bytes read per partition, at most (64 MiB).
+    #[serde(default = "default_preflight_bytes")]
+    pub max_bytes: u64,
+    /// Seconds for reading the sample (30).
+    #[serde(default = "default_preflight_timeout")]
+    pub timeout_secs: u64,
+    /// Largest predicted unparseable ratio accepted (0.01).
+    #[serde(default = "default_unparseable")]
+    pub max_unparseable_ratio: f64,
+    /// Largest rise of a dimension's null ratio accepted (0.5).
+    #[serde(default = "default_null_increase")]
+    pub max_null_increase: f64,
+}
+
+impl Default for PreflightSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            sample: default_preflight_sample(),
+            max_bytes: default_preflight_bytes(),
+            timeout_secs: default_preflight_timeout(),
+            max_unparseable_ratio: default_unparseable(),
+            max_null_increase: default_null_increase(),
+        }
+    }
+}
+
+impl PreflightSettings {
+    fn check(&self) -> Result<(), String> {
+        for (name, ratio) in [
+            ("max_unparseable_ratio", self.max_unparseable_ratio),
+            ("max_null_increase", self.max_null_increase),
+        ] {
+            if !(0.0..=1.0).contains(&ratio) {
+                return Err(format!("{name} = {ratio} is not a ratio between 0 and 1 (1 % is 0.01)"));
+            }
+        }
+        for (name, value, low, high) in [
+            ("sample", self.sample as u64, 1, 1_000_000),
+            ("timeout_secs", self.timeout_secs, 1, 3600),
+            ("max_bytes", self.max_bytes, 1024, 1 << 34),
+        ] {
+            if !(low..=high).contains(&value) {
+                return Err(format!("{name} = {value} is out of range ({low} to {high})"));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_preflight_sample() -> usize {
+    1000
+}
+
+fn default_preflight_bytes() -> u64 {
+    64 << 20
+}
+
+fn default_preflight_timeout() -> u64 {
+    30
+}
+
+fn default_null_increase() -> f64 {
+    0.5
 }
 
 fn default_unparseable() -> f64 {

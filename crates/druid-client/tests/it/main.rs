@@ -3,6 +3,7 @@
 //! test did not expect fails loudly.
 
 mod retry;
+mod sampler;
 mod secrets;
 mod sql;
 mod status;

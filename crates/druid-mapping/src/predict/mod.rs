@@ -185,6 +185,11 @@ impl Predictor {
         }
     }
 
+    /// The columns predicted, in order: name and declared type.
+    pub fn columns(&self) -> impl Iterator<Item = (&str, ColumnType)> {
+        self.columns.iter().map(|column| (column.name.as_str(), column.kind))
+    }
+
     /// The message type predicted.
     pub fn message(&self) -> &MessageDescriptor {
         &self.message
