@@ -229,16 +229,40 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
         skip_preflight: Some("INC-7: test the automatic rollback".into()),
         ..DeployOptions::default()
     };
-    let (outcome, ()) = tokio::join!(async { case.try_deploy_with(&options).await.unwrap() }, async {
-        case.wait_new_task(&v1_tasks).await;
-        case.produce_mixed(1000, 0.05, 32).await;
-    });
+    // The team hears about it: a webhook receives the rollback.
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    let environment = case.workflow().environment;
+    let notifier = std::sync::Arc::new(deploy_core::notify::Notifier::new(
+        &environment,
+        &|_| None,
+        Some(format!("{}/hook", receiver.uri()).into()),
+    ));
+    let (outcome, ()) =
+        tokio::join!(async { case.try_deploy_notified(&options, notifier).await.unwrap() }, async {
+            case.wait_new_task(&v1_tasks).await;
+            case.produce_mixed(1000, 0.05, 32).await;
+        });
     let DeployOutcome::RolledBack { failed, verification, restored, .. } = &outcome else {
         panic!("{outcome:#?}")
     };
     assert_eq!((failed.as_str(), restored.as_deref()), ("v2", Some("v1")));
     let check = verification.checks.iter().find(|check| check.name == "unparseable_ratio").unwrap();
     assert_eq!(check.verdict, Verdict::Fail, "{check:?}");
+    let events: Vec<Value> = receiver
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().filter_map(|event| event["event"].as_str()).collect();
+    assert!(kinds.contains(&"deploy-rolled-back") && kinds.contains(&"override-used"), "{kinds:?}");
+    let rolled_back = events.iter().find(|event| event["event"] == "deploy-rolled-back").unwrap();
+    assert!(rolled_back["detail"].as_str().unwrap().contains("unparseable_ratio"), "{rolled_back}");
     assert_eq!(case.channel().await.as_deref(), Some("v1"));
     let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
     assert_eq!(fingerprint(&live), fingerprint(&v1_spec), "v1's spec is live again");

@@ -143,8 +143,21 @@ kafka.topic = "{datasource}"
 
     /// Deploys the working copy with `options`.
     pub async fn try_deploy_with(&self, options: &DeployOptions) -> Result<DeployOutcome, Error> {
+        self.try_deploy_notified(options, Arc::default()).await
+    }
+
+    /// Deploys the working copy with `options`, sending events to `notifier`, and waits for
+    /// their delivery.
+    pub async fn try_deploy_notified(
+        &self,
+        options: &DeployOptions,
+        notifier: Arc<deploy_core::notify::Notifier>,
+    ) -> Result<DeployOutcome, Error> {
         let checked = self.project().check()?;
-        self.workflow().deploy(&checked, &self.root, options).await
+        let session = self.workflow().with_notifier(notifier);
+        let result = session.deploy(&checked, &self.root, options).await;
+        session.flush_notifications().await;
+        result
     }
 
     /// The topic's end offset (records written so far).

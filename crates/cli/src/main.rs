@@ -132,6 +132,12 @@ enum Command {
   druidctl preflight --env prod --sample 200 --from 2026-11-30T08:00:00Z -o json"
     )]
     Preflight(commands::preflight::Args),
+    /// Notifications: `notify test` sends a test message to every notifier of the environment.
+    #[command(after_help = "Examples:\n  DRUIDCTL_SLACK_WEBHOOK=... druidctl notify test --env prod")]
+    Notify {
+        #[command(subcommand)]
+        command: commands::notify::Command,
+    },
     /// Publish, submit, wait, verify and move the channel; roll back automatically on failure.
     #[command(
         override_usage = "druidctl deploy --env <ENV> [OPTIONS]",
@@ -277,6 +283,7 @@ fn main() -> ExitCode {
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
         Command::Plan(args) => commands::plan::run(&context, &args, &out),
         Command::Preflight(args) => commands::preflight::run(&context, &args, &out),
+        Command::Notify { command } => commands::notify::run(&context, &command, &out),
         Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
         Command::Verify => commands::verify::run(&context, &out),
         Command::Rollback(args) => commands::rollback::run(&context, &args, &out),

@@ -267,6 +267,13 @@ impl Session {
                 outcome: None,
             })
             .await?;
+        self.notify(
+            crate::notify::EventKind::DeployStarted,
+            previous.clone(),
+            Some(version.to_string()),
+            overrides.clone(),
+            applied.clone(),
+        );
         if let Err(err) = self.druid.submit_spec(&spec).await {
             let detail = err.to_string();
             self.close_deploy(

@@ -41,6 +41,7 @@ pub mod init;
 pub mod kafka;
 pub mod ledger;
 pub mod monitor;
+pub mod notify;
 pub mod ops;
 pub mod plan;
 pub mod policy;

@@ -68,6 +68,8 @@ pub struct Session {
     pub ledger: Ledger,
     /// Where progress goes.
     pub reporter: Arc<dyn Reporter>,
+    /// Where events are sent (no notifier by default).
+    pub notifier: Arc<crate::notify::Notifier>,
     /// Time.
     pub clock: Arc<dyn Clock>,
     /// Who acts (recorded).
@@ -97,6 +99,7 @@ impl Session {
             ledger: Ledger::new(registry.clone()),
             registry,
             reporter: Arc::new(Silent),
+            notifier: Arc::default(),
             clock: Arc::new(SystemClock),
             actor: whoami(),
             poll_interval: Duration::from_secs(5),
@@ -117,6 +120,41 @@ impl Session {
     pub fn with_reporter(mut self, reporter: Arc<dyn Reporter>) -> Self {
         self.reporter = reporter;
         self
+    }
+
+    /// Sends events to `notifier` (docs/notifications.md).
+    #[must_use]
+    pub fn with_notifier(mut self, notifier: Arc<crate::notify::Notifier>) -> Self {
+        self.notifier = notifier;
+        self
+    }
+
+    /// Sends an event of `kind` about this environment.
+    pub fn notify(
+        &self,
+        kind: crate::notify::EventKind,
+        from: Option<String>,
+        to: Option<String>,
+        overrides: BTreeMap<String, String>,
+        detail: Option<String>,
+    ) {
+        if self.notifier.is_empty() {
+            return;
+        }
+        let mut event = crate::notify::Event::new(kind, &self.environment, &self.actor);
+        event.from = from;
+        event.to = to;
+        event.overrides = overrides;
+        event.detail = detail;
+        event.next = crate::notify::next_step(kind, &self.environment.name);
+        self.notifier.send(&event);
+    }
+
+    /// Waits for the notifications in flight; each failed delivery is a warning.
+    pub async fn flush_notifications(&self) {
+        for failure in self.notifier.flush().await {
+            self.warn(failure);
+        }
     }
 
     /// Uses `clock` for the window, waits and polls.
@@ -254,6 +292,26 @@ impl Session {
             overrides,
             detail,
         };
+        if let Some(kind) = crate::notify::kind_of(record.action, record.outcome) {
+            self.notify(
+                kind,
+                record.from.clone(),
+                record.to.clone(),
+                record.overrides.clone(),
+                record.detail.clone(),
+            );
+        }
+        if !record.overrides.is_empty() && record.action == Action::Deploy {
+            let reasons: Vec<String> =
+                record.overrides.iter().map(|(name, reason)| format!("{name}: {reason}")).collect();
+            self.notify(
+                crate::notify::EventKind::OverrideUsed,
+                record.from.clone(),
+                record.to.clone(),
+                record.overrides.clone(),
+                Some(reasons.join("; ")),
+            );
+        }
         match self.ledger.record(&record).await {
             Ok(_) => self.step(Step::Recorded, format!("{action} {outcome} recorded")),
             Err(err) => self.warn(format!("could not record the {action} in the history: {err}")),

@@ -30,7 +30,11 @@ pub fn run(context: &Context, control: Control, yes: bool, out: &Output) -> Resu
     }
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());
-    let outcome = block_on(async { Ok(session.control(control).await?) })?;
+    let outcome = block_on(async {
+        let result = session.control(control).await;
+        session.flush_notifications().await;
+        Ok(result?)
+    })?;
     progress.finish();
     if out.is_json() {
         out.json(&ControlReport {

@@ -56,7 +56,9 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
     let cancel = Cancel::default();
     let session = session.with_cancel(cancel.clone());
     let result = block_on_interruptible(&cancel, async {
-        Ok(session.deploy(&checked, &project_dir, &options).await)
+        let result = session.deploy(&checked, &project_dir, &options).await;
+        session.flush_notifications().await;
+        Ok(result)
     })?;
     progress.finish();
     let outcome = match result {

@@ -18,6 +18,7 @@ pub mod history;
 pub mod init;
 pub mod logs;
 pub mod monitor;
+pub mod notify;
 pub mod parse_errors;
 pub mod plan;
 pub mod preflight;
@@ -75,7 +76,18 @@ impl Context {
     pub fn connect(&self, out: &Output) -> Result<(Project, Session), CliError> {
         let project = self.project()?;
         let environment = self.environment(&project)?;
-        let session = block_on(async { Ok(Session::connect(environment).await?) })?;
+        let notifier = deploy_core::notify::Notifier::new(
+            &environment,
+            &|name| std::env::var(name).ok(),
+            overrides().notify_webhook,
+        );
+        for name in notifier.missing() {
+            out.error_line(format_args!(
+                "warning: notifier variable ${name} is not set: that notifier is left out"
+            ));
+        }
+        let session = block_on(async { Ok(Session::connect(environment).await?) })?
+            .with_notifier(std::sync::Arc::new(notifier));
         if out.is_verbose() {
             let environment = &session.environment;
             let druid = druid_client::config::parse_url(&environment.druid.url).map_or_else(

@@ -60,6 +60,7 @@ pub fn run(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status
         // Until interrupted (Ctrl-C) or stdout closes; Druid's failures do not end it.
         loop {
             let tick = watcher.tick().await;
+            watcher.flush_notifications().await;
             *latest.lock().expect("metrics lock") = watcher.metrics();
             if out.is_json() {
                 out.line(serde_json::to_string(&tick).unwrap_or_default())?;

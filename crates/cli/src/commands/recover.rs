@@ -43,7 +43,11 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             args.yes,
         )?;
     }
-    let recovery = block_on(async { Ok(session.recover(args.finish).await?) })?;
+    let recovery = block_on(async {
+        let result = session.recover(args.finish).await;
+        session.flush_notifications().await;
+        Ok(result?)
+    })?;
     if out.is_json() {
         out.json(&recovery)?;
         return Ok(Status::Success);

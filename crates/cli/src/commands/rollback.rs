@@ -46,8 +46,11 @@ pub fn run(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Statu
     let session = session.with_reporter(progress.clone());
     let cancel = Cancel::default();
     let session = session.with_cancel(cancel.clone());
-    let (version, verification) =
-        block_on_interruptible(&cancel, async { Ok(session.rollback(&args.target).await?) })?;
+    let (version, verification) = block_on_interruptible(&cancel, async {
+        let result = session.rollback(&args.target).await;
+        session.flush_notifications().await;
+        Ok(result?)
+    })?;
     progress.finish();
     if out.is_json() {
         out.line(serde_json::to_string(&RollbackReport::new(&version, &verification)).unwrap_or_default())?;

@@ -311,6 +311,8 @@ pub struct Environment {
     pub thresholds: Thresholds,
     /// What `preflight` reads and the limits of its verdict.
     pub preflight: PreflightSettings,
+    /// Where events are sent (docs/notifications.md); none by default.
+    pub notify: Vec<crate::notify::NotifierSettings>,
     /// Whether deploys and rollbacks ask for confirmation (`confirm = true`; the
     /// sample sets it for prod). Off by default: a new environment asks nothing.
     pub confirm: bool,
@@ -387,6 +389,8 @@ struct RawEnvironment {
     #[serde(default)]
     preflight: PreflightSettings,
     #[serde(default)]
+    notify: Vec<crate::notify::NotifierSettings>,
+    #[serde(default)]
     confirm: bool,
     #[serde(default)]
     allow_dirty: bool,
@@ -460,6 +464,17 @@ impl RawEnvironment {
         }
         self.thresholds.check().map_err(|message| invalid("thresholds", message))?;
         self.preflight.check().map_err(|message| invalid("preflight", message))?;
+        for (index, notifier) in self.notify.iter().enumerate() {
+            let name = &notifier.url_env;
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(invalid(
+                    "notify",
+                    format!(
+                        "notify[{index}].url_env `{name}`: the name of a variable holding the URL (the URL itself is a secret)"
+                    ),
+                ));
+            }
+        }
         for (key, value) in [
             ("druid.connect_timeout_secs", self.druid.connect_timeout_secs),
             ("druid.request_timeout_secs", self.druid.request_timeout_secs),
@@ -492,6 +507,7 @@ impl RawEnvironment {
             window,
             thresholds: self.thresholds,
             preflight: self.preflight,
+            notify: self.notify,
             confirm: self.confirm,
             allow_dirty: self.allow_dirty,
             compatibility,
@@ -971,6 +987,8 @@ pub struct Overrides {
     pub registry: Option<String>,
     /// `DRUIDCTL_KAFKA_BOOTSTRAP`.
     pub kafka_bootstrap: Option<String>,
+    /// `DRUIDCTL_NOTIFY_WEBHOOK`: a generic webhook added to every environment's notifiers.
+    pub notify_webhook: Option<SecretString>,
 }
 
 impl Overrides {
@@ -989,6 +1007,7 @@ impl Overrides {
                 "DRUIDCTL_DRUID_TOKEN" => overrides.druid_token = Some(value.into()),
                 "DRUIDCTL_REGISTRY" => overrides.registry = Some(value),
                 "DRUIDCTL_KAFKA_BOOTSTRAP" => overrides.kafka_bootstrap = Some(value),
+                "DRUIDCTL_NOTIFY_WEBHOOK" => overrides.notify_webhook = Some(value.into()),
                 _ => {}
             }
         }

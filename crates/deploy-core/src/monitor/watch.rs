@@ -45,12 +45,21 @@ pub struct Watcher {
     last: Option<MonitorReport>,
     errors_total: u64,
     consecutive: u32,
+    /// Alerts fired now, with when they were last notified (for reminders).
+    fired: std::collections::BTreeMap<String, jiff::Timestamp>,
 }
 
 impl Watcher {
     /// A watcher of `session`'s alerts every `interval` (at least [`MIN_INTERVAL`]).
     pub fn new(session: Session, interval: Duration) -> Self {
-        Self { session, interval: interval.max(MIN_INTERVAL), last: None, errors_total: 0, consecutive: 0 }
+        Self {
+            session,
+            interval: interval.max(MIN_INTERVAL),
+            last: None,
+            errors_total: 0,
+            consecutive: 0,
+            fired: std::collections::BTreeMap::new(),
+        }
     }
 
     /// Evaluates once; never fails.
@@ -60,6 +69,7 @@ impl Watcher {
         match self.session.monitor().await {
             Ok(report) => {
                 self.consecutive = 0;
+                self.notify_transitions(&report, now);
                 self.last = Some(report.clone());
                 Tick::Report { at, report: Box::new(report) }
             }
@@ -81,6 +91,73 @@ impl Watcher {
                 }
             }
         }
+    }
+
+    /// Sends `alert-fired` when an alert becomes breached, `alert-resolved` when it clears, and
+    /// nothing while it stays as it was, but for a reminder every `remind_minutes` when a
+    /// notifier sets one.
+    fn notify_transitions(&mut self, report: &MonitorReport, now: jiff::Timestamp) {
+        use crate::notify::EventKind;
+        for alert in &report.alerts {
+            let name = alert.name.as_str().to_owned();
+            let detail = || {
+                format!(
+                    "{}: {} (threshold {}). {}",
+                    alert.name.as_str(),
+                    alert.value,
+                    alert.threshold,
+                    alert.action
+                )
+            };
+            match (alert.breached, self.fired.get(&name).copied()) {
+                (true, None) => {
+                    self.session.notify(
+                        EventKind::AlertFired,
+                        None,
+                        None,
+                        std::collections::BTreeMap::default(),
+                        Some(detail()),
+                    );
+                    self.fired.insert(name, now);
+                }
+                (true, Some(last)) => {
+                    let due = self
+                        .session
+                        .notifier
+                        .remind
+                        .is_some_and(|every| now.duration_since(last).unsigned_abs() >= every);
+                    if due {
+                        let reminder = format!("still firing: {}", detail());
+                        self.session.notify(
+                            EventKind::AlertFired,
+                            None,
+                            None,
+                            std::collections::BTreeMap::default(),
+                            Some(reminder),
+                        );
+                        self.fired.insert(name, now);
+                    }
+                }
+                (false, Some(_)) => {
+                    self.fired.remove(&name);
+                    let detail =
+                        format!("{}: {} (threshold {})", alert.name.as_str(), alert.value, alert.threshold);
+                    self.session.notify(
+                        EventKind::AlertResolved,
+                        None,
+                        None,
+                        std::collections::BTreeMap::default(),
+                        Some(detail),
+                    );
+                }
+                (false, None) => {}
+            }
+        }
+    }
+
+    /// Waits for the notifications in flight (call before dropping the runtime).
+    pub async fn flush_notifications(&self) {
+        self.session.flush_notifications().await;
     }
 
     /// How long to wait before the next tick: the interval, doubled per failure in a row up

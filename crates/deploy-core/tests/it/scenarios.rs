@@ -845,3 +845,76 @@ async fn status_shows_who_holds_the_lock() {
     fx.ledger().acquire("dev", "alice@laptop pid 7", Duration::from_mins(10)).await.unwrap();
     assert_eq!(session.status().await.unwrap().lock.unwrap().owner, "alice@laptop pid 7");
 }
+
+#[tokio::test]
+async fn a_rolled_back_deploy_is_sent_to_slack_and_the_webhook() {
+    use deploy_core::notify::{EventKind, Notifier, NotifierKind, NotifierSettings};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    let fx = fixture();
+    let mut dev = fx.environment("dev");
+    let settings = |kind, url_env: &str, events| NotifierSettings {
+        kind,
+        url_env: url_env.to_owned(),
+        events,
+        timeout_secs: 5,
+        remind_minutes: None,
+    };
+    dev.notify = vec![
+        settings(NotifierKind::Slack, "TEST_SLACK_URL", Some(vec![EventKind::DeployRolledBack])),
+        settings(NotifierKind::Webhook, "TEST_HOOK_URL", None),
+    ];
+    let base = receiver.uri();
+    let lookup = move |name: &str| match name {
+        "TEST_SLACK_URL" => Some(format!("{base}/slack/T000/B000/secret-token")),
+        "TEST_HOOK_URL" => Some(format!("{base}/hook")),
+        _ => None,
+    };
+    let notifier = Arc::new(Notifier::new(&dev, &lookup, None));
+    assert!(notifier.missing().is_empty());
+    let druid = druid();
+    druid.poison(2, poisoned());
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let checked = fx.project.check().unwrap();
+    let session = fx.session(&druid, &clock, &dev).with_notifier(notifier.clone());
+    session.deploy(&checked, &fx.root, &version("v1")).await.unwrap();
+    fx.change_dimensions();
+    let checked = fx.project.check().unwrap();
+    let outcome = session.deploy(&checked, &fx.root, &version("v2")).await.unwrap();
+    assert!(matches!(outcome, DeployOutcome::RolledBack { .. }), "{outcome:?}");
+    session.flush_notifications().await;
+
+    let requests = receiver.received_requests().await.unwrap();
+    let bodies = |prefix: &str| -> Vec<serde_json::Value> {
+        requests
+            .iter()
+            .filter(|request| request.url.path().starts_with(prefix))
+            .map(|request| serde_json::from_slice(&request.body).unwrap())
+            .collect()
+    };
+    let mut hook = bodies("/hook");
+    hook.sort_by_key(|event| event["at"].as_str().unwrap_or_default().to_owned());
+    let kinds: Vec<&str> = hook.iter().map(|event| event["event"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        ["deploy-started", "deploy-succeeded", "deploy-started", "deploy-rolled-back"],
+        "{hook:#?}"
+    );
+    let rolled_back = &hook[3];
+    assert_eq!(rolled_back["schema"], "druidctl.event.v1");
+    assert_eq!((rolled_back["environment"].as_str(), rolled_back["to"].as_str()), (Some("dev"), Some("v2")));
+    assert_eq!(rolled_back["actor"], "ci@runner");
+    assert!(rolled_back["next"].as_str().unwrap().contains("parse-errors --env dev"), "{rolled_back}");
+    // Slack takes only what it asked for, as blocks.
+    let slack = bodies("/slack");
+    assert_eq!(slack.len(), 1, "{slack:#?}");
+    assert_eq!(slack[0]["blocks"][0]["text"]["text"], "druidctl: deploy rolled back on dev");
+    let text = serde_json::to_string(&slack[0]).unwrap();
+    assert!(text.contains("v2") && text.contains("ci@runner"), "{text}");
+    // The URL is a secret: no event and no progress line carries it.
+    let events = format!("{:?}", fx.recorder.events());
+    assert!(!events.contains("secret-token") && !format!("{notifier:?}").contains("secret-token"));
+}
