@@ -8,7 +8,7 @@ S3_ENDPOINT ?= http://127.0.0.1:4566
 
 .PHONY: help compile validate test-template list-schemas deploy-dev deploy-staging deploy-prod plan status logs \
 	rollback suspend resume test test-rust test-examples test-kafka bench bench-compat lint s3-up s3-down \
-	kafka-up kafka-down dev-up dev-down demo test-e2e conformance compat-vs-buf compat-vs-druid
+	kafka-up kafka-down dev-up dev-down demo test-e2e conformance compat-vs-buf compat-vs-druid bench-preflight
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -83,6 +83,9 @@ bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p druid-client --bench status_many
 	cargo bench -p proto-schema --bench compat
 	cargo bench -p druid-mapping --bench predict
+
+bench-preflight: ## Preflight on a 12-partition topic vs the Kafka fetch alone (needs make dev-up)
+	cargo run --quiet -p druidctl-examples --bin preflight-timing -- --brokers 127.0.0.1:19092
 
 bench-compat: ## druidctl check vs buf breaking on a large schema (buf from npm when installed)
 	scripts/bench-compat.sh
