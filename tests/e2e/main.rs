@@ -263,6 +263,15 @@ async fn parse_errors_are_druids_figures_and_roll_the_deploy_back() {
     assert!(kinds.contains(&"deploy-rolled-back") && kinds.contains(&"override-used"), "{kinds:?}");
     let rolled_back = events.iter().find(|event| event["event"] == "deploy-rolled-back").unwrap();
     assert!(rolled_back["detail"].as_str().unwrap().contains("unparseable_ratio"), "{rolled_back}");
+    // The post-mortem draft has the bad version, the failing check, the rollback and a
+    // parse-error sample.
+    let now = jiff::Timestamp::now();
+    let incident = case.workflow().incident(now - jiff::SignedDuration::from_mins(30), now).await.unwrap();
+    let markdown = incident.markdown();
+    assert!(incident.versions.contains(&"v2".to_owned()), "{markdown}");
+    assert!(markdown.contains("deploy rolled-back v1 -> v2"), "{markdown}");
+    assert!(markdown.contains("unparseable_ratio"), "{markdown}");
+    assert!(incident.parse_errors > 0 && markdown.contains("parse error:"), "{markdown}");
     assert_eq!(case.channel().await.as_deref(), Some("v1"));
     let live = case.druid.supervisors().get(&case.datasource).await.unwrap();
     assert_eq!(fingerprint(&live), fingerprint(&v1_spec), "v1's spec is live again");

@@ -132,6 +132,14 @@ enum Command {
   druidctl preflight --env prod --sample 200 --from 2026-11-30T08:00:00Z -o json"
     )]
     Preflight(commands::preflight::Args),
+    /// A post-mortem draft of a time window: druidctl's history, Druid's spec changes (console
+    /// edits shown as such), failed tasks, parse errors, time to detect and to recover.
+    #[command(
+        override_usage = "druidctl incident --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl incident --env prod --since 6h > incident.md
+  druidctl incident --env prod --from 2026-11-30T02:00:00Z --to 2026-11-30T05:00:00Z -o json"
+    )]
+    Incident(commands::incident::Args),
     /// Notifications: `notify test` sends a test message to every notifier of the environment.
     #[command(after_help = "Examples:\n  DRUIDCTL_SLACK_WEBHOOK=... druidctl notify test --env prod")]
     Notify {
@@ -283,6 +291,7 @@ fn main() -> ExitCode {
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
         Command::Plan(args) => commands::plan::run(&context, &args, &out),
         Command::Preflight(args) => commands::preflight::run(&context, &args, &out),
+        Command::Incident(args) => commands::incident::run(&context, &args, &out),
         Command::Notify { command } => commands::notify::run(&context, &command, &out),
         Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
         Command::Verify => commands::verify::run(&context, &out),

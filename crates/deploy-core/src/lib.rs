@@ -37,6 +37,7 @@ pub mod deploy;
 pub mod drift;
 pub mod error;
 pub mod events;
+pub mod incident;
 pub mod init;
 pub mod kafka;
 pub mod ledger;

@@ -55,6 +55,8 @@ pub trait DruidApi: Send + Sync {
     async fn version(&self) -> Result<String>;
     /// `POST /druid/indexer/v1/sampler`: what the cluster's input format makes of records.
     async fn sample(&self, request: &Value) -> Result<crate::sampler::SamplerResponse>;
+    /// `GET /druid/indexer/v1/task/{id}/reports`: a task's row counts and parse errors.
+    async fn task_reports(&self, id: &str) -> Result<Option<crate::tasks::TaskReports>>;
 }
 
 #[async_trait]
@@ -133,6 +135,10 @@ impl DruidApi for DruidClient {
 
     async fn sample(&self, request: &Value) -> Result<crate::sampler::SamplerResponse> {
         self.sampler().sample(request).await
+    }
+
+    async fn task_reports(&self, id: &str) -> Result<Option<crate::tasks::TaskReports>> {
+        self.tasks().reports(id).await
     }
 }
 

@@ -57,6 +57,7 @@ pub enum Call {
     Sql,
     Version,
     Sample,
+    TaskReports,
 }
 
 /// What the tasks of one submitted spec read: totals since they started and the rows per
@@ -116,6 +117,7 @@ struct State {
     log: String,
     parse_errors: Vec<ParseError>,
     sampler: crate::sampler::SamplerResponse,
+    reports: BTreeMap<String, crate::tasks::TaskReports>,
     failures: VecDeque<Injected>,
     calls: BTreeMap<Call, usize>,
 }
@@ -198,6 +200,7 @@ impl FakeDruid {
                 log: "INFO [task-runner] Seeking partition[0] to[990].\n".into(),
                 parse_errors: Vec::new(),
                 sampler: crate::sampler::SamplerResponse::default(),
+                reports: BTreeMap::new(),
                 failures: VecDeque::new(),
                 calls: BTreeMap::new(),
             }),
@@ -268,6 +271,12 @@ impl FakeDruid {
     /// The saved parse errors `/parseErrors` lists.
     pub fn set_parse_errors(&self, errors: Vec<ParseError>) -> &Self {
         self.state().parse_errors = errors;
+        self
+    }
+
+    /// The reports of task `id` (none by default).
+    pub fn set_task_reports(&self, id: &str, reports: crate::tasks::TaskReports) -> &Self {
+        self.state().reports.insert(id.to_owned(), reports);
         self
     }
 
@@ -573,6 +582,14 @@ impl DruidApi for FakeDruid {
 
     async fn sample(&self, _request: &Value) -> Result<crate::sampler::SamplerResponse> {
         Ok(self.enter(Call::Sample, "POST", "/druid/indexer/v1/sampler")?.sampler.clone())
+    }
+
+    async fn task_reports(&self, id: &str) -> Result<Option<crate::tasks::TaskReports>> {
+        Ok(self
+            .enter(Call::TaskReports, "GET", "/druid/indexer/v1/task/{id}/reports")?
+            .reports
+            .get(id)
+            .cloned())
     }
 }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod control;
 pub mod deploy;
 pub mod history;
+pub mod incident;
 pub mod init;
 pub mod logs;
 pub mod monitor;

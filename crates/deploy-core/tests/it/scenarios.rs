@@ -918,3 +918,56 @@ async fn a_rolled_back_deploy_is_sent_to_slack_and_the_webhook() {
     let events = format!("{:?}", fx.recorder.events());
     assert!(!events.contains("secret-token") && !format!("{notifier:?}").contains("secret-token"));
 }
+
+#[tokio::test]
+async fn the_incident_report_tells_the_rollback_with_its_failed_task_and_parse_errors() {
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    druid.poison(2, poisoned());
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let started = Timestamp::now();
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    fx.change_dimensions();
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
+    assert!(matches!(outcome, DeployOutcome::RolledBack { .. }), "{outcome:?}");
+    let now = Timestamp::now();
+    druid.set_completed_tasks(
+        serde_json::from_value(json!([
+            {"id": "index_kafka_t2", "statusCode": "FAILED", "dataSource": "settlement_transactions_dev",
+             "createdTime": now.to_string(), "errorMsg": "java.lang.ClassCastException: class java.lang.Integer cannot be cast to class java.lang.String"},
+            {"id": "index_kafka_t1", "statusCode": "SUCCESS", "dataSource": "settlement_transactions_dev",
+             "createdTime": now.to_string()}
+        ]))
+        .unwrap(),
+    );
+    druid.set_parse_errors(
+        serde_json::from_value(json!([
+            {"timeOfExceptionMillis": now.as_millisecond(), "input": "\u{0}\u{0}\u{0}\u{0}\u{1}garbage",
+             "errorType": "PARSE_EXCEPTION", "details": ["Fail to decode protobuf message!"]}
+        ]))
+        .unwrap(),
+    );
+    let window_start = started - jiff::SignedDuration::from_mins(1);
+    let incident = fx
+        .session(&druid, &clock, &dev)
+        .incident(window_start, now + jiff::SignedDuration::from_mins(1))
+        .await
+        .unwrap();
+    assert_eq!(incident.versions, ["v1", "v2"]);
+    assert_eq!((incident.failed_tasks, incident.parse_errors), (1, 1));
+    let lines: Vec<String> =
+        incident.timeline.iter().map(|entry| format!("{} {}", entry.source, entry.what)).collect();
+    assert!(lines.iter().any(|line| line.starts_with("druidctl deploy rolled-back v1 -> v2")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|line| line.contains("index_kafka_t2 failed: java.lang.ClassCastException")),
+        "{lines:#?}"
+    );
+    assert!(lines.iter().any(|line| line.contains("Fail to decode protobuf message!")), "{lines:#?}");
+    assert!(incident.detected_at.is_some() && incident.time_to_detect_minutes.is_some(), "{incident:#?}");
+    let markdown = incident.markdown();
+    for heading in ["## Summary", "## Timeline (UTC)", "## Root cause", "## Action items"] {
+        assert!(markdown.contains(heading), "{markdown}");
+    }
+    assert!(markdown.contains("Versions involved: v1, v2"), "{markdown}");
+}
