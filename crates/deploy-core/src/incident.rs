@@ -21,7 +21,9 @@ use crate::session::Session;
 pub struct Entry {
     /// When (RFC 3339).
     pub at: String,
-    /// Where it comes from: `druidctl`, `druid-supervisor`, `druid-task`, `druid-parse-error`.
+    /// Where it comes from: `druidctl`, `druidctl-monitor` (alerts `monitor --watch` saw),
+    /// `druidctl-notify` (undelivered notifications), `druid-supervisor`, `druid-task`,
+    /// `druid-parse-error`.
     pub source: &'static str,
     /// What happened.
     pub what: String,
@@ -138,6 +140,25 @@ impl Session {
                 let _ = write!(what, ": {detail}");
             }
             timeline.push((at, Entry { at: ms(at), source: "druidctl", what, problem }));
+        }
+
+        // What monitor --watch saw and the notifications that did not get through.
+        for observation in self.ledger.observations(&self.environment.name).await.unwrap_or_default() {
+            let at = parse_time(&observation.at);
+            if !within(at) {
+                continue;
+            }
+            let at = at.unwrap_or(from);
+            let (source, problem) = match observation.kind.as_str() {
+                "alert-fired" => ("druidctl-monitor", true),
+                "alert-resolved" => ("druidctl-monitor", false),
+                _ => ("druidctl-notify", true),
+            };
+            if observation.kind == "alert-resolved" {
+                recoveries.push(at);
+            }
+            let what = format!("{}: {}", observation.kind, observation.detail);
+            timeline.push((at, Entry { at: ms(at), source, what, problem }));
         }
 
         // Druid's own record of spec changes; one without a druidctl record within two minutes

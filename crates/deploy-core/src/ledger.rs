@@ -44,6 +44,21 @@ pub struct LockGuard {
     etag: Etag,
 }
 
+/// Something worth keeping that is not an action: what `monitor --watch` saw (an alert fired
+/// or resolved) or a notification that could not be delivered. `incident` reads them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Environment.
+    pub environment: String,
+    /// `alert-fired`, `alert-resolved`, `notification-failed`.
+    pub kind: String,
+    /// When (RFC 3339; set when stored).
+    #[serde(default)]
+    pub at: String,
+    /// What, in words.
+    pub detail: String,
+}
+
 /// What a history record is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -407,6 +422,39 @@ impl Ledger {
             Ok(_) => Ok(stored),
             Err(err) => Err(self.registry.store_error(err).into()),
         }
+    }
+
+    /// Keeps `observation` (an alert transition, an undelivered notification) beside the
+    /// history, under `history/observations/ENV/` (time-ordered keys, never overwritten).
+    pub async fn observe(&self, observation: &Observation) -> Result<()> {
+        let environment = Channel::parse(&observation.environment)?;
+        let at = jiff::Timestamp::now();
+        let stored = Observation { at: at.to_string(), ..observation.clone() };
+        let key = format!(
+            "history/observations/{environment}/{}-{:06}.json",
+            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
+            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
+        );
+        match self.registry.store().put_if_absent(&key, to_json(&stored)).await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.registry.store_error(err).into()),
+        }
+    }
+
+    /// The observations of `environment`, oldest first.
+    pub async fn observations(&self, environment: &str) -> Result<Vec<Observation>> {
+        let environment = Channel::parse(environment)?;
+        let prefix = format!("history/observations/{environment}/");
+        let keys = list_all(self.registry.store().as_ref(), &prefix)
+            .await
+            .map_err(|err| self.registry.store_error(err))?;
+        let mut observations = Vec::with_capacity(keys.len());
+        for key in keys {
+            if let Some((observation, _)) = self.registry.read_json::<Observation>(&key).await? {
+                observations.push(observation);
+            }
+        }
+        Ok(observations)
     }
 
     /// The history of `environment`, oldest first.

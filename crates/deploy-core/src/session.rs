@@ -150,10 +150,25 @@ impl Session {
         self.notifier.send(&event);
     }
 
-    /// Waits for the notifications in flight; each failed delivery is a warning.
+    /// Waits for the notifications in flight; each failed delivery is a warning, kept as an
+    /// observation for `incident`.
     pub async fn flush_notifications(&self) {
         for failure in self.notifier.flush().await {
-            self.warn(failure);
+            self.warn(failure.clone());
+            self.keep_observation("notification-failed", failure).await;
+        }
+    }
+
+    /// Keeps an observation (best effort: a store failure is a warning).
+    pub(crate) async fn keep_observation(&self, kind: &str, detail: String) {
+        let observation = crate::ledger::Observation {
+            environment: self.environment.name.clone(),
+            kind: kind.to_owned(),
+            at: String::new(),
+            detail,
+        };
+        if let Err(err) = self.ledger.observe(&observation).await {
+            self.warn(format!("could not keep the {kind} observation: {err}"));
         }
     }
 

@@ -69,7 +69,9 @@ impl Watcher {
         match self.session.monitor().await {
             Ok(report) => {
                 self.consecutive = 0;
-                self.notify_transitions(&report, now);
+                for (kind, detail) in self.notify_transitions(&report, now) {
+                    self.session.keep_observation(kind, detail).await;
+                }
                 self.last = Some(report.clone());
                 Tick::Report { at, report: Box::new(report) }
             }
@@ -96,8 +98,14 @@ impl Watcher {
     /// Sends `alert-fired` when an alert becomes breached, `alert-resolved` when it clears, and
     /// nothing while it stays as it was, but for a reminder every `remind_minutes` when a
     /// notifier sets one.
-    fn notify_transitions(&mut self, report: &MonitorReport, now: jiff::Timestamp) {
+    /// Returns the transitions, to be kept as observations.
+    fn notify_transitions(
+        &mut self,
+        report: &MonitorReport,
+        now: jiff::Timestamp,
+    ) -> Vec<(&'static str, String)> {
         use crate::notify::EventKind;
+        let mut transitions = Vec::new();
         for alert in &report.alerts {
             let name = alert.name.as_str().to_owned();
             let detail = || {
@@ -118,6 +126,7 @@ impl Watcher {
                         std::collections::BTreeMap::default(),
                         Some(detail()),
                     );
+                    transitions.push(("alert-fired", detail()));
                     self.fired.insert(name, now);
                 }
                 (true, Some(last)) => {
@@ -147,12 +156,14 @@ impl Watcher {
                         None,
                         None,
                         std::collections::BTreeMap::default(),
-                        Some(detail),
+                        Some(detail.clone()),
                     );
+                    transitions.push(("alert-resolved", detail));
                 }
                 (false, None) => {}
             }
         }
+        transitions
     }
 
     /// Waits for the notifications in flight (call before dropping the runtime).

@@ -948,6 +948,15 @@ async fn the_incident_report_tells_the_rollback_with_its_failed_task_and_parse_e
         ]))
         .unwrap(),
     );
+    fx.ledger()
+        .observe(&deploy_core::ledger::Observation {
+            environment: "dev".into(),
+            kind: "alert-fired".into(),
+            at: String::new(),
+            detail: "unparseable_ratio: 5.00 % (threshold 1.00 %)".into(),
+        })
+        .await
+        .unwrap();
     let window_start = started - jiff::SignedDuration::from_mins(1);
     let incident = fx
         .session(&druid, &clock, &dev)
@@ -964,10 +973,56 @@ async fn the_incident_report_tells_the_rollback_with_its_failed_task_and_parse_e
         "{lines:#?}"
     );
     assert!(lines.iter().any(|line| line.contains("Fail to decode protobuf message!")), "{lines:#?}");
+    assert!(
+        lines.iter().any(|line| line.starts_with("druidctl-monitor alert-fired: unparseable_ratio")),
+        "{lines:#?}"
+    );
     assert!(incident.detected_at.is_some() && incident.time_to_detect_minutes.is_some(), "{incident:#?}");
     let markdown = incident.markdown();
     for heading in ["## Summary", "## Timeline (UTC)", "## Root cause", "## Action items"] {
         assert!(markdown.contains(heading), "{markdown}");
     }
     assert!(markdown.contains("Versions involved: v1, v2"), "{markdown}");
+}
+
+#[tokio::test]
+async fn an_undelivered_notification_is_a_warning_kept_for_the_incident() {
+    use deploy_core::notify::{EventKind, Notifier, NotifierKind, NotifierSettings};
+    let fx = fixture();
+    let mut dev = fx.environment("dev");
+    dev.notify = vec![NotifierSettings {
+        kind: NotifierKind::Webhook,
+        url_env: "TEST_DEAD_HOOK".into(),
+        events: None,
+        timeout_secs: 1,
+        remind_minutes: None,
+    }];
+    // Nothing listens on port 9 (discard): the connection is refused.
+    let notifier = Notifier::new(&dev, &|_| Some("http://127.0.0.1:9/hook/secret-token".into()), None);
+    let session =
+        fx.session(&druid(), &TestClock::at(TUESDAY_MORNING), &dev).with_notifier(Arc::new(notifier));
+    let started = Timestamp::now();
+    session.notify(EventKind::Suspend, None, None, std::collections::BTreeMap::new(), None);
+    session.flush_notifications().await;
+    let warnings: Vec<String> = fx
+        .recorder
+        .events()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::Warning { message } => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert!(warnings.iter().any(|warning| warning.contains("$TEST_DEAD_HOOK")), "{warnings:?}");
+    assert!(!format!("{warnings:?}").contains("secret-token"));
+    let observations = fx.ledger().observations("dev").await.unwrap();
+    assert_eq!(observations.len(), 1, "{observations:?}");
+    assert_eq!(observations[0].kind, "notification-failed");
+    let now = Timestamp::now() + jiff::SignedDuration::from_secs(1);
+    let incident = session.incident(started - jiff::SignedDuration::from_secs(1), now).await.unwrap();
+    assert!(
+        incident.timeline.iter().any(|entry| entry.source == "druidctl-notify" && entry.problem),
+        "{:#?}",
+        incident.timeline
+    );
 }
