@@ -128,7 +128,9 @@ async fn read_partition(
         Start::Earliest => earliest,
         Start::At(time) => {
             let time = chrono::DateTime::from_timestamp_millis(time.as_millisecond()).unwrap_or_default();
-            client.get_offset(OffsetAt::Timestamp(time)).await.map_err(|err| err.to_string())?.max(earliest)
+            let found = client.get_offset(OffsetAt::Timestamp(time)).await.map_err(|err| err.to_string())?;
+            // Kafka answers -1 when no record is that recent: nothing to read, not everything.
+            if found < 0 { end } else { found.max(earliest) }
         }
     };
     let mut records = Vec::new();

@@ -149,3 +149,67 @@ async fn the_figures_parse_as_prometheus_text_exposition() {
     assert!((value("druidctl_alerts_breached") - 3.0).abs() < 1e-9);
     assert!((value("druidctl_supervisor_running") - 1.0).abs() < 1e-9);
 }
+
+/// `monitor --watch` tells the notifiers when an alert fires and when it resolves, once each
+/// (no repeat while it stays fired), and keeps both as observations.
+#[tokio::test]
+async fn watching_notifies_a_fired_alert_once_and_its_resolution() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use deploy_core::monitor::watch::Watcher;
+    use deploy_core::notify::{Notifier, NotifierKind, NotifierSettings};
+    use wiremock::matchers::method;
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+
+    let receiver = MockServer::start().await;
+    Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&receiver).await;
+    let mut druid = MockDruidApi::new();
+    let status: druid_client::supervisors::SupervisorStatus =
+        serde_json::from_value(fixture!("status_running.json")).unwrap();
+    let dirty: druid_client::supervisors::SupervisorStats =
+        serde_json::from_value(fixture!("stats_3_percent_unparseable.json")).unwrap();
+    let clean: druid_client::supervisors::SupervisorStats =
+        serde_json::from_value(fixture!("stats_clean.json")).unwrap();
+    let tasks: Vec<druid_client::tasks::Task> =
+        serde_json::from_value(fixture!("tasks_all_succeeded.json")).unwrap();
+    let calls = Arc::new(AtomicUsize::new(0));
+    druid.expect_supervisor_status().returning(move |_| Ok(status.clone()));
+    druid.expect_tasks().returning(move |_| Ok(tasks.clone()));
+    let counter = calls.clone();
+    druid.expect_supervisor_stats().returning(move |_| {
+        // Two evaluations with 3 % unparseable, then clean.
+        Ok(if counter.fetch_add(1, Ordering::SeqCst) < 2 { dirty.clone() } else { clean.clone() })
+    });
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let project = Project::open(&root.join("druidctl.toml")).unwrap();
+    let mut dev = project.environment("dev", &Overrides::default()).unwrap();
+    dev.notify = vec![NotifierSettings {
+        kind: NotifierKind::Webhook,
+        url_env: "TEST_HOOK".into(),
+        events: None,
+        timeout_secs: 5,
+        remind_minutes: None,
+    }];
+    let url = format!("{}/hook", receiver.uri());
+    let notifier = Notifier::new(&dev, &|_| Some(url.clone()), None);
+    let registry = Registry::new(Arc::new(MemoryStore::new()));
+    let session = Session::new(dev, Arc::new(druid), registry.clone()).with_notifier(Arc::new(notifier));
+    let mut watcher = Watcher::new(session, std::time::Duration::from_secs(1));
+    for _ in 0..3 {
+        watcher.tick().await;
+        watcher.flush_notifications().await;
+    }
+    let events: Vec<serde_json::Value> = receiver
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|request| serde_json::from_slice(&request.body).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|event| event["event"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["alert-fired", "alert-resolved"], "{events:#?}");
+    assert!(events[0]["detail"].as_str().unwrap().starts_with("unparseable_ratio"), "{}", events[0]);
+    let observations = deploy_core::ledger::Ledger::new(registry).observations("dev").await.unwrap();
+    let kept: Vec<&str> = observations.iter().map(|observation| observation.kind.as_str()).collect();
+    assert_eq!(kept, ["alert-fired", "alert-resolved"]);
+}
