@@ -6,6 +6,7 @@
 //! locks/<env>.json                           deploy lease: owner, expiry (CAS-updated, never deleted)
 //! journal/<env>.json                         the last deploy's intent: open until it ends (CAS-updated)
 //! history/deploys/<env>/<time>-<n>.json      one record per action (never overwritten)
+//! history/observations/<env>/<time>-<n>.json alerts monitor --watch saw, undelivered notifications
 //! ```
 
 use std::collections::BTreeMap;
@@ -413,15 +414,8 @@ impl Ledger {
         let environment = Channel::parse(&record.environment)?; // same naming rules
         let at = jiff::Timestamp::now();
         let stored = DeployRecord { at: at.to_string(), ..record.clone() };
-        let key = format!(
-            "history/deploys/{environment}/{}-{:06}.json",
-            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
-            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
-        );
-        match self.registry.store().put_if_absent(&key, to_json(&stored)).await {
-            Ok(_) => Ok(stored),
-            Err(err) => Err(self.registry.store_error(err).into()),
-        }
+        self.append("deploys", &environment, at, &stored).await?;
+        Ok(stored)
     }
 
     /// Keeps `observation` (an alert transition, an undelivered notification) beside the
@@ -430,47 +424,57 @@ impl Ledger {
         let environment = Channel::parse(&observation.environment)?;
         let at = jiff::Timestamp::now();
         let stored = Observation { at: at.to_string(), ..observation.clone() };
-        let key = format!(
-            "history/observations/{environment}/{}-{:06}.json",
-            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
-            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
-        );
-        match self.registry.store().put_if_absent(&key, to_json(&stored)).await {
-            Ok(_) => Ok(()),
-            Err(err) => Err(self.registry.store_error(err).into()),
-        }
+        self.append("observations", &environment, at, &stored).await
     }
 
     /// The observations of `environment`, oldest first.
     pub async fn observations(&self, environment: &str) -> Result<Vec<Observation>> {
-        let environment = Channel::parse(environment)?;
-        let prefix = format!("history/observations/{environment}/");
-        let keys = list_all(self.registry.store().as_ref(), &prefix)
-            .await
-            .map_err(|err| self.registry.store_error(err))?;
-        let mut observations = Vec::with_capacity(keys.len());
-        for key in keys {
-            if let Some((observation, _)) = self.registry.read_json::<Observation>(&key).await? {
-                observations.push(observation);
-            }
-        }
-        Ok(observations)
+        self.read_all("observations", environment).await
     }
 
     /// The history of `environment`, oldest first.
     pub async fn history(&self, environment: &str) -> Result<Vec<DeployRecord>> {
+        self.read_all("deploys", environment).await
+    }
+
+    /// Every document under `history/KIND/ENV/`, in key (time) order.
+    async fn read_all<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &str,
+        environment: &str,
+    ) -> Result<Vec<T>> {
         let environment = Channel::parse(environment)?;
-        let prefix = format!("history/deploys/{environment}/");
+        let prefix = format!("history/{kind}/{environment}/");
         let keys = list_all(self.registry.store().as_ref(), &prefix)
             .await
             .map_err(|err| self.registry.store_error(err))?;
-        let mut records = Vec::with_capacity(keys.len());
+        let mut documents = Vec::with_capacity(keys.len());
         for key in keys {
-            if let Some((record, _)) = self.registry.read_json::<DeployRecord>(&key).await? {
-                records.push(record);
+            if let Some((document, _)) = self.registry.read_json::<T>(&key).await? {
+                documents.push(document);
             }
         }
-        Ok(records)
+        Ok(documents)
+    }
+
+    /// Writes `document` under a new time-ordered key of `history/KIND/ENV/` (never over
+    /// another).
+    async fn append<T: Serialize>(
+        &self,
+        kind: &str,
+        environment: &Channel,
+        at: jiff::Timestamp,
+        document: &T,
+    ) -> Result<()> {
+        let key = format!(
+            "history/{kind}/{environment}/{}-{:06}.json",
+            at.strftime("%Y%m%dT%H%M%S%.9fZ"),
+            TOKENS.fetch_add(1, Ordering::Relaxed) % 1_000_000
+        );
+        match self.registry.store().put_if_absent(&key, to_json(document)).await {
+            Ok(_) => Ok(()),
+            Err(err) => Err(self.registry.store_error(err).into()),
+        }
     }
 }
 

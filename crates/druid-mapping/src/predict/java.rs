@@ -176,34 +176,24 @@ impl Java {
 /// computerized scientific notation otherwise (`1.0E7`, `1.234E-5`), from the shortest digits
 /// that read back as the same double.
 pub fn double_string(value: f64) -> String {
-    if value.is_nan() {
-        return "NaN".into();
-    }
-    if value.is_infinite() {
-        return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
-    }
-    java_decimal(
-        &format!("{value:e}"),
-        value == 0.0,
-        value.is_sign_negative(),
-        value.abs() >= 1e-3 && value.abs() < 1e7,
-    )
+    java_number(&format!("{value:e}"), value)
 }
 
 /// `Float.toString`: the rules of [`double_string`] over the shortest float digits.
 pub fn float_string(value: f32) -> String {
+    java_number(&format!("{value:e}"), f64::from(value))
+}
+
+/// Java's text of a number whose shortest digits are `shortest`; `value` (widened when a
+/// float: same sign, zero, special values and range) picks the notation.
+fn java_number(shortest: &str, value: f64) -> String {
     if value.is_nan() {
         return "NaN".into();
     }
     if value.is_infinite() {
         return if value > 0.0 { "Infinity" } else { "-Infinity" }.into();
     }
-    java_decimal(
-        &format!("{value:e}"),
-        value == 0.0,
-        value.is_sign_negative(),
-        value.abs() >= 1e-3 && value.abs() < 1e7,
-    )
+    java_decimal(shortest, value == 0.0, value.is_sign_negative(), value.abs() >= 1e-3 && value.abs() < 1e7)
 }
 
 /// Rewrites Rust's shortest scientific form (`-1.2345e-5`) the way Java prints it.
