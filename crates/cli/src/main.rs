@@ -154,6 +154,16 @@ enum Command {
   druidctl deploy --env prod --ignore-window --reason \"INC-42 hotfix\""
     )]
     Deploy(commands::deploy::DeployArgs),
+    /// A migration to a new datasource (started by a deploy whose datasource changed in the
+    /// project file): status, cutover, abort, and a SQL view over both datasources.
+    #[command(after_help = "Examples:\n  druidctl migrate status --env dev
+  druidctl migrate cutover --env prod --yes
+  druidctl migrate sql --env prod > union.sql
+  druidctl migrate abort --env dev")]
+    Migrate {
+        #[command(subcommand)]
+        command: commands::migrate::Command,
+    },
     /// The post-deploy checklist: state, tasks, rate, parse errors, task failures, SQL probe.
     #[command(
         override_usage = "druidctl verify --env <ENV> [OPTIONS]",
@@ -294,6 +304,7 @@ fn main() -> ExitCode {
         Command::Incident(args) => commands::incident::run(&context, &args, &out),
         Command::Notify { command } => commands::notify::run(&context, &command, &out),
         Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
+        Command::Migrate { command } => commands::migrate::run(&context, &command, &out),
         Command::Verify => commands::verify::run(&context, &out),
         Command::Rollback(args) => commands::rollback::run(&context, &args, &out),
         Command::Status { all: false } => commands::status::run(&context, &out),

@@ -122,7 +122,7 @@ impl From<deploy_core::Error> for CliError {
             }
             Error::UnknownEnvironment { .. } => Some("pass --env with one of the environments listed".into()),
             Error::Breaking { .. } => Some(
-                "what Druid stores is unchanged: pass --allow-breaking --reason TEXT to publish anyway (recorded)".into(),
+                "the way out is a new datasource: change `datasource` for the environment in the project file in the same commit, and deploy starts a migration (docs/migrations.md); or, rarely, pass --allow-breaking --reason TEXT to deploy in place (recorded)".into(),
             ),
             Error::WindowClosed { .. } => {
                 Some("pass --ignore-window --reason TEXT in an emergency (the reason is recorded)".into())

@@ -43,7 +43,7 @@ impl Session {
         } else {
             (Action::Resume, "resuming", "already running")
         };
-        let id = &self.environment.datasource;
+        let id = self.environment.supervisor_id();
         let status = self.druid.supervisor_status(id).await.map_err(self.druid_failed(doing))?;
         let applied = if is_suspended(&status) == suspend {
             false
@@ -70,7 +70,7 @@ impl Session {
 
     /// Forgets stored offsets and restarts the tasks (data may be skipped or re-read).
     pub async fn reset(&self) -> Result<ControlOutcome> {
-        self.druid.reset(&self.environment.datasource).await.map_err(self.druid_failed("resetting"))?;
+        self.druid.reset(self.environment.supervisor_id()).await.map_err(self.druid_failed("resetting"))?;
         self.record(Action::Reset, Outcome::Succeeded, None, None, BTreeMap::new(), None).await;
         Ok(ControlOutcome::Applied)
     }

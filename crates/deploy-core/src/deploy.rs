@@ -27,6 +27,9 @@ pub struct DeployOptions {
     pub ignore_window: Option<String>,
     /// Skip preflight, with this reason (recorded).
     pub skip_preflight: Option<String>,
+    /// A migration that keeps the datasource: the environment's new `supervisor` runs beside
+    /// the old one on it (Druid 34+; docs/migrations.md).
+    pub same_datasource: bool,
 }
 
 /// How a deploy ended.
@@ -188,17 +191,36 @@ impl Session {
             format!("{} ({} dimensions)", checked.message.full_name(), checked.dimensions.dimensions.len()),
         );
         // Druid first: when it is unreachable nothing is published or moved.
-        self.check_druid_version(true).await?;
+        let druid_version = self.check_druid_version(true).await?;
+        // A new datasource (or supervisor) in the project file starts a migration.
+        let start = match self.deploy_target(options.same_datasource, &druid_version).await? {
+            crate::migrate::Target::Start { old, same_datasource } => Some((old, same_datasource)),
+            crate::migrate::Target::InPlace => None,
+        };
         // A deploy that died after its submit left Druid ahead of the channel: say so.
-        if let Some(hint) = self.drift().await?.hint {
+        if start.is_none()
+            && let Some(hint) = self.drift().await?.hint
+        {
             self.warn(format!("drift before this deploy: {hint}"));
         }
         let channel = self.channel()?;
         let base = self.registry.channel(&channel).await?;
+        let mut allow_breaking = options.allow_breaking.clone();
+        if let Some((old, same_datasource)) = &start {
+            let what = if *same_datasource {
+                format!("a new supervisor {} on {}", self.environment.supervisor_id(), old.datasource)
+            } else {
+                format!("a new datasource {}", self.environment.datasource)
+            };
+            let reason = format!("migration from {} to {what}", old.supervisor);
+            overrides.insert("migration".to_owned(), reason.clone());
+            allow_breaking.get_or_insert(reason);
+        }
         let publish = PublishOptions {
             version: options.version.clone(),
-            allow_breaking: options.allow_breaking.clone(),
+            allow_breaking,
             author: Some(self.actor.clone()),
+            new_datasource: start.as_ref().is_some_and(|(_, same_datasource)| !same_datasource),
         };
         let published = publish_to(&self.registry, checked, &self.environment, project_dir, &publish).await?;
         let version = published.version.clone();
@@ -217,11 +239,12 @@ impl Session {
         let spec = self.render_version(&version).await?;
         let live = self
             .druid
-            .get_spec(&self.environment.datasource)
+            .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
         // The same comparison as `plan`: whatever differs (schema, mapping, sizing, consumer
         // properties, an edit in Druid's console) is submitted.
+        self.check_topic_change(live.as_ref(), &druid_version)?;
         let changes = spec_changes(live.as_ref(), &spec);
         let same_version = previous.as_deref() == Some(version.as_str());
         if same_version && live.is_some() && changes.is_empty() {
@@ -238,6 +261,7 @@ impl Session {
                 None,
             )
             .await;
+            self.note_live(version.as_str()).await;
             return Ok(DeployOutcome::AlreadyLive { version: version.to_string() });
         }
         let applied = (same_version && live.is_some()).then(|| {
@@ -251,6 +275,9 @@ impl Session {
                 None => format!("supervisor spec for {}", self.environment.datasource),
             },
         );
+        if let Some((old, same_datasource)) = &start {
+            self.begin_migration(old, *same_datasource, version.as_str()).await?;
+        }
         // The intent, before Druid is touched: a deploy whose process dies from here on is
         // found by the next command.
         self.ledger
@@ -275,7 +302,12 @@ impl Session {
             applied.clone(),
         );
         if let Err(err) = self.druid.submit_spec(&spec).await {
-            let detail = err.to_string();
+            let mut detail = err.to_string();
+            if start.is_some() {
+                detail = self
+                    .undo_start(version.as_str(), &format!("Druid refused the new supervisor: {detail}"))
+                    .await;
+            }
             self.close_deploy(
                 token,
                 Outcome::Rejected,
@@ -301,7 +333,11 @@ impl Session {
             Err(Error::Interrupted) => {
                 // Stopped by a signal: put back what ran before without waiting on it, record
                 // what was done, and let the caller exit within seconds.
-                let detail = self.put_back(&version, previous.as_deref(), live.as_ref()).await;
+                let detail = if start.is_some() {
+                    self.undo_start(version.as_str(), "interrupted while verifying").await
+                } else {
+                    self.put_back(&version, previous.as_deref(), live.as_ref()).await
+                };
                 self.close_deploy(
                     token,
                     Outcome::Interrupted,
@@ -312,6 +348,20 @@ impl Session {
                 )
                 .await;
                 return Err(Error::Interrupted);
+            }
+            Err(err) if start.is_some() => {
+                let reason = format!("verification could not complete: {err}");
+                let detail = self.undo_start(version.as_str(), &reason).await;
+                self.close_deploy(
+                    token,
+                    Outcome::RolledBack,
+                    previous.clone(),
+                    Some(version.to_string()),
+                    overrides.clone(),
+                    Some(detail),
+                )
+                .await;
+                return Err(err);
             }
             Err(err) => {
                 // The new spec is live and could not be verified: it is not kept. Restore what
@@ -353,18 +403,52 @@ impl Session {
                 .await;
                 return Err(err);
             }
+            let detail = if start.is_some() {
+                match self.complete_start(version.as_str()).await {
+                    Ok(migration) => Some(format!(
+                        "migration started: {} runs beside {} until `druidctl migrate cutover`",
+                        migration.new.supervisor, migration.old.supervisor
+                    )),
+                    Err(err) => {
+                        self.warn(format!("could not record the migration as dual: {err}"));
+                        None
+                    }
+                }
+            } else {
+                self.note_live(version.as_str()).await;
+                applied.clone()
+            };
             self.close_deploy(
                 token,
                 Outcome::Succeeded,
                 previous.clone(),
                 Some(version.to_string()),
                 overrides.clone(),
-                applied.clone(),
+                detail,
             )
             .await;
             return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
         }
         let failures = verification.failures().join(", ");
+        if start.is_some() {
+            // The old side was never touched: the new supervisor goes, the old stays current.
+            let detail = self.undo_start(version.as_str(), &format!("verification failed: {failures}")).await;
+            self.close_deploy(
+                token,
+                Outcome::RolledBack,
+                previous.clone(),
+                Some(version.to_string()),
+                overrides.clone(),
+                Some(detail),
+            )
+            .await;
+            return Ok(DeployOutcome::RolledBack {
+                failed: version.to_string(),
+                verification,
+                restored: previous,
+                restored_verification: None,
+            });
+        }
         // Recorded once the rollback is done: "rolled back" only when it was.
         let restore = self
             .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &failures)
@@ -409,7 +493,7 @@ impl Session {
                     format!("interrupted while verifying {version}; re-submitting {previous} failed: {err}")
                 }
             },
-            None => match self.druid.suspend(&self.environment.datasource).await {
+            None => match self.druid.suspend(self.environment.supervisor_id()).await {
                 Ok(()) => format!(
                     "interrupted while verifying {version}: nothing ran before, the supervisor was suspended"
                 ),
@@ -420,7 +504,7 @@ impl Session {
 
     /// Reads the cluster's release and applies the release table: a release that cannot ingest
     /// protobuf refuses a deploy (`refuse`), or is warned about (a rollback still runs).
-    pub(crate) async fn check_druid_version(&self, refuse: bool) -> Result<()> {
+    pub(crate) async fn check_druid_version(&self, refuse: bool) -> Result<String> {
         let version = self
             .druid
             .version()
@@ -429,7 +513,7 @@ impl Session {
         match druid_client::releases::Release::parse(&version) {
             Some(release) if release.capabilities().protobuf_descriptors_broken => {
                 let error = Error::UnsupportedDruid {
-                    version,
+                    version: version.clone(),
                     reason: "it cannot load protobuf descriptors (file, url or inline; apache/druid#18730): every record would fail",
                     fixed_in: "36.0.0 (apache/druid#18770)",
                 };
@@ -437,12 +521,12 @@ impl Session {
                     return Err(error);
                 }
                 self.warn(error.to_string());
-                Ok(())
+                Ok(version)
             }
-            Some(_) => Ok(()),
+            Some(_) => Ok(version),
             None => {
                 self.warn(format!("Druid reports version `{version}`, which druidctl cannot read: no release-specific checks"));
-                Ok(())
+                Ok(version)
             }
         }
     }

@@ -62,7 +62,7 @@ impl Session {
         let expected = self.registry.channel(&channel).await?.map(|state| state.pointer.version);
         let live = self
             .druid
-            .get_spec(&self.environment.datasource)
+            .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
         let live_print = live.as_ref().map(fingerprint);

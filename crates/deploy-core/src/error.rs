@@ -128,6 +128,23 @@ pub enum Error {
         /// The release that fixes it.
         fixed_in: &'static str,
     },
+    /// A migration rule refused (docs/migrations.md): one in progress, a topic change Druid
+    /// refuses, several supervisors per datasource on a Druid that cannot run them, ...
+    #[error("{environment}: {reason}")]
+    Migration {
+        /// Environment.
+        environment: String,
+        /// Why, in a sentence.
+        reason: String,
+        /// The way out.
+        way_out: String,
+    },
+    /// No migration is in progress where one was asked about.
+    #[error("{environment}: no migration in progress")]
+    NoMigration {
+        /// Environment.
+        environment: String,
+    },
     /// The change damages what Druid stores for the baseline's columns (never overridden).
     #[error("the schema change damages what Druid stores, compared with {parent}: {}", verdict.summary())]
     DruidDamage {
@@ -232,6 +249,8 @@ impl Error {
             | Self::UnsupportedDruid { .. }
             | Self::WindowClosed { .. }
             | Self::PreflightFailed { .. }
+            | Self::Migration { .. }
+            | Self::NoMigration { .. }
             | Self::PromotionNeedsReason { .. } => Category::CheckFailed,
             Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
             Self::Druid { .. }
@@ -257,6 +276,15 @@ impl Error {
                 "nothing was deployed to `{datasource}` yet: `druidctl deploy --env {environment}` creates it, or check `datasource` for {environment} in the project file"
             ));
         }
+        match self {
+            Self::Migration { way_out, .. } => return Some(way_out.clone()),
+            Self::NoMigration { environment } => {
+                return Some(format!(
+                    "a migration starts when `datasource` (or `supervisor`) for {environment} changes in the project file and `druidctl deploy --env {environment}` runs; `druidctl migrate status --env {environment}` shows the last one"
+                ));
+            }
+            _ => {}
+        }
         if let Self::UnsupportedDruid { fixed_in, .. } = self {
             return Some(format!(
                 "upgrade Druid to {fixed_in} or later, or stay on 34; nothing was submitted"
@@ -276,7 +304,7 @@ impl Error {
             }
             Self::InvalidMapping { .. } => "run `druidctl validate` for every problem with its fix",
             Self::DruidDamage { .. } => {
-                "keep what Druid reads: the field's JSON name (json_name = \"...\"), its number, type and presence, the enum's names and numbers; or point dimensions.json at the renamed field. A change Druid cannot absorb needs a new datasource. `druidctl check` lists each column and what Druid would store"
+                "keep what Druid reads: the field's JSON name (json_name = \"...\"), its number, type and presence, the enum's names and numbers; or point dimensions.json at the renamed field. A change Druid cannot absorb needs a new datasource: change `datasource` for the environment in the project file in the same commit, and deploy starts a migration (docs/migrations.md). `druidctl check` lists each column and what Druid would store"
             }
             Self::Registry(Registry::UnknownVersion { .. } | Registry::EmptyChannel { .. }) => {
                 "`druidctl schemas list` shows the published versions and channels"

@@ -26,6 +26,7 @@ pub enum Step {
     RolledBack,
     Recorded,
     Unchanged,
+    Migration,
 }
 
 impl Step {
@@ -46,6 +47,7 @@ impl Step {
             Self::RolledBack => "rolled back",
             Self::Recorded => "recorded",
             Self::Unchanged => "unchanged",
+            Self::Migration => "migration",
         }
     }
 }

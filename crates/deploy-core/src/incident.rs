@@ -84,7 +84,7 @@ impl Session {
     /// Registry or Druid failures while reading what they recorded.
     pub async fn incident(&self, from: Timestamp, to: Timestamp) -> Result<Incident> {
         let within = |at: Option<Timestamp>| at.is_some_and(|at| at >= from && at <= to);
-        let id = self.environment.datasource.clone();
+        let id = self.environment.supervisor_id().to_owned();
         let mut timeline = Vec::new();
         let mut versions = BTreeSet::new();
         let mut recoveries = Vec::new();

@@ -7,6 +7,8 @@
 //! journal/<env>.json                         the last deploy's intent: open until it ends (CAS-updated)
 //! history/deploys/<env>/<time>-<n>.json      one record per action (never overwritten)
 //! history/observations/<env>/<time>-<n>.json alerts monitor --watch saw, undelivered notifications
+//! environments/<env>.json                    where the environment ingests, its migration (CAS-updated)
+//! history/migrations/<env>/<time>-<n>.json   every state a migration went through (never overwritten)
 //! ```
 
 use std::collections::BTreeMap;
@@ -78,6 +80,10 @@ pub enum Action {
     Reset,
     /// A deploy lock was broken by hand.
     Unlock,
+    /// A migration's cutover: the old supervisor handed off and terminated.
+    Cutover,
+    /// A migration abandoned: the new supervisor terminated, the old one current again.
+    MigrationAbort,
 }
 
 /// How an action ended.
@@ -114,6 +120,8 @@ impl Action {
             Self::Resume => "resume",
             Self::Reset => "reset",
             Self::Unlock => "unlock",
+            Self::Cutover => "cutover",
+            Self::MigrationAbort => "migration-abort",
         }
     }
 }
@@ -425,6 +433,48 @@ impl Ledger {
         let at = jiff::Timestamp::now();
         let stored = Observation { at: at.to_string(), ..observation.clone() };
         self.append("observations", &environment, at, &stored).await
+    }
+
+    /// Where `environment` ingests and its migration, with the version tag to write over it.
+    pub async fn environment_state(
+        &self,
+        environment: &str,
+    ) -> Result<Option<(crate::migrate::EnvironmentState, Etag)>> {
+        let name = Channel::parse(environment)?;
+        Ok(self.registry.read_json(&format!("environments/{name}.json")).await?)
+    }
+
+    /// Writes `state` over the version `etag` names (`None`: there must be none yet), and
+    /// with `archive`, keeps a copy of its migration in `history/migrations/ENV/`. Refused
+    /// with [`Error::LockLost`] when someone wrote meanwhile.
+    pub async fn write_environment_state(
+        &self,
+        state: &crate::migrate::EnvironmentState,
+        etag: Option<&Etag>,
+        archive: bool,
+    ) -> Result<Etag> {
+        let name = Channel::parse(&state.environment)?;
+        let key = format!("environments/{name}.json");
+        let store = self.registry.store();
+        let written = match etag {
+            None => store.put_if_absent(&key, to_json(state)).await,
+            Some(etag) => store.put_if_match(&key, to_json(state), etag).await,
+        };
+        let etag = written.map_err(|err| match err {
+            StoreError::AlreadyExists { .. }
+            | StoreError::PreconditionFailed { .. }
+            | StoreError::Conflict { .. } => Error::LockLost { environment: state.environment.clone() },
+            other => self.registry.store_error(other).into(),
+        })?;
+        if let Some(migration) = state.migration.as_ref().filter(|_| archive) {
+            self.append("migrations", &name, jiff::Timestamp::now(), migration).await?;
+        }
+        Ok(etag)
+    }
+
+    /// Every state the migrations of `environment` went through, oldest first.
+    pub async fn migrations(&self, environment: &str) -> Result<Vec<crate::migrate::Migration>> {
+        self.read_all("migrations", environment).await
     }
 
     /// The observations of `environment`, oldest first.

@@ -41,6 +41,7 @@ pub mod incident;
 pub mod init;
 pub mod kafka;
 pub mod ledger;
+pub mod migrate;
 pub mod monitor;
 pub mod notify;
 pub mod ops;

@@ -69,6 +69,9 @@ pub enum EventKind {
     Reset,
     AlertFired,
     AlertResolved,
+    MigrationStarted,
+    MigrationCutover,
+    MigrationAborted,
     Test,
 }
 
@@ -88,6 +91,9 @@ impl EventKind {
             Self::Reset => "reset",
             Self::AlertFired => "alert-fired",
             Self::AlertResolved => "alert-resolved",
+            Self::MigrationStarted => "migration-started",
+            Self::MigrationCutover => "migration-cutover",
+            Self::MigrationAborted => "migration-aborted",
             Self::Test => "test",
         }
     }
@@ -106,16 +112,25 @@ impl EventKind {
             Self::Reset => "supervisor offsets reset",
             Self::AlertFired => "alert fired",
             Self::AlertResolved => "alert resolved",
+            Self::MigrationStarted => "migration started: both supervisors run",
+            Self::MigrationCutover => "migration cutover",
+            Self::MigrationAborted => "migration aborted",
             Self::Test => "test message",
         }
     }
 
     fn emoji(self) -> &'static str {
         match self {
-            Self::DeploySucceeded | Self::AlertResolved | Self::Resume => ":white_check_mark:",
-            Self::DeployRolledBack | Self::Rollback | Self::OverrideUsed | Self::Suspend | Self::Reset => {
-                ":warning:"
+            Self::DeploySucceeded | Self::AlertResolved | Self::Resume | Self::MigrationCutover => {
+                ":white_check_mark:"
             }
+            Self::MigrationStarted => ":twisted_rightwards_arrows:",
+            Self::DeployRolledBack
+            | Self::Rollback
+            | Self::OverrideUsed
+            | Self::Suspend
+            | Self::Reset
+            | Self::MigrationAborted => ":warning:",
             Self::DeployFailed | Self::AlertFired | Self::DeployInterrupted => ":rotating_light:",
             Self::DeployStarted | Self::Test => ":information_source:",
         }
@@ -421,6 +436,13 @@ pub fn next_step(kind: EventKind, environment: &str) -> Option<String> {
             format!("`druidctl status --env {environment}`; the runbook's action is in the detail")
         }
         EventKind::Suspend => format!("nothing is ingested until `druidctl resume --env {environment}`"),
+        EventKind::MigrationStarted => format!(
+            "move producers to the new topic, then `druidctl migrate cutover --env {environment}`; `druidctl migrate sql --env {environment}` reads across both"
+        ),
+        EventKind::MigrationAborted => {
+            "revert the datasource change in the project file, or the next deploy starts the migration again"
+                .to_owned()
+        }
         _ => return None,
     })
 }
@@ -434,11 +456,13 @@ pub fn kind_of(action: crate::ledger::Action, outcome: crate::ledger::Outcome) -
         (Action::Deploy, Outcome::Succeeded) => EventKind::DeploySucceeded,
         (Action::Deploy, Outcome::RolledBack) => EventKind::DeployRolledBack,
         (Action::Deploy, Outcome::Interrupted) => EventKind::DeployInterrupted,
-        (Action::Deploy, _) => EventKind::DeployFailed,
+        (Action::Cutover, Outcome::Succeeded) => EventKind::MigrationCutover,
+        (Action::Deploy | Action::Cutover, _) => EventKind::DeployFailed,
         (Action::Rollback, _) => EventKind::Rollback,
         (Action::Suspend, _) => EventKind::Suspend,
         (Action::Resume, _) => EventKind::Resume,
         (Action::Reset, _) => EventKind::Reset,
+        (Action::MigrationAbort, _) => EventKind::MigrationAborted,
     })
 }
 

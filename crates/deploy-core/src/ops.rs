@@ -32,6 +32,12 @@ pub struct StatusSnapshot {
     /// Warnings from the release table (`Druid 35.0.1 cannot load protobuf descriptors...`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub druid_warnings: Vec<String>,
+    /// The open migration (docs/migrations.md), if one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<crate::migrate::Migration>,
+    /// Its old side, still running until cutover, as Druid reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_side: Option<crate::migrate::SideStatus>,
 }
 
 /// What Druid reports about an environment's supervisor.
@@ -93,7 +99,14 @@ impl Session {
                 )]
             })
             .unwrap_or_default();
+        let migration = self.environment_state().await?.and_then(|state| state.open_migration().cloned());
+        let old_side = match &migration {
+            Some(_) => self.old_side().await?,
+            None => None,
+        };
         Ok(StatusSnapshot {
+            migration,
+            old_side,
             druid_version,
             druid_warnings,
             ingestion: self.ingestion().await?,
@@ -108,7 +121,12 @@ impl Session {
 
     /// What Druid reports: state, tasks, lag, rates, parse errors (no registry access).
     pub async fn ingestion(&self) -> Result<Ingestion> {
-        let id = &self.environment.datasource;
+        self.ingestion_of(self.environment.supervisor_id()).await
+    }
+
+    /// What Druid reports about supervisor `id` (this environment's, or the old side of a
+    /// migration), sized by this environment's settings.
+    pub async fn ingestion_of(&self, id: &str) -> Result<Ingestion> {
         let status = self
             .druid
             .supervisor_status(id)
@@ -133,7 +151,7 @@ impl Session {
         let ingestion = &self.environment.ingestion;
         Ok(Ingestion {
             environment: self.environment.name.clone(),
-            datasource: id.clone(),
+            datasource: id.to_owned(),
             state: payload.state.map(|state| state.to_string()),
             detailed_state: payload.detailed_state.map(|state| state.to_string()),
             healthy: payload.healthy,
@@ -240,7 +258,7 @@ impl Session {
         }
         let status = self
             .druid
-            .supervisor_status(&self.environment.datasource)
+            .supervisor_status(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the supervisor status"))?;
         Ok(status.payload.active_tasks.iter().map(|task| task.id.clone()).collect())
@@ -281,7 +299,7 @@ impl Session {
     /// The parse errors the running tasks saved.
     pub async fn parse_errors(&self) -> Result<Vec<druid_client::supervisors::ParseError>> {
         self.druid
-            .parse_errors(&self.environment.datasource)
+            .parse_errors(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading parse errors"))
     }

@@ -39,6 +39,12 @@ pub struct Plan {
     pub preflight_error: Option<String>,
     /// What `deploy` would do, in a sentence.
     pub action: String,
+    /// The migration a deploy would start, or the one in progress (docs/migrations.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub migration: Option<String>,
+    /// While a migration is open, its old side as Druid reports it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_side: Option<crate::migrate::SideStatus>,
 }
 
 /// Why a deploy would be refused.
@@ -70,6 +76,9 @@ pub enum RefusalKind {
     /// Preflight predicts bad ingestion of the topic, or could not read it (overridable with
     /// a recorded reason).
     Preflight,
+    /// A migration rule: one is in progress elsewhere, the topic changes on a supervisor that
+    /// Druid will not move, several supervisors per datasource on an older Druid.
+    Migration,
 }
 
 /// One difference between the live spec and the rendered one.
@@ -224,6 +233,16 @@ impl Session {
     /// compatibility gate, the window), in that order, and reports the first refusal.
     /// `project_dir` is where git is asked whether the schema is committed.
     pub async fn plan(&self, checked: &Checked, project_dir: &Path) -> Result<Plan> {
+        self.plan_for(checked, project_dir, false).await
+    }
+
+    /// [`Session::plan`] of `deploy --same-datasource` when `same_datasource`.
+    pub async fn plan_for(
+        &self,
+        checked: &Checked,
+        project_dir: &Path,
+        same_datasource: bool,
+    ) -> Result<Plan> {
         let channel = self.channel()?;
         let channel_version = self.registry.channel(&channel).await?.map(|state| state.pointer.version);
         let compatibility = match &channel_version {
@@ -235,7 +254,7 @@ impl Session {
         };
         let live = self
             .druid
-            .get_spec(&self.environment.datasource)
+            .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
         let diff = if checked.error_count() == 0 {
@@ -245,6 +264,47 @@ impl Session {
         };
         let drift = self.drift().await?;
         let version = self.druid.version().await.map_err(self.druid_failed("reading Druid's version"))?;
+        let target = self.deploy_target(same_datasource, &version).await;
+        let old_side = self.old_side().await?;
+        let migration_refusal = match &target {
+            Err(err @ crate::Error::Migration { .. }) => Some(err.to_string()),
+            Err(_) => None,
+            Ok(_) => self.check_topic_change(live.as_ref(), &version).err().map(|err| err.to_string()),
+        };
+        let target = match target {
+            Ok(target) => Some(target),
+            Err(crate::Error::Migration { .. }) => None,
+            Err(err) => return Err(err),
+        };
+        let start = match &target {
+            Some(crate::migrate::Target::Start { old, same_datasource }) => {
+                Some((old.clone(), *same_datasource))
+            }
+            _ => None,
+        };
+        let migration = match (&start, &old_side) {
+            (Some((old, true)), _) => Some(format!(
+                "start a migration: supervisor {} on {} beside {} until `druidctl migrate cutover`",
+                self.environment.supervisor_id(),
+                old.datasource,
+                old.supervisor
+            )),
+            (Some((old, false)), _) => Some(format!(
+                "start a migration: from {} (topic {}) to the new datasource {} (topic {}); {} keeps running until `druidctl migrate cutover`",
+                old.datasource,
+                old.topic,
+                self.environment.datasource,
+                self.environment.kafka.topic,
+                old.supervisor
+            )),
+            (None, Some(side)) => Some(format!(
+                "a migration is in progress: {} ({}) still runs beside {}",
+                side.placement.supervisor,
+                side.placement.datasource,
+                self.environment.supervisor_id()
+            )),
+            (None, None) => None,
+        };
         let (preflight, preflight_error) = if checked.error_count() == 0 && self.environment.preflight.enabled
         {
             let options =
@@ -256,7 +316,18 @@ impl Session {
         } else {
             (None, None)
         };
-        let mut refused = self.refusal(checked, project_dir, compatibility.as_ref(), &version);
+        let mut refused = self.refusal(
+            checked,
+            project_dir,
+            compatibility.as_ref(),
+            &version,
+            start.as_ref().map(|(_, same)| *same),
+        );
+        if refused.is_none()
+            && let Some(reason) = migration_refusal
+        {
+            refused = Some(Refusal { kind: RefusalKind::Migration, reason });
+        }
         if refused.is_none() {
             if let Some(preflight) = preflight.as_ref().filter(|preflight| !preflight.passed()) {
                 refused = Some(Refusal {
@@ -270,6 +341,10 @@ impl Session {
         }
         let action = match &refused {
             Some(refusal) => format!("refuse: {}", refusal.reason),
+            None if start.is_some() => format!(
+                "publish the working schema (breaking allowed: a migration), submit the new supervisor, verify, move {}",
+                self.environment.channel
+            ),
             None if diff.is_empty() => "nothing: the live spec is already this one".to_owned(),
             None => format!(
                 "publish the working schema, submit the spec ({} change{}), verify, move {}",
@@ -290,6 +365,8 @@ impl Session {
             preflight,
             preflight_error,
             action,
+            migration,
+            old_side,
         })
     }
 
@@ -300,7 +377,12 @@ impl Session {
         project_dir: &Path,
         compatibility: Option<&druid_mapping::compat::Verdict>,
         druid_version: &str,
+        migration: Option<bool>,
     ) -> Option<Refusal> {
+        // A migration to a new datasource (`Some(false)`) damages nothing stored and may
+        // break; one to a new supervisor on the same datasource (`Some(true)`) may break.
+        let damage_counts = migration != Some(false);
+        let breaking_counts = migration.is_none();
         let refuse = |kind, reason: String| Some(Refusal { kind, reason });
         if let Err(err) = checked.ensure_valid() {
             return refuse(RefusalKind::InvalidMapping, err.to_string());
@@ -318,13 +400,13 @@ impl Session {
         if let Err(err) = crate::publish::check_committed(checked, &self.environment, project_dir) {
             return refuse(RefusalKind::DirtyTree, err.to_string());
         }
-        if let Some(verdict) = compatibility.filter(|verdict| verdict.damages_druid()) {
+        if let Some(verdict) = compatibility.filter(|verdict| damage_counts && verdict.damages_druid()) {
             return refuse(
                 RefusalKind::DruidDamage,
                 format!("against the channel's version: {} (no override)", verdict.summary()),
             );
         }
-        if let Some(verdict) = compatibility.filter(|verdict| verdict.policy.breaking) {
+        if let Some(verdict) = compatibility.filter(|verdict| breaking_counts && verdict.policy.breaking) {
             return refuse(
                 RefusalKind::Breaking,
                 format!(

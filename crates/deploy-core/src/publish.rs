@@ -168,6 +168,9 @@ pub struct PublishOptions {
     pub allow_breaking: Option<String>,
     /// Who publishes (recorded).
     pub author: Option<String>,
+    /// The version goes to a new datasource (a migration): what the channel's version stored
+    /// in the old one cannot be damaged, so damage is reported, not refused.
+    pub new_datasource: bool,
 }
 
 /// What [`publish`] did.
@@ -231,7 +234,7 @@ pub async fn publish_to(
         Some(parent) if *parent != version => {
             let baseline = baseline(registry, parent).await?;
             let verdict = crate::policy::gate(environment, &baseline, checked);
-            if verdict.damages_druid() {
+            if verdict.damages_druid() && !options.new_datasource {
                 return Err(Error::DruidDamage { parent: parent.to_string(), verdict });
             }
             if verdict.policy.breaking && options.allow_breaking.is_none() {

@@ -33,6 +33,13 @@ pub enum Recovery {
         /// The checks.
         verification: Verification,
     },
+    /// A migration's cutover or abort died part-way: it was run again to its end.
+    Resumed {
+        /// The abandoned entry.
+        entry: JournalEntry,
+        /// The migration now.
+        migration: Box<crate::migrate::Migration>,
+    },
     /// The channel's version was put back (or the supervisor suspended when there was none).
     RolledBack {
         /// The abandoned entry.
@@ -66,23 +73,44 @@ impl Session {
     /// journal entry as abandoned and records what was done. Takes the lock.
     pub async fn recover(&self, finish: bool) -> Result<Recovery> {
         let guard = self.lock().await?;
-        let result = self.recover_locked(finish).await;
+        let result = self.recover_locked(finish, &guard.token).await;
         self.unlock(guard).await;
         result
     }
 
-    async fn recover_locked(&self, finish: bool) -> Result<Recovery> {
+    async fn recover_locked(&self, finish: bool, token: &str) -> Result<Recovery> {
         let Some(entry) = self.ledger.journal(&self.environment.name).await?.filter(JournalEntry::is_open)
         else {
             return Ok(Recovery::NothingToRecover);
         };
+        if matches!(entry.action, Action::Cutover | Action::MigrationAbort) {
+            // Both resume from the migration's recorded state; neither can be undone once
+            // Druid acted (a terminated supervisor does not come back).
+            self.close_recovered(&entry, "resumed by recover").await?;
+            let migration = if entry.action == Action::Cutover {
+                self.cutover_locked(crate::migrate::CutoverOptions::default(), token).await?.migration
+            } else {
+                self.abort_locked(token).await?
+            };
+            return Ok(Recovery::Resumed { entry, migration: Box::new(migration) });
+        }
+        // A deploy that was starting a migration: its undo terminates the new supervisor, it
+        // never re-submits the old version onto the new datasource.
+        let starting =
+            self.environment_state().await?.and_then(|state| state.migration).filter(|migration| {
+                migration.state == crate::migrate::MigrationState::Starting
+                    && migration.new.version.as_deref() == Some(entry.version.as_str())
+            });
         let live = self
             .druid
-            .get_spec(&self.environment.datasource)
+            .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
         let unchanged = live.as_ref().map(spec_sha256) == entry.previous_live_sha256;
         if entry.step == JournalStep::Submitting && unchanged {
+            if starting.is_some() {
+                self.undo_start(&entry.version, "its deploy died before Druid took the new supervisor").await;
+            }
             self.close_recovered(&entry, "it died before Druid took its spec: nothing to undo").await?;
             return Ok(Recovery::NothingSubmitted { entry });
         }
@@ -98,6 +126,11 @@ impl Session {
                     let channel = self.channel()?;
                     let base = self.registry.channel(&channel).await?;
                     self.move_channel(&channel, base.as_ref(), &version, Some("recovered")).await?;
+                    if starting.is_some() {
+                        self.complete_start(version.as_str()).await?;
+                    } else {
+                        self.note_live(version.as_str()).await;
+                    }
                     self.close_recovered(
                         &entry,
                         &format!("recovered: {version} was live and verifies; channel moved"),
@@ -112,6 +145,15 @@ impl Session {
             } else {
                 self.warn(format!("{version} is not what Druid runs: putting the channel's version back"));
             }
+        }
+        if starting.is_some() {
+            let detail = self.undo_start(version.as_str(), "recovered").await;
+            self.close_recovered(&entry, &detail).await?;
+            return Ok(Recovery::RolledBack {
+                entry,
+                restored: starting.and_then(|m| m.old.version),
+                verification: None,
+            });
         }
         self.step(
             Step::RollingBack,
@@ -131,7 +173,7 @@ impl Session {
             (Some(previous.to_string()), Some(verification))
         } else {
             self.druid
-                .suspend(&self.environment.datasource)
+                .suspend(self.environment.supervisor_id())
                 .await
                 .map_err(self.druid_failed("suspending"))?;
             (None, None)

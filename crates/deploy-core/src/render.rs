@@ -54,7 +54,7 @@ pub fn render(input: &RenderInput<'_>) -> SupervisorSpec {
         consumer_properties.insert(key.clone(), json!(value));
     }
 
-    SupervisorSpec::kafka(IngestionSpec {
+    let mut spec = SupervisorSpec::kafka(IngestionSpec {
         data_schema: DataSchema {
             data_source: env.datasource.clone(),
             timestamp_spec: parsed.timestamp_spec,
@@ -81,7 +81,14 @@ pub fn render(input: &RenderInput<'_>) -> SupervisorSpec {
             extra: Map::new(),
         }),
         extra: Map::new(),
-    })
+    });
+    if let Some(id) = &env.supervisor {
+        // Druid 34+: a supervisor id of its own, one of several supervisors writing the
+        // datasource, which all take concurrent locks (docs/migrations.md).
+        spec.extra.insert("id".into(), json!(id));
+        spec.extra.insert("context".into(), json!({ "useConcurrentLocks": true }));
+    }
+    spec
 }
 
 impl Session {

@@ -46,7 +46,7 @@ impl Session {
         let spec = self.render_version(version).await?;
         let live = self
             .druid
-            .get_spec(&self.environment.datasource)
+            .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
         self.step(Step::Rendered, format!("supervisor spec of {version}"));
@@ -122,6 +122,9 @@ impl Session {
                 .await;
             return Err(err);
         }
+        if outcome == Outcome::Succeeded {
+            self.note_live(version.as_str()).await;
+        }
         self.close_journaled(token, Action::Rollback, outcome, from, to, none(), detail).await;
         verification.ok_or(Error::Interrupted)
     }
@@ -167,7 +170,7 @@ impl Session {
         } else {
             // Nothing to go back to: stop ingesting rather than keep a failing version.
             self.druid
-                .suspend(&self.environment.datasource)
+                .suspend(self.environment.supervisor_id())
                 .await
                 .map_err(self.druid_failed("suspending"))?;
             self.record(

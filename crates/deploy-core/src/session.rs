@@ -363,7 +363,7 @@ impl Session {
         &self,
         action: &'static str,
     ) -> impl FnOnce(druid_client::Error) -> Error + use<> {
-        let datasource = self.environment.datasource.clone();
+        let datasource = self.environment.supervisor_id().to_owned();
         let environment = self.environment.name.clone();
         move |source| {
             if source.is_not_found() {

@@ -168,7 +168,7 @@ impl Session {
         let thresholds = &self.environment.thresholds;
         let deadline = Duration::from_secs(thresholds.ready_timeout_secs);
         let started = self.clock.now();
-        let id = &self.environment.datasource;
+        let id = self.environment.supervisor_id();
         let expected = sizing.expected();
         let mut ready = false;
         loop {
@@ -230,7 +230,7 @@ impl Session {
             self.pause(self.poll_interval).await?;
             let status = self
                 .druid
-                .supervisor_status(&self.environment.datasource)
+                .supervisor_status(self.environment.supervisor_id())
                 .await
                 .map_err(self.druid_failed("reading the supervisor status"))?;
             let totals = self.reading_stats(&status).await?;
@@ -260,7 +260,7 @@ impl Session {
             status.payload.active_tasks.iter().map(|task| task.id.as_str()).collect();
         let stats = self
             .druid
-            .supervisor_stats(&self.environment.datasource)
+            .supervisor_stats(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the supervisor stats"))?;
         Ok(StatsSum::of(&stats, |task| reading.contains(task)))
@@ -274,7 +274,7 @@ impl Session {
 
     /// The checklist for a spec of `sizing`.
     pub async fn verify_for(&self, sizing: Sizing) -> Result<Verification> {
-        let id = &self.environment.datasource;
+        let id = self.environment.supervisor_id();
         let thresholds = &self.environment.thresholds;
         let status = self
             .druid

@@ -45,6 +45,9 @@ pub trait DruidApi: Send + Sync {
     async fn reset(&self, id: &str) -> Result<()>;
     /// Terminates the supervisor.
     async fn terminate(&self, id: &str) -> Result<()>;
+    /// `POST .../taskGroups/handoff` (Druid 31+): asks these task groups to publish now
+    /// (best effort: Druid answers 202 and hands off in the background).
+    async fn handoff(&self, id: &str, task_group_ids: &[u32]) -> Result<()>;
     /// Tasks matching a filter.
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>>;
     /// A task's log from `offset`, `None` when it has none yet.
@@ -115,6 +118,10 @@ impl DruidApi for DruidClient {
 
     async fn terminate(&self, id: &str) -> Result<()> {
         self.supervisors().terminate(id).await.map(drop)
+    }
+
+    async fn handoff(&self, id: &str, task_group_ids: &[u32]) -> Result<()> {
+        self.supervisors().handoff(id, task_group_ids).await
     }
 
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {

@@ -32,7 +32,13 @@ impl SupervisorSpec {
         Self { kind: "kafka".to_owned(), spec: Some(spec), extra: Extra::new() }
     }
 
-    /// The datasource the spec writes to, which is also the supervisor id.
+    /// The supervisor's id: its `id` (Druid 34+ lets several supervisors write one
+    /// datasource), else its datasource.
+    pub fn id(&self) -> Option<&str> {
+        self.extra.get("id").and_then(Value::as_str).or_else(|| self.datasource())
+    }
+
+    /// The datasource the spec writes to (the supervisor id, unless `id` says otherwise).
     pub fn datasource(&self) -> Option<&str> {
         self.spec.as_ref().map(|spec| spec.data_schema.data_source.as_str()).or_else(|| {
             self.extra.get("dataSchema").and_then(|schema| schema.get("dataSource")).and_then(Value::as_str)

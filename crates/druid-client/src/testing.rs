@@ -58,6 +58,7 @@ pub enum Call {
     Version,
     Sample,
     TaskReports,
+    Handoff,
 }
 
 /// What the tasks of one submitted spec read: totals since they started and the rows per
@@ -87,6 +88,8 @@ struct Supervisor {
     generation: usize,
     suspended: bool,
     terminated: bool,
+    /// Early handoffs asked for: each ends the reading tasks and starts new ones.
+    handoffs: usize,
     /// Status polls since the last submit or resume.
     polls: usize,
 }
@@ -367,7 +370,33 @@ impl FakeDruid {
             return Vec::new();
         }
         let spec = &supervisor.history.last().expect("a supervisor has a spec").0;
-        (0..expected_tasks(spec)).map(|index| task_id(id, supervisor.generation, index)).collect()
+        (0..expected_tasks(spec))
+            .map(|index| match supervisor.handoffs {
+                0 => task_id(id, supervisor.generation, index),
+                handoffs => format!("{}_h{handoffs}", task_id(id, supervisor.generation, index)),
+            })
+            .collect()
+    }
+
+    /// Ends the reading tasks of `id` as Druid does after a handoff or a terminate: they
+    /// publish and succeed.
+    fn finish_tasks(state: &mut State, id: &str) -> Result<()> {
+        let tasks_after_polls = state.tasks_after_polls;
+        let supervisor = Self::live(state, id)?;
+        let datasource = supervisor.history.last().and_then(|(spec, _)| spec.datasource().map(str::to_owned));
+        let ended = Self::reading_tasks(id, supervisor, tasks_after_polls);
+        supervisor.handoffs += 1;
+        for task in ended {
+            let mut done: Task = serde_json::from_value(json!({
+                "id": task, "groupId": task, "type": "index_kafka", "statusCode": "SUCCESS",
+                "status": "SUCCESS", "runnerStatusCode": "NONE", "duration": 60_000,
+                "createdTime": "2026-12-01T10:00:00.000Z"
+            }))
+            .expect("a task parses");
+            done.data_source.clone_from(&datasource);
+            state.completed_tasks.push(done);
+        }
+        Ok(())
     }
 
     /// Serves Druid's HTTP API on a loopback port until the server is dropped. Requests the
@@ -386,7 +415,7 @@ impl FakeDruid {
 impl DruidApi for FakeDruid {
     async fn submit_spec(&self, spec: &SupervisorSpec) -> Result<String> {
         let mut state = self.enter(Call::SubmitSpec, "POST", "/druid/indexer/v1/supervisor")?;
-        let Some(id) = spec.datasource().map(str::to_owned) else {
+        let Some(id) = spec.id().map(str::to_owned) else {
             return Err(http_error(
                 "POST",
                 "/druid/indexer/v1/supervisor",
@@ -402,6 +431,7 @@ impl DruidApi for FakeDruid {
             generation,
             suspended: false,
             terminated: false,
+            handoffs: 0,
             polls: 0,
         });
         supervisor.history.push((spec.clone(), at));
@@ -540,8 +570,15 @@ impl DruidApi for FakeDruid {
 
     async fn terminate(&self, id: &str) -> Result<()> {
         let mut state = self.enter(Call::Terminate, "POST", "/druid/indexer/v1/supervisor/{id}/terminate")?;
+        Self::finish_tasks(&mut state, id)?;
         Self::live(&mut state, id)?.terminated = true;
         Ok(())
+    }
+
+    async fn handoff(&self, id: &str, _task_group_ids: &[u32]) -> Result<()> {
+        let mut state =
+            self.enter(Call::Handoff, "POST", "/druid/indexer/v1/supervisor/{id}/taskGroups/handoff")?;
+        Self::finish_tasks(&mut state, id)
     }
 
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
@@ -743,6 +780,11 @@ async fn route(
             ("POST", [id, "terminate" | "shutdown"]) => {
                 answer(druid.terminate(id).await.map(|()| json!({"id": id})))
             }
+            ("POST", [id, "taskGroups", "handoff"]) => match druid.handoff(id, &[]).await {
+                // Druid answers 202 Accepted with no body.
+                Ok(()) => wiremock::ResponseTemplate::new(202),
+                Err(err) => answer(Err(err)),
+            },
             _ => wiremock::ResponseTemplate::new(500).set_body_string("unexpected request"),
         },
         _ => {

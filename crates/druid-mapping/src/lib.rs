@@ -25,6 +25,7 @@ use std::path::PathBuf;
 pub mod compat;
 pub mod decoding;
 pub mod dimensions;
+pub mod migration;
 pub mod path;
 pub mod predict;
 pub mod preflight;

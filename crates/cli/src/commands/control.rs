@@ -39,7 +39,7 @@ pub fn run(context: &Context, control: Control, yes: bool, out: &Output) -> Resu
     if out.is_json() {
         out.json(&ControlReport {
             environment: &session.environment.name,
-            supervisor: &session.environment.datasource,
+            supervisor: session.environment.supervisor_id(),
             action: control,
             outcome,
         })?;

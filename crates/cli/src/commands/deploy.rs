@@ -30,6 +30,10 @@ pub struct DeployArgs {
     /// Do not run preflight on the topic before the submit (needs --reason; recorded).
     #[arg(long, requires = "reason")]
     skip_preflight: bool,
+    /// A migration that keeps the datasource: the environment's new `supervisor` runs beside
+    /// the old one on it until cutover (Druid 34+).
+    #[arg(long)]
+    same_datasource: bool,
     /// Why an override is acceptable.
     #[arg(long, value_name = "TEXT", requires = "override")]
     reason: Option<String>,
@@ -50,6 +54,7 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
         allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
         ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
         skip_preflight: args.skip_preflight.then(|| args.reason.clone()).flatten(),
+        same_datasource: args.same_datasource,
     };
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
     let session = session.with_reporter(progress.clone());
@@ -140,7 +145,7 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
 /// the channel's version, the spec changes. A deploy that would be refused anyway is not
 /// asked about: it goes on to fail with its own error.
 fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployArgs) -> Result<(), CliError> {
-    let plan = block_on(async { Ok(session.plan(checked, project_dir).await?) })?;
+    let plan = block_on(async { Ok(session.plan_for(checked, project_dir, args.same_datasource).await?) })?;
     let refused = plan.refused.as_ref().is_some_and(|refusal| match refusal.kind {
         RefusalKind::Breaking => !args.allow_breaking,
         RefusalKind::WindowClosed => !args.ignore_window,
@@ -148,7 +153,8 @@ fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployAr
         RefusalKind::InvalidMapping
         | RefusalKind::DirtyTree
         | RefusalKind::DruidDamage
-        | RefusalKind::DruidRelease => true,
+        | RefusalKind::DruidRelease
+        | RefusalKind::Migration => true,
     });
     if refused {
         return Ok(());

@@ -18,6 +18,7 @@ pub mod history;
 pub mod incident;
 pub mod init;
 pub mod logs;
+pub mod migrate;
 pub mod monitor;
 pub mod notify;
 pub mod parse_errors;

@@ -91,5 +91,25 @@ fn alerts_table(report: &deploy_core::monitor::MonitorReport) -> comfy_table::Ta
             if alert.breached { alert.action.to_owned() } else { String::new() },
         ]);
     }
+    if let Some(side) = &report.old_side {
+        // A migration is open: its old supervisor runs until cutover (not alerted on).
+        let state = side.ingestion.as_ref().map_or_else(
+            || side.error.clone().unwrap_or_default(),
+            |ingestion| {
+                format!(
+                    "{}, {:.2} % unparseable",
+                    ingestion.state.as_deref().unwrap_or("-"),
+                    ingestion.unparseable_ratio * 100.0
+                )
+            },
+        );
+        rows.add_row(vec![
+            "old side (migration)".to_owned(),
+            format!("{}: {state}", side.placement.supervisor),
+            String::new(),
+            "info".into(),
+            "`druidctl migrate cutover` when the new side carries the traffic".into(),
+        ]);
+    }
     rows
 }

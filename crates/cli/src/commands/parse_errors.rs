@@ -7,7 +7,7 @@ use crate::output::{CliError, Output, Status, table};
 
 pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
-    let id = &session.environment.datasource;
+    let id = session.environment.supervisor_id();
     let errors = block_on(async { Ok(session.parse_errors().await?) })?;
     if out.is_json() {
         out.json(&errors)?;

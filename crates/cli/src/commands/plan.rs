@@ -17,6 +17,9 @@ pub struct Args {
     /// change something (as `terraform plan -detailed-exitcode`, for pipelines).
     #[arg(long)]
     exit_code: bool,
+    /// Plan `deploy --same-datasource` (a new supervisor on the live datasource, Druid 34+).
+    #[arg(long)]
+    same_datasource: bool,
 }
 
 pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
@@ -24,7 +27,9 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let checked = project.check()?;
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());
-    let plan = block_on(async { Ok(session.plan(&checked, project.config().base_dir()).await?) })?;
+    let plan = block_on(async {
+        Ok(session.plan_for(&checked, project.config().base_dir(), args.same_datasource).await?)
+    })?;
     progress.finish();
     let status = match (&plan.refused, plan.changes) {
         (Some(_), _) => Status::CheckFailed,
@@ -101,25 +106,39 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     if let Some(error) = &plan.preflight_error {
         out.line(format_args!("preflight: {error}"))?;
     }
+    if let Some(migration) = &plan.migration {
+        out.line(format_args!("migration: {migration}"))?;
+    }
+    if let Some(side) = plan.old_side.as_ref().and_then(|side| side.ingestion.as_ref()) {
+        out.line(format_args!(
+            "old side: {} {}, {} task(s)",
+            side.datasource,
+            side.state.as_deref().unwrap_or("-"),
+            side.active_tasks
+        ))?;
+    }
     out.line(format_args!("deploy would: {}", plan.action))?;
     if let Some(refusal) = &plan.refused {
         let hint = match refusal.kind {
             RefusalKind::InvalidMapping => "`druidctl validate` lists every problem with its fix",
             RefusalKind::DirtyTree => "commit the schema and dimensions.json first",
             RefusalKind::Breaking => {
-                "what Druid stores is unchanged: `druidctl deploy --allow-breaking --reason TEXT` overrides the policy, recorded"
+                "change `datasource` in the project file: deploy then starts a migration to the new datasource (docs/migrations.md); or `druidctl deploy --allow-breaking --reason TEXT` deploys in place, recorded"
             }
             RefusalKind::DruidRelease => {
                 "upgrade Druid to 36.0.0 or later (or stay on 34); nothing can ingest protobuf on 35.0.x"
             }
             RefusalKind::DruidDamage => {
-                "keep the JSON names, numbers, types, presence and enum names Druid reads, or point dimensions.json at the renamed field; `druidctl check` shows each column"
+                "keep the JSON names, numbers, types, presence and enum names Druid reads, or point dimensions.json at the renamed field, or change `datasource` in the project file to migrate to a new datasource; `druidctl check` shows each column"
             }
             RefusalKind::WindowClosed => {
                 "`druidctl deploy --ignore-window --reason TEXT` overrides it, recorded"
             }
             RefusalKind::Preflight => {
                 "`druidctl preflight` shows every column; `druidctl deploy --skip-preflight --reason TEXT` overrides it, recorded"
+            }
+            RefusalKind::Migration => {
+                "`druidctl migrate status` shows the migration; docs/migrations.md says what each rule protects"
             }
         };
         out.error_line(format_args!("hint: {hint}"));

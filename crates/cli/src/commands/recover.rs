@@ -64,6 +64,12 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             print_checks(out, verification)?;
             out.line(format_args!("{} was live and verifies: the channel now points at it", entry.version))?;
         }
+        Recovery::Resumed { entry, migration } => {
+            out.line(format_args!(
+                "the {} that died was run again: the migration to {} is {}",
+                entry.action, migration.new.datasource, migration.state
+            ))?;
+        }
         Recovery::RolledBack { entry, restored, verification } => {
             if let Some(verification) = verification {
                 print_checks(out, verification)?;

@@ -74,6 +74,7 @@ pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status,
                     version: schema_version.clone(),
                     allow_breaking: reason.clone(),
                     author: Some(whoami()),
+                    new_datasource: false,
                 };
                 let published =
                     versions::publish(&checked, &environment, project.config().base_dir(), &options).await;

@@ -15,6 +15,7 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     let abandoned = snapshot.abandoned.clone();
     let snapshot_druid = (snapshot.druid_version.clone(), snapshot.druid_warnings.clone());
     let lock = snapshot.lock.clone();
+    let migration = (snapshot.migration.clone(), snapshot.old_side.clone());
     let snapshot = &snapshot.ingestion;
     let mut rows = table(&["", ""]);
     let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
@@ -94,6 +95,31 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     }
     for error in &snapshot.recent_errors {
         rows.add_row(vec!["recent error".into(), error.clone()]);
+    }
+    if let (Some(open), old_side) = &migration {
+        rows.add_row(vec![
+            "migration".into(),
+            format!(
+                "{}: {} -> {} (`druidctl migrate cutover` or `abort`)",
+                open.state, open.old.datasource, open.new.datasource
+            ),
+        ]);
+        rows.add_row(vec![
+            "old side".into(),
+            match old_side.as_ref().map(|side| (&side.ingestion, &side.error)) {
+                Some((Some(ingestion), _)) => format!(
+                    "{}: {}, {} task(s), {:.2} % unparseable",
+                    open.old.supervisor,
+                    ingestion.state.as_deref().unwrap_or("-"),
+                    ingestion.active_tasks,
+                    ingestion.unparseable_ratio * 100.0
+                ),
+                Some((None, error)) => {
+                    format!("{}: {}", open.old.supervisor, error.as_deref().unwrap_or("-"))
+                }
+                None => "-".into(),
+            },
+        ]);
     }
     out.line(rows)?;
     if let Some(hint) = &drift.hint {

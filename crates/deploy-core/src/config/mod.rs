@@ -289,8 +289,12 @@ fn between<'t>(text: &'t str, start: &str, end: &str) -> Option<&'t str> {
 pub struct Environment {
     /// `dev`, `staging`, `prod`, ...
     pub name: String,
-    /// Druid datasource, also the supervisor id.
+    /// Druid datasource.
     pub datasource: String,
+    /// Supervisor id when it is not the datasource (`supervisor = "..."`; Druid 34+ runs
+    /// several supervisors per datasource, docs/migrations.md). Read it with
+    /// [`Environment::supervisor_id`].
+    pub supervisor: Option<String>,
     /// Registry channel this environment follows.
     pub channel: String,
     /// Where schema versions are stored.
@@ -326,6 +330,14 @@ pub struct Environment {
     /// Where each setting written in the file or given by a variable came from, by dotted key
     /// relative to the environment (`druid.url`); settings absent here are defaults.
     pub origins: BTreeMap<String, Origin>,
+}
+
+impl Environment {
+    /// The supervisor's id in Druid: `supervisor` when set, else the datasource (Druid's
+    /// default, and the only choice before Druid 34).
+    pub fn supervisor_id(&self) -> &str {
+        self.supervisor.as_deref().unwrap_or(&self.datasource)
+    }
 }
 
 /// Where a setting's value came from.
@@ -370,6 +382,8 @@ fn collect_origins(table: &toml::Table, prefix: &str, root: &str, origins: &mut 
 #[serde(deny_unknown_fields)]
 struct RawEnvironment {
     datasource: String,
+    #[serde(default)]
+    supervisor: Option<String>,
     #[serde(default)]
     channel: Option<String>,
     #[serde(default = "default_registry")]
@@ -431,6 +445,12 @@ impl RawEnvironment {
         };
         if self.datasource.trim().is_empty() {
             return Err(invalid("datasource", "must not be empty".into()));
+        }
+        if self.supervisor.as_ref().is_some_and(|id| id.trim().is_empty()) {
+            return Err(invalid(
+                "supervisor",
+                "must not be empty (leave it out: the datasource is the id)".into(),
+            ));
         }
         if self.kafka.topic.trim().is_empty() {
             return Err(invalid("kafka.topic", "must not be empty".into()));
@@ -497,6 +517,7 @@ impl RawEnvironment {
         Ok(Environment {
             name: name.to_owned(),
             datasource: self.datasource,
+            supervisor: self.supervisor,
             channel,
             registry,
             time_zone: self.time_zone,

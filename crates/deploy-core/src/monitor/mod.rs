@@ -72,6 +72,9 @@ pub struct MonitorReport {
     pub alerts: Vec<Alert>,
     /// The snapshot they were computed from.
     pub ingestion: Ingestion,
+    /// While a migration is open, its old side (best effort: read from the registry).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old_side: Option<crate::migrate::SideStatus>,
 }
 
 impl Session {
@@ -138,6 +141,7 @@ impl Session {
             breached: alerts.iter().any(|alert| alert.breached),
             alerts,
             ingestion,
+            old_side: self.old_side().await.ok().flatten(),
         })
     }
 }

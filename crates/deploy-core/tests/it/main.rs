@@ -3,8 +3,33 @@
 //! fixture responses (mockall).
 
 mod faults;
+mod migrations;
 mod monitor;
 mod scenarios;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A clock whose sleeps advance it instantly.
+pub struct TestClock(Mutex<jiff::Timestamp>);
+
+impl TestClock {
+    /// A clock at `text` (RFC 3339).
+    pub fn at(text: &str) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(text.parse().unwrap())))
+    }
+}
+
+#[async_trait::async_trait]
+impl deploy_core::clock::Clock for TestClock {
+    fn now(&self) -> jiff::Timestamp {
+        *self.0.lock().unwrap()
+    }
+    async fn sleep(&self, duration: Duration) {
+        let mut now = self.0.lock().unwrap();
+        *now += jiff::SignedDuration::try_from(duration).unwrap();
+    }
+}
 
 /// A copy of the sample project (druidctl.toml, schemas/proto, config) in a new temporary
 /// directory, to change freely.

@@ -1,9 +1,8 @@
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_trait::async_trait;
-use deploy_core::clock::Clock;
+use deploy_core::clock::Clock as _;
 use deploy_core::config::{Environment, Overrides};
 use deploy_core::deploy::{DeployOptions, DeployOutcome};
 use deploy_core::events::{Event, Recorder, Step};
@@ -16,25 +15,7 @@ use jiff::Timestamp;
 use schema_registry::{Channel, MemoryStore, Registry};
 use serde_json::json;
 
-/// A clock whose sleeps advance it instantly.
-struct TestClock(Mutex<Timestamp>);
-
-impl TestClock {
-    fn at(text: &str) -> Arc<Self> {
-        Arc::new(Self(Mutex::new(text.parse().unwrap())))
-    }
-}
-
-#[async_trait]
-impl Clock for TestClock {
-    fn now(&self) -> Timestamp {
-        *self.0.lock().unwrap()
-    }
-    async fn sleep(&self, duration: Duration) {
-        let mut now = self.0.lock().unwrap();
-        *now += jiff::SignedDuration::try_from(duration).unwrap();
-    }
-}
+use crate::TestClock;
 
 /// Tuesday 2026-12-01 11:00 in Paris: inside every window of the sample.
 const TUESDAY_MORNING: &str = "2026-12-01T10:00:00Z";
