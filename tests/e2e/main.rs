@@ -16,6 +16,7 @@
 
 mod conformance;
 mod druid_effect;
+mod migration;
 mod support;
 
 use std::collections::BTreeMap;
@@ -331,7 +332,7 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
 }
 
 /// The druidctl binary next to this test binary (`make test-e2e` builds it first).
-fn druidctl_binary() -> std::path::PathBuf {
+pub(crate) fn druidctl_binary() -> std::path::PathBuf {
     let deps = std::env::current_exe().unwrap();
     let binary = deps.parent().and_then(std::path::Path::parent).unwrap().join("druidctl");
     assert!(

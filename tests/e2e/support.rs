@@ -216,6 +216,16 @@ kafka.topic = "{datasource}"
         messages
     }
 
+    /// Writes `count` valid records of the working copy's schema to another `topic` (a
+    /// migration's new one) and returns them.
+    pub async fn produce_valid_to(&self, topic: &str, count: usize, seed: u64) -> Vec<DynamicMessage> {
+        let mut generator = self.generator(seed);
+        let messages: Vec<DynamicMessage> = (0..count).map(|_| generator.message()).collect();
+        let topic = Topic::open(KAFKA, topic).await.unwrap();
+        topic.write(messages.iter().map(prost::Message::encode_to_vec)).await.unwrap();
+        messages
+    }
+
     /// Writes `count` records of which a share `garbage` cannot be decoded.
     pub async fn produce_mixed(&self, count: u64, garbage: f64, seed: u64) {
         let mut generator = self.generator(seed);
@@ -234,7 +244,12 @@ kafka.topic = "{datasource}"
     /// Polls `SELECT COUNT(*) ... WHERE condition` until it reaches `expected` (then checks it
     /// stays there a moment) or the deadline passes; returns the last count.
     pub async fn wait_count(&self, condition: &str, expected: u64) -> u64 {
-        let query = format!("SELECT COUNT(*) AS n FROM \"{}\" WHERE {condition}", self.datasource);
+        self.wait_count_in(&self.datasource, condition, expected).await
+    }
+
+    /// [`Case::wait_count`] on another datasource (a migration's new one).
+    pub async fn wait_count_in(&self, datasource: &str, condition: &str, expected: u64) -> u64 {
+        let query = format!("SELECT COUNT(*) AS n FROM \"{datasource}\" WHERE {condition}");
         let started = Instant::now();
         let mut count = 0;
         while started.elapsed() < ROWS_DEADLINE {
@@ -348,7 +363,10 @@ kafka.topic = "{datasource}"
 /// Terminates a supervisor and shuts its tasks down without waiting for them to publish
 /// (a terminated supervisor's tasks otherwise keep their slots while they hand off).
 pub async fn remove(druid: &DruidClient, id: &str) {
-    druid.supervisors().terminate(id).await.unwrap();
+    // Terminated already (a migration's cutover) is fine; its tasks are still shut down.
+    if let Err(err) = druid.supervisors().terminate(id).await {
+        assert!(err.is_not_found(), "terminating {id}: {err}");
+    }
     for state in [TaskState::Running, TaskState::Pending, TaskState::Waiting] {
         let filter =
             TaskFilter { state: Some(state), datasource: Some(id.to_owned()), ..TaskFilter::default() };
