@@ -262,7 +262,7 @@ impl Session {
         } else {
             Vec::new()
         };
-        let drift = self.drift().await?;
+        let mut drift = self.drift().await?;
         let version = self.druid.version().await.map_err(self.druid_failed("reading Druid's version"))?;
         let target = self.deploy_target(same_datasource, &version).await;
         let old_side = self.old_side().await?;
@@ -282,6 +282,10 @@ impl Session {
             }
             _ => None,
         };
+        if start.is_some() {
+            // The new supervisor does not exist yet: that is the plan, not drift.
+            drift.hint = None;
+        }
         let migration = match (&start, &old_side) {
             (Some((old, true)), _) => Some(format!(
                 "start a migration: supervisor {} on {} beside {} until `druidctl migrate cutover`",

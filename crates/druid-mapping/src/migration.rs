@@ -59,7 +59,7 @@ pub struct UnionView {
 
 /// The `UNION ALL` of `old` and `new`, in the new datasource's columns.
 pub fn union_all(old: &Side<'_>, new: &Side<'_>) -> UnionView {
-    let old_by_field: Vec<(Option<Vec<u32>>, &crate::dimensions::Dimension)> = old
+    let old_by_field: Vec<(Option<Vec<String>>, &crate::dimensions::Dimension)> = old
         .dimensions
         .dimensions
         .iter()
@@ -130,15 +130,17 @@ pub fn union_all(old: &Side<'_>, new: &Side<'_>) -> UnionView {
     UnionView { sql, columns, dropped }
 }
 
-/// The field numbers `path` goes through in `message`, `None` when a segment names no field
-/// (a map key ends the path: its value is the map field's).
-fn numbers(message: &MessageDescriptor, path: &FieldPath) -> Option<Vec<u32>> {
+/// The field numbers `path` goes through in `message` (a map key after its map field, as
+/// written), `None` when a segment names no field.
+fn numbers(message: &MessageDescriptor, path: &FieldPath) -> Option<Vec<String>> {
     let mut current = message.clone();
     let mut numbers = Vec::new();
-    for segment in path.segments() {
+    let mut segments = path.segments().iter();
+    while let Some(segment) = segments.next() {
         let field = current.fields().find(|field| field.json_name() == segment || field.name() == segment)?;
-        numbers.push(field.number());
+        numbers.push(field.number().to_string());
         if field.is_map() {
+            numbers.extend(segments.map(|key| format!("[{key}]")));
             return Some(numbers);
         }
         match field.kind() {
@@ -200,21 +202,23 @@ mod tests {
     fn renamed_fields_are_aliased_and_retyped_columns_cast() {
         let old_message = message(
             "syntax = \"proto3\"; package p; message Fee { int64 amount = 1; }\n\
-             message M { string created_at = 1; string country = 2; int32 amount = 3; Fee fee = 4; string gone = 5; string note = 6; }",
+             message M { string created_at = 1; string country = 2; int32 amount = 3; Fee fee = 4; string gone = 5; string note = 6; map<string, string> meta = 9; }",
         );
         let new_message = message(
             "syntax = \"proto3\"; package p; message Fee { int64 amount = 1; }\n\
-             message M { string created_at = 1; string country_code = 2; double amount = 7; Fee fee = 4; string extra = 8; string note = 6; }",
+             message M { string created_at = 1; string country_code = 2; double amount = 7; Fee fee = 4; string extra = 8; string note = 6; map<string, string> meta = 9; }",
         );
         let old = dimensions(
             r#"{"timestamp": {"column": "createdAt"}, "dimensions": [
                 {"name": "country"}, {"name": "amount", "type": "long"},
-                {"name": "fee", "type": "long", "from": "fee.amount"}, {"name": "gone"}, {"name": "note", "type": "json"}]}"#,
+                {"name": "fee", "type": "long", "from": "fee.amount"}, {"name": "gone"}, {"name": "note", "type": "json"},
+                {"name": "orderId", "from": "meta.orderId"}, {"name": "meta", "type": "json"}]}"#,
         );
         let new = dimensions(
             r#"{"timestamp": {"column": "createdAt"}, "dimensions": [
                 {"name": "countryCode"}, {"name": "amount", "type": "double"},
-                {"name": "feeAmount", "type": "long", "from": "fee.amount"}, {"name": "extra"}, {"name": "note"}]}"#,
+                {"name": "feeAmount", "type": "long", "from": "fee.amount"}, {"name": "extra"}, {"name": "note"},
+                {"name": "meta", "type": "json"}, {"name": "order", "from": "meta.orderId"}]}"#,
         );
         let view = union_all(
             &Side { datasource: "tx", dimensions: &old, message: &old_message },
@@ -234,6 +238,9 @@ mod tests {
                 ("feeAmount", "\"fee\"", Some("same-field")),
                 ("extra", "CAST(NULL AS VARCHAR)", None),
                 ("note", "CAST(NULL AS VARCHAR)", Some("same-field")),
+                // A map and one of its keys are different columns.
+                ("meta", "\"meta\"", Some("same-field")),
+                ("order", "\"orderId\"", Some("same-field")),
             ]
         );
         assert_eq!(view.dropped, ["gone"]);

@@ -480,3 +480,83 @@ async fn the_rollback_prompt_says_what_previous_is() {
         "{stderr}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_migration_from_the_command_line() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    edit(
+        &dir.join("druidctl.toml"),
+        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
+        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
+    );
+    git(dir, &["commit", "-qam", "deploy any day"]);
+    let run = |args: &[&str]| {
+        let mut command = druidctl(dir);
+        command.args(args);
+        with_druid(&mut command, &server);
+        let output = command.output().unwrap();
+        never_shows_the_password(&output);
+        output
+    };
+    let text = |output: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    };
+    assert!(run(&["deploy", "--env", "dev"]).status.success());
+    // Nothing to cut over yet: exit 1, and the hint says how a migration starts.
+    let none = run(&["migrate", "cutover", "--env", "dev"]);
+    assert_eq!(none.status.code(), Some(1), "{}", text(&none));
+    assert!(text(&none).contains("changes in the project file"), "{}", text(&none));
+
+    // The breaking commit with a new datasource and topic.
+    edit(
+        &dir.join("schemas/proto/settlement_transaction.proto"),
+        "string country = 14;",
+        "string country = 17;",
+    );
+    edit(
+        &dir.join("druidctl.toml"),
+        r#"datasource = "settlement_transactions_dev""#,
+        r#"datasource = "settlement_transactions_dev_v2""#,
+    );
+    git(dir, &["commit", "-qam", "country moves to 17, in a new datasource"]);
+    let plan = run(&["plan", "--env", "dev"]);
+    assert!(plan.status.success(), "{}", text(&plan));
+    assert!(
+        text(&plan).contains("migration: start a migration: from settlement_transactions_dev"),
+        "{}",
+        text(&plan)
+    );
+    let deploy = run(&["deploy", "--env", "dev"]);
+    assert!(deploy.status.success(), "{}", text(&deploy));
+    let status: Value =
+        serde_json::from_slice(&run(&["migrate", "status", "--env", "dev", "-o", "json"]).stdout).unwrap();
+    assert_eq!(status["state"]["migration"]["state"], "dual");
+    assert_eq!(status["sides"][0]["placement"]["datasource"], "settlement_transactions_dev");
+    assert_eq!(status["sides"][0]["ingestion"]["state"], "RUNNING");
+    let human = text(&run(&["status", "--env", "dev"]));
+    assert!(human.contains("old side") && human.contains("settlement_transactions_dev: RUNNING"), "{human}");
+    let sql = run(&["migrate", "sql", "--env", "dev"]);
+    let stdout = String::from_utf8_lossy(&sql.stdout);
+    assert!(stdout.starts_with("SELECT\n  \"__time\","), "{stdout}");
+    assert!(stdout.contains("FROM \"settlement_transactions_dev\"\nUNION ALL\n"), "{stdout}");
+    assert!(String::from_utf8_lossy(&sql.stderr).contains("-- country string <- country (same-name"));
+
+    // Abort, then (the project file unchanged) the next deploy starts it again; cutover ends it.
+    let abort = run(&["migrate", "abort", "--env", "dev"]);
+    assert!(abort.status.success(), "{}", text(&abort));
+    assert!(text(&abort).contains("the project file still names"), "{}", text(&abort));
+    assert!(run(&["deploy", "--env", "dev"]).status.success());
+    let cutover = run(&["migrate", "cutover", "--env", "dev"]);
+    assert!(cutover.status.success(), "{}", text(&cutover));
+    assert!(
+        text(&cutover).contains("cut over: settlement_transactions_dev terminated"),
+        "{}",
+        text(&cutover)
+    );
+    let history = text(&run(&["history", "--env", "dev"]));
+    for action in ["migration-abort", "cutover"] {
+        assert!(history.contains(action), "{history}");
+    }
+}
