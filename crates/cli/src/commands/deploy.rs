@@ -129,6 +129,10 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
                          or `druidctl rollback --env {env} --schema-version <an earlier version>`",
                         checks.failures().join(", ")
                     ),
+                    // A migration's new side: terminated; the old side never stopped.
+                    (Some(version), None) => format!(
+                        "the new supervisor was terminated; {version} kept running on the old datasource, untouched"
+                    ),
                     (Some(version), _) => format!("rolled back to {version}, which verifies"),
                 };
                 out.line(format_args!(
