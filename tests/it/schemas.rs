@@ -81,6 +81,13 @@ fn the_project_file_schema_lists_exactly_the_accepted_keys() {
         .unwrap_err()
         .to_string();
     assert_eq!(properties(&schema["properties"]["schema"]), expected_keys(&schema_table));
+    let pipeline_table = Config::parse(
+        "[schema]\nmessage = \"p.M\"\n[environments.dev]\ndatasource = \"d\"\n[pipelines.a]\nzz_unknown = 1\n",
+        Path::new("x"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(properties(&schema["$defs"]["pipeline"]), expected_keys(&pipeline_table));
 }
 
 #[test]

@@ -58,6 +58,11 @@ struct Cli {
     #[arg(long, short = 'q', global = true, help_heading = "Global options")]
     quiet: bool,
 
+    /// The pipeline to act on, when the project file declares `[pipelines.NAME]` tables;
+    /// repeatable on commands that run on several (docs/fleet.md).
+    #[arg(long, short = 'p', global = true, value_name = "NAME", help_heading = "Global options")]
+    pipeline: Vec<String>,
+
     /// When to colour: auto (on a terminal, unless NO_COLOR is set), always, never.
     #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = ColorWhen::Auto, help_heading = "Global options")]
     color: ColorWhen,
@@ -170,7 +175,7 @@ enum Command {
         after_help = "Examples:\n  druidctl verify --env prod
   druidctl verify --env dev -o json"
     )]
-    Verify,
+    Verify(commands::FleetArgs),
     /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
     #[command(
         override_usage = "druidctl rollback --env <ENV> [OPTIONS]",
@@ -248,6 +253,15 @@ enum Command {
         after_help = "Examples:\n  druidctl recover --env prod\n  druidctl recover --env dev --finish"
     )]
     Recover(commands::recover::Args),
+    /// Every pipeline's channel version against what Druid runs: in sync, drifted (the diff,
+    /// and who changed it when Druid's history says), missing, unmanaged; --apply heals.
+    #[command(
+        override_usage = "druidctl reconcile --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl reconcile --env prod
+  druidctl reconcile --env dev --apply
+  druidctl reconcile --env prod -o json"
+    )]
+    Reconcile(commands::reconcile::Args),
     /// Scaffold druidctl.toml and dimensions.json for a proto root (asks nothing).
     Init(commands::init::Args),
     /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
@@ -292,33 +306,53 @@ fn main() -> ExitCode {
         (false, ColorWhen::Auto) => anstream::ColorChoice::Auto,
     };
     let out = Output::new(cli.output, cli.quiet, cli.verbose, color);
-    let context = commands::Context { config: cli.config, env: cli.env };
+    let context = commands::Context { config: cli.config, env: cli.env, pipelines: cli.pipeline };
+    let each = |all: bool, run: &dyn Fn(&commands::Context) -> Result<output::Status, output::CliError>| {
+        commands::each_pipeline(&context, all, &out, run)
+    };
     let result = match cli.command {
         Command::Compile(args) => commands::compile::run(&context, &args, &out),
-        Command::Validate(args) => commands::validate::run(&context, &args, &out),
+        Command::Validate(args) => {
+            each(args.fleet.all, &|context| commands::validate::run(context, &args, &out))
+        }
         Command::Render(args) => commands::render::run(&context, &args, &out),
-        Command::Check(args) => commands::check::run(&context, &args, &out),
+        Command::Check(args) => each(args.fleet.all, &|context| commands::check::run(context, &args, &out)),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
-        Command::Plan(args) => commands::plan::run(&context, &args, &out),
+        Command::Plan(args) => each(args.fleet.all, &|context| commands::plan::run(context, &args, &out)),
         Command::Preflight(args) => commands::preflight::run(&context, &args, &out),
         Command::Incident(args) => commands::incident::run(&context, &args, &out),
         Command::Notify { command } => commands::notify::run(&context, &command, &out),
-        Command::Deploy(args) => commands::deploy::run(&context, &args, &out),
+        Command::Deploy(args) => match context.selection(args.fleet.all) {
+            Ok(selection) if selection.len() > 1 => {
+                commands::deploy::run_fleet(&context, &args, &out, selection)
+            }
+            Ok(selection) => commands::deploy::run(
+                &context.with_pipeline(selection.into_iter().next().flatten()),
+                &args,
+                &out,
+            ),
+            Err(err) => Err(err),
+        },
         Command::Migrate { command } => commands::migrate::run(&context, &command, &out),
-        Command::Verify => commands::verify::run(&context, &out),
+        Command::Verify(fleet) => each(fleet.all, &|context| commands::verify::run(context, &out)),
         Command::Rollback(args) => commands::rollback::run(&context, &args, &out),
-        Command::Status { all: false } => commands::status::run(&context, &out),
+        Command::Status { all: false } => each(false, &|context| commands::status::run(context, &out)),
         Command::Status { all: true } => commands::status::run_all(&context, &out),
-        Command::Monitor(args) => commands::monitor::run(&context, &args, &out),
+        Command::Monitor(args) => {
+            each(args.fleet.all, &|context| commands::monitor::run(context, &args, &out))
+        }
         Command::Suspend => commands::control::run(&context, Control::Suspend, true, &out),
         Command::Resume => commands::control::run(&context, Control::Resume, true, &out),
         Command::Reset(args) => commands::control::run(&context, Control::Reset, args.yes, &out),
-        Command::History(args) => commands::history::run(&context, &args, &out),
+        Command::History(args) => {
+            each(args.fleet.all, &|context| commands::history::run(context, &args, &out))
+        }
         Command::Version => commands::version::run(&context, &out),
         Command::Config { command } => commands::config::run(&context, &command, &out),
         Command::Init(args) => commands::init::run(&args, &out),
         Command::Unlock(args) => commands::unlock::run(&context, &args, &out),
         Command::Recover(args) => commands::recover::run(&context, &args, &out),
+        Command::Reconcile(args) => commands::reconcile::run(&context, &args, &out),
         Command::Logs(args) => commands::logs::run(&context, &args, &out),
         Command::ParseErrors => commands::parse_errors::run(&context, &out),
         Command::Completions { shell } => {

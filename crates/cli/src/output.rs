@@ -16,14 +16,15 @@ use deploy_core::verify::{CheckResult, Verdict, Verification};
 use crate::Format;
 
 /// How a command that ran to the end went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Ordered from best to worst (a fleet's status is its worst pipeline's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Status {
     /// Exit 0.
     Success,
-    /// Exit 1: the command ran and a check it performs failed.
-    CheckFailed,
     /// Exit 4: `plan --exit-code` found changes to deploy.
     Changes,
+    /// Exit 1: the command ran and a check it performs failed.
+    CheckFailed,
 }
 
 /// Exit code of usage, configuration and input errors.
@@ -43,6 +44,11 @@ pub struct CliError {
 }
 
 impl CliError {
+    /// The exit code.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+
     /// An error with its exit code and an optional hint of what to do next.
     pub fn new(
         error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -230,6 +236,20 @@ impl Output {
             Ok(Status::Changes) => ExitCode::from(4),
             Err(error) if error.broken_pipe => ExitCode::SUCCESS,
             Err(error) => {
+                self.print_error(&error);
+                if self.is_json() {
+                    // Scripts reading stdout get a document too, not nothing.
+                    let _ = self.json(&error.document());
+                }
+                ExitCode::from(error.code)
+            }
+        }
+    }
+
+    /// Prints `error` with its causes and hint on stderr.
+    pub fn print_error(&self, error: &CliError) {
+        {
+            {
                 let mut stderr = anstream::stderr().lock();
                 let _ = writeln!(stderr, "{ERROR}error:{ERROR:#} {}", error.error);
                 let mut source = error.error.source();
@@ -240,11 +260,6 @@ impl Output {
                 if let Some(hint) = &error.hint {
                     let _ = writeln!(stderr, "  {INFO}hint:{INFO:#} {hint}");
                 }
-                if self.is_json() {
-                    // Scripts reading stdout get a document too, not nothing.
-                    let _ = self.json(&error.document());
-                }
-                ExitCode::from(error.code)
             }
         }
     }

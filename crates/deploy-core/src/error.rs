@@ -66,6 +66,20 @@ pub enum Error {
         /// The closest one, when it looks like a typo.
         suggestion: Option<String>,
     },
+    /// `--pipeline NAME` names no `[pipelines.NAME]` table.
+    #[error(
+        "unknown pipeline `{name}`{}; the project file defines: {}",
+        suggestion.as_ref().map(|s| format!(" (did you mean `{s}`?)")).unwrap_or_default(),
+        known.join(", ")
+    )]
+    UnknownPipeline {
+        /// The name given.
+        name: String,
+        /// The pipelines the file defines.
+        known: Vec<String>,
+        /// The closest one, when it looks like a typo.
+        suggestion: Option<String>,
+    },
     /// Compiling the schema failed.
     #[error(transparent)]
     Proto(#[from] proto_schema::Error),

@@ -81,6 +81,29 @@ pub trait Reporter: Send + Sync {
     fn report(&self, event: Event);
 }
 
+/// Sends every event to another reporter with `[name] ` before its text: one pipeline's
+/// progress among others running at the same time.
+pub struct Prefixed {
+    /// Where events go.
+    pub inner: std::sync::Arc<dyn Reporter>,
+    /// What is put before each text.
+    pub name: String,
+}
+
+impl Reporter for Prefixed {
+    fn report(&self, event: Event) {
+        let event = match event {
+            Event::Step { step, detail } => Event::Step { step, detail: format!("[{}] {detail}", self.name) },
+            Event::Warning { message } => Event::Warning { message: format!("[{}] {message}", self.name) },
+            Event::Check { mut check } => {
+                check.value = format!("[{}] {}", self.name, check.value);
+                Event::Check { check }
+            }
+        };
+        self.inner.report(event);
+    }
+}
+
 /// Drops every event.
 #[derive(Debug, Default)]
 pub struct Silent;

@@ -84,6 +84,8 @@ pub enum Action {
     Cutover,
     /// A migration abandoned: the new supervisor terminated, the old one current again.
     MigrationAbort,
+    /// `reconcile --apply` put the channel's version back on a drifted or missing supervisor.
+    Reconcile,
 }
 
 /// How an action ended.
@@ -122,6 +124,7 @@ impl Action {
             Self::Unlock => "unlock",
             Self::Cutover => "cutover",
             Self::MigrationAbort => "migration-abort",
+            Self::Reconcile => "reconcile",
         }
     }
 }

@@ -37,6 +37,7 @@ pub mod deploy;
 pub mod drift;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod incident;
 pub mod init;
 pub mod kafka;
@@ -50,6 +51,7 @@ pub mod policy;
 pub mod preflight;
 pub mod promote;
 pub mod publish;
+pub mod reconcile;
 pub mod recover;
 pub mod render;
 pub mod rollback;
@@ -76,6 +78,18 @@ impl Project {
     /// The configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// Pipeline `name`'s view of the project: its message, mapping, environments and
+    /// registry namespace ([`Config::pipeline`]).
+    pub fn pipeline(&self, name: &str) -> Result<Self> {
+        Ok(Self { config: self.config.pipeline(name)? })
+    }
+
+    /// The names of the file's `[pipelines.NAME]`; empty when the file is one implicit
+    /// pipeline.
+    pub fn pipeline_names(&self) -> Vec<String> {
+        self.config.pipeline_names().map(str::to_owned).collect()
     }
 
     /// The environment `name`, with `overrides` applied.

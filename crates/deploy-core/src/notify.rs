@@ -458,7 +458,7 @@ pub fn kind_of(action: crate::ledger::Action, outcome: crate::ledger::Outcome) -
         (Action::Deploy, Outcome::Interrupted) => EventKind::DeployInterrupted,
         (Action::Cutover, Outcome::Succeeded) => EventKind::MigrationCutover,
         (Action::Deploy | Action::Cutover, _) => EventKind::DeployFailed,
-        (Action::Rollback, _) => EventKind::Rollback,
+        (Action::Rollback | Action::Reconcile, _) => EventKind::Rollback,
         (Action::Suspend, _) => EventKind::Suspend,
         (Action::Resume, _) => EventKind::Resume,
         (Action::Reset, _) => EventKind::Reset,

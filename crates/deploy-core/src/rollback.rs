@@ -22,9 +22,21 @@ impl Session {
         let version = self.rollback_target(target).await?;
         let guard = self.lock().await?;
         self.close_abandoned().await;
-        let result = self.rollback_locked(&version, &guard.token).await;
+        let result = self.rollback_locked(&version, &guard.token, Action::Rollback).await;
         self.unlock(guard).await;
         result.map(|verification| (version.to_string(), verification))
+    }
+
+    /// Submits `version` (the channel's, as `reconcile --apply` does for a drifted or missing
+    /// supervisor), waits, verifies, records a `reconcile`: the rollback's path under another
+    /// name.
+    pub async fn reapply(&self, version: &str) -> Result<Verification> {
+        let version = Version::parse(version)?;
+        let guard = self.lock().await?;
+        self.close_abandoned().await;
+        let result = self.rollback_locked(&version, &guard.token, Action::Reconcile).await;
+        self.unlock(guard).await;
+        result
     }
 
     /// The version `target` resolves to: a version, a channel, `previous-<channel>`, or
@@ -37,7 +49,7 @@ impl Session {
         Ok(self.registry.resolve(&target).await?)
     }
 
-    async fn rollback_locked(&self, version: &Version, token: &str) -> Result<Verification> {
+    async fn rollback_locked(&self, version: &Version, token: &str, action: Action) -> Result<Verification> {
         self.check_druid_version(false).await?;
         let channel = self.channel()?;
         let base = self.registry.channel(&channel).await?;
@@ -54,7 +66,7 @@ impl Session {
         self.ledger
             .write_journal(&JournalEntry {
                 environment: self.environment.name.clone(),
-                action: Action::Rollback,
+                action,
                 token: token.to_owned(),
                 actor: self.actor.clone(),
                 version: version.to_string(),
@@ -69,7 +81,7 @@ impl Session {
         if let Err(source) = self.druid.submit_spec(&spec).await {
             self.close_journaled(
                 token,
-                Action::Rollback,
+                action,
                 Outcome::Rejected,
                 from,
                 to,
@@ -97,35 +109,27 @@ impl Session {
             ),
             Err(err) => {
                 let detail = format!("{version} submitted; its verification could not complete: {err}");
-                self.close_journaled(
-                    token,
-                    Action::Rollback,
-                    Outcome::Failed,
-                    from,
-                    to,
-                    none(),
-                    Some(detail),
-                )
-                .await;
+                self.close_journaled(token, action, Outcome::Failed, from, to, none(), Some(detail)).await;
                 return Err(err);
             }
         };
         // The spec is live either way: the channel says what runs (fenced: not under another
         // holder's feet).
+        let already = from.as_deref() == Some(version.as_str());
         let moved = match self.fence(token).await {
-            Ok(()) => self.move_channel(&channel, base.as_ref(), version, Some("rollback")).await,
+            Ok(()) if already => Ok(()),
+            Ok(()) => self.move_channel(&channel, base.as_ref(), version, Some(action.as_str())).await,
             Err(err) => Err(err),
         };
         if let Err(err) = moved {
             let detail = format!("{version} is live, but the channel could not move: {err}");
-            self.close_journaled(token, Action::Rollback, Outcome::Failed, from, to, none(), Some(detail))
-                .await;
+            self.close_journaled(token, action, Outcome::Failed, from, to, none(), Some(detail)).await;
             return Err(err);
         }
         if outcome == Outcome::Succeeded {
             self.note_live(version.as_str()).await;
         }
-        self.close_journaled(token, Action::Rollback, outcome, from, to, none(), detail).await;
+        self.close_journaled(token, action, outcome, from, to, none(), detail).await;
         verification.ok_or(Error::Interrupted)
     }
 

@@ -25,6 +25,8 @@ pub trait DruidApi: Send + Sync {
     async fn supervisor_health(&self, id: &str) -> Result<bool>;
     /// Every supervisor id of the cluster.
     async fn supervisor_ids(&self) -> Result<Vec<String>>;
+    /// Every supervisor of the cluster with its state and spec, in one call (`?full`).
+    async fn supervisors_full(&self) -> Result<Vec<crate::supervisors::SupervisorSummary>>;
     /// The status of each of `ids`, at most `concurrency` requests at a time, in order.
     async fn supervisor_statuses(
         &self,
@@ -90,6 +92,10 @@ impl DruidApi for DruidClient {
         concurrency: usize,
     ) -> Vec<(String, Result<SupervisorStatus>)> {
         self.supervisors().status_many(ids, concurrency).await
+    }
+
+    async fn supervisors_full(&self) -> Result<Vec<crate::supervisors::SupervisorSummary>> {
+        self.supervisors().list_full().await
     }
 
     async fn supervisor_stats(&self, id: &str) -> Result<SupervisorStats> {

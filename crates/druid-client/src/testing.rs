@@ -59,6 +59,7 @@ pub enum Call {
     Sample,
     TaskReports,
     Handoff,
+    SupervisorsFull,
 }
 
 /// What the tasks of one submitted spec read: totals since they started and the rows per
@@ -454,6 +455,22 @@ impl DruidApi for FakeDruid {
         Ok(state.supervisors.iter().filter(|(_, s)| !s.terminated).map(|(id, _)| id.clone()).collect())
     }
 
+    async fn supervisors_full(&self) -> Result<Vec<crate::supervisors::SupervisorSummary>> {
+        let state = self.enter(Call::SupervisorsFull, "GET", "/druid/indexer/v1/supervisor?full")?;
+        Ok(state
+            .supervisors
+            .iter()
+            .filter(|(_, supervisor)| !supervisor.terminated)
+            .map(|(id, supervisor)| {
+                let spec = supervisor.history.last().map(|(spec, _)| spec.clone());
+                let state = if supervisor.suspended { "SUSPENDED" } else { "RUNNING" };
+                serde_json::from_value(json!({"id": id, "state": state, "detailedState": state,
+                    "healthy": true, "suspended": supervisor.suspended, "spec": spec}))
+                .expect("a summary parses")
+            })
+            .collect())
+    }
+
     async fn supervisor_statuses(
         &self,
         ids: &[String],
@@ -727,6 +744,7 @@ async fn route(
                 answer(Err(http_error("POST", path, 400, &json!({"error": err.to_string()}).to_string())))
             }
         },
+        ("GET", SUPERVISOR) if query.contains_key("full") => answer(to_json(druid.supervisors_full().await)),
         ("GET", SUPERVISOR) => answer(druid.supervisor_ids().await.map(|ids| json!(ids))),
         ("GET", "/druid/indexer/v1/tasks") => {
             let filter = TaskFilter {

@@ -37,6 +37,9 @@ impl From<ModeArg> for Mode {
 /// Flags of `check`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Run on every pipeline of the project file (docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
     /// Import root of the new schema: every .proto below it is compiled [default: the project's
     /// proto root].
     #[arg(long, value_name = "DIR")]

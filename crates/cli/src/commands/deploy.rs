@@ -40,6 +40,15 @@ pub struct DeployArgs {
     /// Do not ask for confirmation (needed for prod when not on a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Deploy every pipeline of the project file whose plan changes something (docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
+    /// With several pipelines: at most this many deploys at a time.
+    #[arg(long, value_name = "N", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=64))]
+    parallel: u16,
+    /// With several pipelines: go on starting deploys after one fails.
+    #[arg(long)]
+    keep_going: bool,
 }
 
 pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status, CliError> {
@@ -184,4 +193,73 @@ fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployAr
         ),
         false,
     )
+}
+
+/// `deploy` of several pipelines: each planned first, those with changes deployed at most
+/// `--parallel` at a time, stopping new ones after a failure unless `--keep-going`; a table
+/// at the end (or the rows as JSON).
+pub fn run_fleet(
+    context: &Context,
+    args: &DeployArgs,
+    out: &Output,
+    selection: Vec<Option<String>>,
+) -> Result<Status, CliError> {
+    use deploy_core::fleet::{FleetOptions, Member, RowOutcome};
+    let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
+    let mut members = Vec::new();
+    for pipeline in selection {
+        let (project, session) = context.with_pipeline(pipeline.clone()).connect(out)?;
+        let name = pipeline.clone().unwrap_or_else(|| "-".into());
+        let reporter = Arc::new(deploy_core::events::Prefixed { inner: progress.clone(), name });
+        members.push(Member {
+            pipeline,
+            session: session.with_reporter(reporter),
+            checked: project.check().map_err(|err| err.to_string()),
+            project_dir: project.config().base_dir().to_owned(),
+        });
+    }
+    if members.iter().any(|member| policy::needs_confirmation(&member.session.environment)) && !args.yes {
+        confirm(
+            &format!(
+                "Deploy {} pipeline(s) to {} (each planned first; only those with changes)",
+                members.len(),
+                members[0].session.environment.name
+            ),
+            false,
+        )?;
+    }
+    let options = FleetOptions {
+        parallel: usize::from(args.parallel),
+        keep_going: args.keep_going,
+        deploy: DeployOptions {
+            version: args.schema_version.clone(),
+            allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
+            ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
+            skip_preflight: args.skip_preflight.then(|| args.reason.clone()).flatten(),
+            same_datasource: args.same_datasource,
+        },
+    };
+    let rows = block_on(async { Ok(deploy_core::fleet::deploy(members, &options).await) })?;
+    progress.finish();
+    let failed = rows.iter().any(|row| row.outcome.is_failure() || row.outcome == RowOutcome::NotStarted);
+    if out.is_json() {
+        out.line(
+            serde_json::to_string(&serde_json::json!({"event": "outcome", "pipelines": rows}))
+                .unwrap_or_default(),
+        )?;
+    } else {
+        let mut table = crate::output::table(&["PIPELINE", "DATASOURCE", "FROM", "TO", "OUTCOME", "DETAIL"]);
+        for row in &rows {
+            table.add_row(vec![
+                row.pipeline.clone(),
+                row.datasource.clone(),
+                row.from.clone().unwrap_or_else(|| "-".into()),
+                row.to.clone().unwrap_or_else(|| "-".into()),
+                row.outcome.as_str().to_owned(),
+                row.detail.clone().unwrap_or_default(),
+            ]);
+        }
+        out.line(table)?;
+    }
+    Ok(if failed { Status::CheckFailed } else { Status::Success })
 }

@@ -11,6 +11,9 @@ use crate::output::{CliError, Output, Status, table};
 /// Flags of `history`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Run on every pipeline of the project file (docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
     /// Only the last N records.
     #[arg(long, short = 'n', value_name = "N")]
     limit: Option<usize>,

@@ -24,6 +24,7 @@ pub mod notify;
 pub mod parse_errors;
 pub mod plan;
 pub mod preflight;
+pub mod reconcile;
 pub mod recover;
 pub mod render;
 pub mod rollback;
@@ -34,18 +35,94 @@ pub mod validate;
 pub mod verify;
 pub mod version;
 
+/// `--all`: every pipeline of the project file.
+#[derive(Debug, Clone, Copy, Default, clap::Args)]
+pub struct FleetArgs {
+    /// Every pipeline of the project file (docs/fleet.md).
+    #[arg(long)]
+    pub all: bool,
+}
+
 /// The global flags commands share.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Context {
     /// `--config`.
     pub config: Option<PathBuf>,
     /// `--env`.
     pub env: Option<String>,
+    /// `--pipeline` (repeatable): the pipelines selected.
+    pub pipelines: Vec<String>,
 }
 
 impl Context {
-    /// Opens the project file given with `--config`, or the nearest `druidctl.toml`.
+    /// The project file's selected pipeline: the one `--pipeline` names, the only one, or the
+    /// file itself when it declares none. Several pipelines and no selection is an error
+    /// naming them (fleet commands take `--all`, [`each_pipeline`]).
     pub fn project(&self) -> Result<Project, CliError> {
+        let project = self.project_file()?;
+        let names = project.pipeline_names();
+        match (self.pipelines.as_slice(), names.as_slice()) {
+            ([], []) => Ok(project),
+            ([], [only]) => Ok(project.pipeline(only)?),
+            ([], several) => Err(CliError::new(
+                format!("the project file defines {} pipelines", several.len()),
+                EXIT_INPUT,
+                Some(format!(
+                    "pass --pipeline NAME (one of: {}), or --all where the command takes it (docs/fleet.md)",
+                    several.join(", ")
+                )),
+            )),
+            (_, []) => Err(CliError::new(
+                "--pipeline: the project file declares no [pipelines.NAME] table",
+                EXIT_INPUT,
+                Some("leave out --pipeline: the file is one pipeline".into()),
+            )),
+            ([one], _) => Ok(project.pipeline(one)?),
+            (several, _) => Err(CliError::new(
+                format!("this command acts on one pipeline, {} were selected", several.len()),
+                EXIT_INPUT,
+                Some("pass one --pipeline".into()),
+            )),
+        }
+    }
+
+    /// The pipelines a fleet command runs on: `--all` (every one), the `--pipeline`s given, or
+    /// the single one; `None` names the implicit pipeline of a file that declares none.
+    pub fn selection(&self, all: bool) -> Result<Vec<Option<String>>, CliError> {
+        let names = self.project_file()?.pipeline_names();
+        if names.is_empty() {
+            if !self.pipelines.is_empty() {
+                return Err(CliError::new(
+                    "--pipeline: the project file declares no [pipelines.NAME] table",
+                    EXIT_INPUT,
+                    Some("leave out --pipeline: the file is one pipeline".into()),
+                ));
+            }
+            return Ok(vec![None]);
+        }
+        if all {
+            return Ok(names.into_iter().map(Some).collect());
+        }
+        if self.pipelines.is_empty() {
+            // One pipeline, or the usual error naming them.
+            return self
+                .project()
+                .map(|project| vec![project.config().selected_pipeline().map(str::to_owned)]);
+        }
+        let project = self.project_file()?;
+        for name in &self.pipelines {
+            project.pipeline(name)?;
+        }
+        Ok(self.pipelines.iter().cloned().map(Some).collect())
+    }
+
+    /// This context with only `pipeline` selected.
+    pub fn with_pipeline(&self, pipeline: Option<String>) -> Self {
+        Self { pipelines: pipeline.into_iter().collect(), ..self.clone() }
+    }
+
+    /// Opens the project file given with `--config`, or the nearest `druidctl.toml`.
+    pub fn project_file(&self) -> Result<Project, CliError> {
         let path = if let Some(path) = &self.config {
             path.clone()
         } else {
@@ -109,6 +186,46 @@ impl Context {
             ));
         }
         Ok((project, session))
+    }
+}
+
+/// Runs `run` once per selected pipeline ([`Context::selection`]), each under a heading on
+/// stderr; a failure is reported and the next pipeline runs. The status is the worst one;
+/// when any pipeline failed, an error naming them with the highest exit code.
+pub fn each_pipeline(
+    context: &Context,
+    all: bool,
+    out: &Output,
+    run: impl Fn(&Context) -> Result<crate::output::Status, CliError>,
+) -> Result<crate::output::Status, CliError> {
+    use crate::output::Status;
+    let selection = context.selection(all)?;
+    if let [one] = selection.as_slice() {
+        return run(&context.with_pipeline(one.clone()));
+    }
+    let mut worst = Status::Success;
+    let mut failed = Vec::new();
+    let mut code = 0;
+    for pipeline in &selection {
+        let name = pipeline.as_deref().unwrap_or("-");
+        out.note(format_args!("== pipeline {name} =="));
+        match run(&context.with_pipeline(pipeline.clone())) {
+            Ok(status) => worst = worst.max(status),
+            Err(error) => {
+                code = code.max(error.code());
+                out.print_error(&error);
+                failed.push(name.to_owned());
+            }
+        }
+    }
+    if failed.is_empty() {
+        Ok(worst)
+    } else {
+        Err(CliError::new(
+            format!("{} of {} pipelines failed: {}", failed.len(), selection.len(), failed.join(", ")),
+            code,
+            None,
+        ))
     }
 }
 

@@ -12,6 +12,9 @@ use crate::output::{CliError, Output, Status, table};
 /// Flags of `monitor`.
 #[derive(Debug, clap::Args)]
 pub struct MonitorArgs {
+    /// Run on every pipeline of the project file (docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
     /// Keep evaluating, every --interval, until interrupted.
     #[arg(long)]
     watch: bool,

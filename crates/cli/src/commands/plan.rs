@@ -13,6 +13,9 @@ use crate::reporter::Progress;
 /// Flags of `plan`.
 #[derive(Debug, clap::Args)]
 pub struct Args {
+    /// Run on every pipeline of the project file (docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
     /// Exit 0 when a deploy would change nothing, 1 when it would be refused, 4 when it would
     /// change something (as `terraform plan -detailed-exitcode`, for pipelines).
     #[arg(long)]
@@ -65,25 +68,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             }
         }
     }
-    for change in &plan.diff {
-        let value =
-            |value: &Option<serde_json::Value>| value.as_ref().map(ToString::to_string).unwrap_or_default();
-        match change.op {
-            ChangeOp::Add if change.path.is_empty() => {
-                out.line("+ the whole supervisor spec (no supervisor yet)")?;
-            }
-            ChangeOp::Add => out.line(format_args!("+ {}: {}", change.path, value(&change.to)))?,
-            ChangeOp::Remove => out.line(format_args!("- {}: {}", change.path, value(&change.from)))?,
-            ChangeOp::Change => {
-                out.line(format_args!(
-                    "~ {}: {} -> {}",
-                    change.path,
-                    value(&change.from),
-                    value(&change.to)
-                ))?;
-            }
-        }
-    }
+    print_diff(out, &plan.diff, "")?;
     if let Some(hint) = &plan.drift.hint {
         out.line(format_args!("drift: {hint}"))?;
     }
@@ -144,4 +129,35 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         out.error_line(format_args!("hint: {hint}"));
     }
     Ok(status)
+}
+
+/// A spec diff, one line per change (`+ path: value`, `- path: value`, `~ path: from -> to`),
+/// each after `indent`.
+pub fn print_diff(
+    out: &Output,
+    diff: &[deploy_core::plan::SpecChange],
+    indent: &str,
+) -> Result<(), CliError> {
+    for change in diff {
+        let value =
+            |value: &Option<serde_json::Value>| value.as_ref().map(ToString::to_string).unwrap_or_default();
+        match change.op {
+            ChangeOp::Add if change.path.is_empty() => {
+                out.line(format_args!("{indent}+ the whole supervisor spec (no supervisor yet)"))?;
+            }
+            ChangeOp::Add => out.line(format_args!("{indent}+ {}: {}", change.path, value(&change.to)))?,
+            ChangeOp::Remove => {
+                out.line(format_args!("{indent}- {}: {}", change.path, value(&change.from)))?;
+            }
+            ChangeOp::Change => {
+                out.line(format_args!(
+                    "{indent}~ {}: {} -> {}",
+                    change.path,
+                    value(&change.from),
+                    value(&change.to)
+                ))?;
+            }
+        }
+    }
+    Ok(())
 }

@@ -9,7 +9,11 @@ use crate::output::{CliError, Output, Status};
 
 /// Flags of `validate`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// Run on every pipeline of the project file (docs/fleet.md).
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
+}
 
 #[derive(Serialize)]
 struct Report<'a> {

@@ -13,18 +13,43 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
+use schema_registry::Channel;
+
 use crate::{Error, Result};
 
 /// The file name looked for when no `--config` is given.
 pub const CONFIG_FILE: &str = "druidctl.toml";
 
-/// A parsed `druidctl.toml`.
+/// A parsed `druidctl.toml`: the whole file, or one pipeline's view of it
+/// ([`Config::pipeline`]).
 #[derive(Debug, Clone)]
 pub struct Config {
     path: PathBuf,
-    /// The `[schema]` table.
+    /// The `[schema]` table (a pipeline's view: the pipeline's message, mapping and root).
     pub schema: SchemaSettings,
     defaults: toml::Table,
+    environments: BTreeMap<String, toml::Table>,
+    pipelines: BTreeMap<String, RawPipeline>,
+    /// The pipeline this view is of, and its per-environment tables.
+    pipeline: Option<(String, BTreeMap<String, toml::Table>)>,
+}
+
+/// `[pipelines.NAME]`: one message and mapping ingested into one datasource per environment
+/// (docs/fleet.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPipeline {
+    /// The record's message type (`[schema] message` by default).
+    #[serde(default)]
+    message: Option<String>,
+    /// Its dimension mapping (`[schema] dimensions` by default).
+    #[serde(default)]
+    dimensions: Option<PathBuf>,
+    /// Its proto root (`[schema] proto_root` by default: one root serves many pipelines).
+    #[serde(default)]
+    proto_root: Option<PathBuf>,
+    /// Per-environment settings merged over `[environments.ENV]`.
+    #[serde(default)]
     environments: BTreeMap<String, toml::Table>,
 }
 
@@ -60,11 +85,27 @@ fn default_dimensions() -> PathBuf {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
-    schema: SchemaSettings,
+    schema: RawSchema,
     #[serde(default)]
     defaults: toml::Table,
     #[serde(default)]
     environments: BTreeMap<String, toml::Table>,
+    #[serde(default)]
+    pipelines: BTreeMap<String, RawPipeline>,
+}
+
+/// `[schema]` as written: `message` may be left to the pipelines.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSchema {
+    #[serde(default = "default_proto_root")]
+    proto_root: PathBuf,
+    #[serde(default)]
+    message: Option<String>,
+    #[serde(default = "default_dimensions")]
+    dimensions: PathBuf,
+    #[serde(default = "default_max_source_bytes")]
+    max_source_bytes: u64,
 }
 
 impl Config {
@@ -81,19 +122,115 @@ impl Config {
             path: path.to_owned(),
             message: err.to_string().trim_end().to_owned(),
         })?;
+        let invalid =
+            |at: String, message: String| Error::ConfigInvalid { path: path.to_owned(), at, message };
         if raw.environments.is_empty() {
-            return Err(Error::ConfigInvalid {
-                path: path.to_owned(),
-                at: "environments".into(),
-                message: "no environment is defined; add an [environments.dev] table".into(),
-            });
+            return Err(invalid(
+                "environments".into(),
+                "no environment is defined; add an [environments.dev] table".into(),
+            ));
         }
+        if raw.schema.message.is_none() && raw.pipelines.is_empty() {
+            return Err(invalid(
+                "schema.message".into(),
+                "missing: the full name of the record's message type".into(),
+            ));
+        }
+        for (name, pipeline) in &raw.pipelines {
+            if Channel::parse(name).is_err() {
+                return Err(invalid(
+                    format!("pipelines.{name}"),
+                    "a pipeline name is lowercase letters, digits, `-` and `_` (it names registry paths)"
+                        .into(),
+                ));
+            }
+            if pipeline.message.is_none() && raw.schema.message.is_none() {
+                return Err(invalid(
+                    format!("pipelines.{name}.message"),
+                    "missing: set it here or in [schema]".into(),
+                ));
+            }
+            if let Some(unknown) =
+                pipeline.environments.keys().find(|env| !raw.environments.contains_key(*env))
+            {
+                return Err(invalid(
+                    format!("pipelines.{name}.environments.{unknown}"),
+                    format!(
+                        "no [environments.{unknown}] table: a pipeline sets values for the environments the file defines ({})",
+                        raw.environments.keys().cloned().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        // Two pipelines writing one datasource with one supervisor id would fight over it.
+        for environment in raw.environments.keys() {
+            let mut seen: BTreeMap<(String, String), &str> = BTreeMap::new();
+            for (name, pipeline) in &raw.pipelines {
+                let mut merged = raw.defaults.clone();
+                merge(&mut merged, raw.environments[environment].clone());
+                if let Some(table) = pipeline.environments.get(environment) {
+                    merge(&mut merged, table.clone());
+                }
+                let text = |key: &str| merged.get(key).and_then(toml::Value::as_str).map(str::to_owned);
+                let Some(datasource) = text("datasource") else { continue };
+                let supervisor = text("supervisor").unwrap_or_else(|| datasource.clone());
+                if let Some(other) = seen.insert((datasource.clone(), supervisor), name) {
+                    return Err(invalid(
+                        format!("pipelines.{name}.environments.{environment}.datasource"),
+                        format!(
+                            "pipelines `{other}` and `{name}` both ingest into `{datasource}` in {environment}: give each its own datasource"
+                        ),
+                    ));
+                }
+            }
+        }
+        let schema = SchemaSettings {
+            proto_root: raw.schema.proto_root,
+            message: raw.schema.message.unwrap_or_default(),
+            dimensions: raw.schema.dimensions,
+            max_source_bytes: raw.schema.max_source_bytes,
+        };
         Ok(Self {
             path: path.to_owned(),
-            schema: raw.schema,
+            schema,
             defaults: raw.defaults,
             environments: raw.environments,
+            pipelines: raw.pipelines,
+            pipeline: None,
         })
+    }
+
+    /// Names of the `[pipelines.NAME]` tables, sorted; empty for a single-pipeline file (the
+    /// implicit pipeline: the file itself).
+    pub fn pipeline_names(&self) -> impl Iterator<Item = &str> {
+        self.pipelines.keys().map(String::as_str)
+    }
+
+    /// The pipeline this is a view of, if it is one.
+    pub fn selected_pipeline(&self) -> Option<&str> {
+        self.pipeline.as_ref().map(|(name, _)| name.as_str())
+    }
+
+    /// Pipeline `name`'s view of the file: its message, mapping and proto root as `[schema]`,
+    /// its environment tables merged over `[environments.ENV]` (over `[defaults]`), and its
+    /// own registry namespace (`<registry>/pipelines/NAME`: versions, channels, locks and
+    /// history of its own).
+    pub fn pipeline(&self, name: &str) -> Result<Self> {
+        let Some(pipeline) = self.pipelines.get(name) else {
+            return Err(Error::UnknownPipeline {
+                name: name.to_owned(),
+                known: self.pipelines.keys().cloned().collect(),
+                suggestion: proto_schema::closest(name, self.pipelines.keys().map(String::as_str))
+                    .map(str::to_owned),
+            });
+        };
+        let schema = SchemaSettings {
+            proto_root: pipeline.proto_root.clone().unwrap_or_else(|| self.schema.proto_root.clone()),
+            message: pipeline.message.clone().unwrap_or_else(|| self.schema.message.clone()),
+            dimensions: pipeline.dimensions.clone().unwrap_or_else(|| self.schema.dimensions.clone()),
+            max_source_bytes: self.schema.max_source_bytes,
+        };
+        Ok(Self { schema, pipeline: Some((name.to_owned(), pipeline.environments.clone())), ..self.clone() })
     }
 
     /// Finds `druidctl.toml` in `start` or the nearest ancestor directory.
@@ -141,14 +278,25 @@ impl Config {
         };
         let mut merged = self.defaults.clone();
         merge(&mut merged, table.clone());
-        let at = format!("environments.{name}");
+        let mut at = format!("environments.{name}");
         let mut origins = BTreeMap::new();
         collect_origins(&self.defaults, "", "defaults", &mut origins);
         collect_origins(table, "", &at, &mut origins);
+        if let Some((pipeline, tables)) = &self.pipeline {
+            at = format!("pipelines.{pipeline}.environments.{name}");
+            if let Some(own) = tables.get(name) {
+                merge(&mut merged, own.clone());
+                collect_origins(own, "", &at, &mut origins);
+            }
+        }
         let raw: RawEnvironment = deserialize_table(merged, &self.path, &at, &origins)?;
         let mut environment = raw.finish(name, self, &at, &origins)?;
         environment.origins = origins;
         overrides.apply(&mut environment)?;
+        if let Some((pipeline, _)) = &self.pipeline {
+            environment.registry = environment.registry.child(&format!("pipelines/{pipeline}"));
+            environment.pipeline = Some(pipeline.clone());
+        }
         Ok(environment)
     }
 }
@@ -291,6 +439,8 @@ pub struct Environment {
     pub name: String,
     /// Druid datasource.
     pub datasource: String,
+    /// The pipeline this environment belongs to (`None`: the file's single, implicit one).
+    pub pipeline: Option<String>,
     /// Supervisor id when it is not the datasource (`supervisor = "..."`; Druid 34+ runs
     /// several supervisors per datasource, docs/migrations.md). Read it with
     /// [`Environment::supervisor_id`].
@@ -518,6 +668,7 @@ impl RawEnvironment {
             name: name.to_owned(),
             datasource: self.datasource,
             supervisor: self.supervisor,
+            pipeline: None,
             channel,
             registry,
             time_zone: self.time_zone,
@@ -688,6 +839,20 @@ pub enum RegistryLocation {
 }
 
 impl RegistryLocation {
+    /// The location `sub` (a relative path of plain segments) below this one.
+    #[must_use]
+    pub fn child(&self, sub: &str) -> Self {
+        match self {
+            Self::S3 { bucket, prefix } if prefix.is_empty() => {
+                Self::S3 { bucket: bucket.clone(), prefix: sub.to_owned() }
+            }
+            Self::S3 { bucket, prefix } => {
+                Self::S3 { bucket: bucket.clone(), prefix: format!("{prefix}/{sub}") }
+            }
+            Self::File(path) => Self::File(path.join(sub)),
+        }
+    }
+
     /// Parses `s3://bucket/prefix` or `file://path`.
     pub fn parse(text: &str, base: &Path) -> Result<Self, String> {
         if let Some(rest) = text.strip_prefix("s3://") {

@@ -3,6 +3,7 @@
 //! fixture responses (mockall).
 
 mod faults;
+mod fleet;
 mod migrations;
 mod monitor;
 mod scenarios;

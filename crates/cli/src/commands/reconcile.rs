@@ -1,0 +1,98 @@
+//! `druidctl reconcile --env E [--apply]`: every pipeline's channel version against what Druid
+//! runs (docs/reconcile.md).
+
+use deploy_core::reconcile::{Options, State};
+use deploy_core::{Session, policy};
+
+use super::{Context, block_on, confirm};
+use crate::output::{CliError, Output, Status, table};
+
+/// Flags of `reconcile`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Put the channel's version back on drifted and missing pipelines (verified, recorded;
+    /// never outside the window, never an unmanaged supervisor).
+    #[arg(long)]
+    apply: bool,
+    /// Do not ask for confirmation (needed with --apply where the environment asks, off a
+    /// terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+/// Every pipeline of the project file on the `--env` environment: (name, session).
+pub fn sessions(context: &Context, out: &Output) -> Result<Vec<(Option<String>, Session)>, CliError> {
+    let names = context.project_file()?.pipeline_names();
+    let selection: Vec<Option<String>> =
+        if names.is_empty() { vec![None] } else { names.into_iter().map(Some).collect() };
+    selection
+        .into_iter()
+        .map(|pipeline| {
+            let (_, session) = context.with_pipeline(pipeline.clone()).connect(out)?;
+            Ok((pipeline, session))
+        })
+        .collect()
+}
+
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
+    let sessions = sessions(context, out)?;
+    let first = &sessions[0].1;
+    if args.apply && policy::needs_confirmation(&first.environment) && !args.yes {
+        confirm(
+            &format!(
+                "Put the channel's version back on every drifted or missing pipeline of {}",
+                first.environment.name
+            ),
+            args.yes,
+        )?;
+    }
+    let druid = first.druid.clone();
+    let options = Options { apply: args.apply, ..Options::default() };
+    let report = block_on(async {
+        let report = deploy_core::reconcile::reconcile(druid.as_ref(), &sessions, options).await;
+        for (_, session) in &sessions {
+            session.flush_notifications().await;
+        }
+        Ok(report?)
+    })?;
+    let status = if report.in_sync() { Status::Success } else { Status::CheckFailed };
+    if out.is_json() {
+        out.json(&report)?;
+        return Ok(status);
+    }
+    let mut rows = table(&["PIPELINE", "SUPERVISOR", "STATE", "CHANNEL", "CHANGED", "APPLIED"]);
+    for entry in &report.entries {
+        rows.add_row(vec![
+            entry.pipeline.clone().unwrap_or_else(|| "-".into()),
+            entry.supervisor.clone(),
+            entry.state.as_str().to_owned(),
+            entry.channel_version.clone().unwrap_or_else(|| "-".into()),
+            entry.changed.clone().or_else(|| entry.detail.clone()).unwrap_or_default(),
+            entry.applied.clone().unwrap_or_default(),
+        ]);
+    }
+    out.line(rows)?;
+    for entry in report.entries.iter().filter(|entry| entry.state == State::Drifted) {
+        out.line(format_args!(
+            "{} ({}) differs from {}:",
+            entry.supervisor,
+            entry.pipeline.as_deref().unwrap_or("-"),
+            entry.channel_version.as_deref().unwrap_or("-")
+        ))?;
+        super::plan::print_diff(out, &entry.diff, "  ")?;
+    }
+    out.line(format_args!(
+        "{} in sync, {} drifted, {} missing, {} without a version, {} unmanaged (left alone){}",
+        report.count(State::InSync),
+        report.count(State::Drifted),
+        report.count(State::Missing),
+        report.count(State::NoVersion),
+        report.count(State::Unmanaged),
+        if report.count(State::Error) > 0 {
+            format!(", {} unreadable", report.count(State::Error))
+        } else {
+            String::new()
+        }
+    ))?;
+    Ok(status)
+}
