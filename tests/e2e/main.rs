@@ -16,6 +16,7 @@
 
 mod conformance;
 mod druid_effect;
+mod fleet;
 mod migration;
 mod support;
 

@@ -378,7 +378,7 @@ pub async fn remove(druid: &DruidClient, id: &str) {
 }
 
 /// Removes what earlier runs left behind (a failed test never reaches `finish`).
-async fn remove_leftovers(druid: &DruidClient) {
+pub async fn remove_leftovers(druid: &DruidClient) {
     for id in druid.supervisors().list().await.unwrap() {
         if id.starts_with("e2e_") {
             remove(druid, &id).await;
@@ -387,7 +387,7 @@ async fn remove_leftovers(druid: &DruidClient) {
 }
 
 /// Whether the Druid router and Kafka answer.
-fn stack_answers() -> bool {
+pub fn stack_answers() -> bool {
     let open = |address: &str| {
         std::net::TcpStream::connect_timeout(&address.parse().unwrap(), Duration::from_secs(2)).is_ok()
     };

@@ -216,7 +216,7 @@ async fn examine(
             entry.state = State::InSync;
         } else {
             entry.state = State::Drifted;
-            entry.changed = attribution(session, &supervisor).await;
+            entry.changed = attribution(session, &supervisor, spec).await;
         }
         Ok(())
     }
@@ -228,19 +228,30 @@ async fn examine(
     (entry, claimed)
 }
 
-/// When the live spec was submitted, and whether a druidctl action of this environment
-/// matches that time (within two minutes, as `incident` judges).
-async fn attribution(session: &Session, supervisor: &str) -> Option<String> {
+/// When the live spec was submitted (Druid's history), and whether druidctl submitted it: a
+/// druidctl action of this environment near that time (two minutes, as `incident` judges)
+/// whose version renders exactly the live spec. Anything else came from elsewhere (the
+/// console, curl).
+async fn attribution(session: &Session, supervisor: &str, live: &SupervisorSpec) -> Option<String> {
     let history = session.druid.supervisor_history(supervisor).await.ok()?;
     let at = history.first()?.version.clone()?;
     let when: jiff::Timestamp = at.parse().ok()?;
     let records = session.history().await.unwrap_or_default();
-    let by = records.iter().rev().find(|record| {
-        record
+    let mut by = None;
+    for record in records.iter().rev() {
+        let near = record
             .at
             .parse::<jiff::Timestamp>()
-            .is_ok_and(|time| time.duration_since(when).abs() <= jiff::SignedDuration::from_mins(2))
-    });
+            .is_ok_and(|time| time.duration_since(when).abs() <= jiff::SignedDuration::from_mins(2));
+        let Some(version) = record.to.as_deref().filter(|_| near) else { continue };
+        let Ok(version) = Version::parse(version) else { continue };
+        if let Ok(rendered) = session.render_version(&version).await
+            && spec_changes(Some(live), &rendered).is_empty()
+        {
+            by = Some(record);
+            break;
+        }
+    }
     Some(match by {
         Some(record) => format!(
             "submitted at {at}, matching druidctl's {} by {}",

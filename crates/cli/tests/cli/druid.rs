@@ -1,7 +1,9 @@
 //! The Druid commands against a wiremock Druid and a temporary registry.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 
+use druid_client::DruidApi as _;
 use druid_client::testing::FakeDruid;
 use predicates::prelude::*;
 use serde_json::Value;
@@ -559,4 +561,90 @@ async fn a_migration_from_the_command_line() {
     for action in ["migration-abort", "cutover"] {
         assert!(history.contains(action), "{history}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fleet_from_the_command_line() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    edit(
+        &dir.join("druidctl.toml"),
+        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
+        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
+    );
+    let mut text = std::fs::read_to_string(dir.join("druidctl.toml")).unwrap();
+    for name in ["payments", "refunds", "payouts"] {
+        let _ = write!(
+            text,
+            "\n[pipelines.{name}.environments.dev]\ndatasource = \"{name}_dev\"\nkafka.topic = \"{name}-dev\"\n\
+             [pipelines.{name}.environments.staging]\ndatasource = \"{name}_staging\"\n\
+             [pipelines.{name}.environments.prod]\ndatasource = \"{name}\"\n"
+        );
+    }
+    std::fs::write(dir.join("druidctl.toml"), text).unwrap();
+    git(dir, &["commit", "-qam", "three pipelines"]);
+    let run = |args: &[&str]| {
+        let mut command = druidctl(dir);
+        command.args(args);
+        with_druid(&mut command, &server);
+        command.output().unwrap()
+    };
+    let text = |output: &std::process::Output| {
+        format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr))
+    };
+    // Several pipelines and no selection: the error names them.
+    let unselected = run(&["plan", "--env", "dev"]);
+    assert_eq!(unselected.status.code(), Some(2));
+    assert!(
+        text(&unselected).contains("pass --pipeline NAME (one of: payments, payouts, refunds)"),
+        "{}",
+        text(&unselected)
+    );
+    let typo = run(&["plan", "--env", "dev", "--pipeline", "refund"]);
+    assert!(text(&typo).contains("did you mean `refunds`?"), "{}", text(&typo));
+    // One pipeline deploys alone; then --all deploys the other two and leaves it.
+    assert!(run(&["deploy", "--env", "dev", "--pipeline", "payments"]).status.success());
+    let all = run(&["deploy", "--env", "dev", "--all", "--parallel", "2"]);
+    assert!(all.status.success(), "{}", text(&all));
+    let table = String::from_utf8_lossy(&all.stdout);
+    let outcome = |pipeline: &str| {
+        table
+            .lines()
+            .find(|line| line.trim_start().starts_with(pipeline))
+            .unwrap()
+            .split_whitespace()
+            .nth(4)
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        (outcome("payments"), outcome("refunds"), outcome("payouts")),
+        ("unchanged".into(), "deployed".into(), "deployed".into()),
+        "{table}"
+    );
+    let history = run(&["history", "--env", "dev", "--pipeline", "refunds", "-o", "json"]);
+    let records: Value = serde_json::from_slice(&history.stdout).unwrap();
+    assert_eq!(records.as_array().unwrap().len(), 1, "each pipeline keeps its own history");
+    // In sync; a console edit of refunds is drift (exit 1), --apply heals it (exit 0).
+    let reconcile = run(&["reconcile", "--env", "dev"]);
+    assert!(reconcile.status.success(), "{}", text(&reconcile));
+    assert!(text(&reconcile).contains("3 in sync, 0 drifted"), "{}", text(&reconcile));
+    let mut edited = server.fake.get_spec("refunds_dev").await.unwrap().unwrap();
+    edited.spec.as_mut().unwrap().io_config.task_duration = Some("PT4H".into());
+    server.fake.edit_live_spec("refunds_dev", edited);
+    let drifted = run(&["reconcile", "--env", "dev"]);
+    assert_eq!(drifted.status.code(), Some(1), "{}", text(&drifted));
+    assert!(
+        text(&drifted).contains("~ /spec/ioConfig/taskDuration: \"PT4H\" -> \"PT1H\""),
+        "{}",
+        text(&drifted)
+    );
+    let healed = run(&["reconcile", "--env", "dev", "--apply"]);
+    assert!(healed.status.success(), "{}", text(&healed));
+    assert!(text(&healed).contains("healed"), "{}", text(&healed));
+    // --all on a read-only command runs each pipeline under a heading.
+    let verify = run(&["verify", "--env", "dev", "--all"]);
+    assert!(verify.status.success(), "{}", text(&verify));
+    assert_eq!(String::from_utf8_lossy(&verify.stderr).matches("== pipeline ").count(), 3);
 }
