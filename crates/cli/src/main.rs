@@ -190,7 +190,8 @@ enum Command {
   druidctl status --all --env prod -o json"
     )]
     Status {
-        /// Every supervisor of the environment's cluster, in one table.
+        /// Every pipeline of the project file on the environment (drift, state, lag, parse
+        /// errors, last action), and the supervisors no pipeline declares.
         #[arg(long)]
         all: bool,
     },
@@ -262,6 +263,14 @@ enum Command {
   druidctl reconcile --env prod -o json"
     )]
     Reconcile(commands::reconcile::Args),
+    /// The reconcile service with a read-only web page: one row per pipeline (live and
+    /// channel versions, drift, state, lag, parse errors, last deploy), /metrics, /api/status.
+    #[command(
+        override_usage = "druidctl serve --env <ENV> [OPTIONS]",
+        after_help = "Examples:\n  druidctl serve --env prod --listen 0.0.0.0:8080
+  druidctl serve --env dev --interval 30s --apply"
+    )]
+    Serve(commands::serve::Args),
     /// Scaffold druidctl.toml and dimensions.json for a proto root (asks nothing).
     Init(commands::init::Args),
     /// The end of the logs of the supervisor's running tasks (--follow to keep reading).
@@ -353,6 +362,7 @@ fn main() -> ExitCode {
         Command::Unlock(args) => commands::unlock::run(&context, &args, &out),
         Command::Recover(args) => commands::recover::run(&context, &args, &out),
         Command::Reconcile(args) => commands::reconcile::run(&context, &args, &out),
+        Command::Serve(args) => commands::serve::run(&context, &args, &out),
         Command::Logs(args) => commands::logs::run(&context, &args, &out),
         Command::ParseErrors => commands::parse_errors::run(&context, &out),
         Command::Completions { shell } => {

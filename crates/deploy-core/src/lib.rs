@@ -55,6 +55,7 @@ pub mod reconcile;
 pub mod recover;
 pub mod render;
 pub mod rollback;
+pub mod service;
 pub mod session;
 pub mod verify;
 

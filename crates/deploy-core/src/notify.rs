@@ -72,6 +72,8 @@ pub enum EventKind {
     MigrationStarted,
     MigrationCutover,
     MigrationAborted,
+    DriftDetected,
+    DriftResolved,
     Test,
 }
 
@@ -94,6 +96,8 @@ impl EventKind {
             Self::MigrationStarted => "migration-started",
             Self::MigrationCutover => "migration-cutover",
             Self::MigrationAborted => "migration-aborted",
+            Self::DriftDetected => "drift-detected",
+            Self::DriftResolved => "drift-resolved",
             Self::Test => "test",
         }
     }
@@ -115,22 +119,27 @@ impl EventKind {
             Self::MigrationStarted => "migration started: both supervisors run",
             Self::MigrationCutover => "migration cutover",
             Self::MigrationAborted => "migration aborted",
+            Self::DriftDetected => "drift detected: Druid does not run the channel's version",
+            Self::DriftResolved => "drift resolved",
             Self::Test => "test message",
         }
     }
 
     fn emoji(self) -> &'static str {
         match self {
-            Self::DeploySucceeded | Self::AlertResolved | Self::Resume | Self::MigrationCutover => {
-                ":white_check_mark:"
-            }
+            Self::DeploySucceeded
+            | Self::AlertResolved
+            | Self::Resume
+            | Self::MigrationCutover
+            | Self::DriftResolved => ":white_check_mark:",
             Self::MigrationStarted => ":twisted_rightwards_arrows:",
             Self::DeployRolledBack
             | Self::Rollback
             | Self::OverrideUsed
             | Self::Suspend
             | Self::Reset
-            | Self::MigrationAborted => ":warning:",
+            | Self::MigrationAborted
+            | Self::DriftDetected => ":warning:",
             Self::DeployFailed | Self::AlertFired | Self::DeployInterrupted => ":rotating_light:",
             Self::DeployStarted | Self::Test => ":information_source:",
         }
@@ -438,6 +447,9 @@ pub fn next_step(kind: EventKind, environment: &str) -> Option<String> {
         EventKind::Suspend => format!("nothing is ingested until `druidctl resume --env {environment}`"),
         EventKind::MigrationStarted => format!(
             "move producers to the new topic, then `druidctl migrate cutover --env {environment}`; `druidctl migrate sql --env {environment}` reads across both"
+        ),
+        EventKind::DriftDetected => format!(
+            "`druidctl reconcile --env {environment}` shows the diff; `--apply` puts the channel's version back"
         ),
         EventKind::MigrationAborted => {
             "revert the datasource change in the project file, or the next deploy starts the migration again"

@@ -29,6 +29,7 @@ pub mod recover;
 pub mod render;
 pub mod rollback;
 pub mod schemas;
+pub mod serve;
 pub mod status;
 pub mod unlock;
 pub mod validate;

@@ -18,6 +18,26 @@ pub struct Args {
     /// terminal).
     #[arg(long, short = 'y')]
     yes: bool,
+    /// Keep reconciling every --interval, as a service: notifications when a pipeline drifts
+    /// and when it is back, one summary line per round.
+    #[arg(long)]
+    watch: bool,
+    /// Time between two rounds with --watch (`60s`, `5m`; at least 1s).
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = interval)]
+    interval: std::time::Duration,
+    /// Serve Prometheus metrics at http://ADDR/metrics (pipelines by state, drift age, last
+    /// reconcile; implies --watch).
+    #[arg(long, value_name = "ADDR")]
+    prometheus: Option<std::net::SocketAddr>,
+}
+
+/// `--interval`: a duration of at least a second.
+pub fn interval(text: &str) -> Result<std::time::Duration, String> {
+    let interval = humantime::parse_duration(text).map_err(|err| err.to_string())?;
+    if interval < std::time::Duration::from_secs(1) {
+        return Err("must be at least 1s: a shorter interval hammers the Overlord".into());
+    }
+    Ok(interval)
 }
 
 /// Every pipeline of the project file on the `--env` environment: (name, session).
@@ -48,6 +68,9 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     }
     let druid = first.druid.clone();
     let options = Options { apply: args.apply, ..Options::default() };
+    if args.watch || args.prometheus.is_some() {
+        return watch(&sessions, args, options, out);
+    }
     let report = block_on(async {
         let report = deploy_core::reconcile::reconcile(druid.as_ref(), &sessions, options).await;
         for (_, session) in &sessions {
@@ -95,4 +118,53 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         }
     ))?;
     Ok(status)
+}
+
+/// `--watch`: a round every interval until interrupted; metrics served with `--prometheus`.
+fn watch(
+    sessions: &[(Option<String>, Session)],
+    args: &Args,
+    options: Options,
+    out: &Output,
+) -> Result<Status, CliError> {
+    block_on(async {
+        let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        if let Some(address) = args.prometheus {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .map_err(|err| CliError::io(format_args!("listening on {address}"), err))?;
+            out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
+            tokio::spawn(deploy_core::monitor::serve_metrics(listener, latest.clone()));
+        }
+        let mut watch = deploy_core::service::Watch::default();
+        let druid = sessions[0].1.druid.clone();
+        loop {
+            let started = std::time::Instant::now();
+            match deploy_core::reconcile::reconcile(druid.as_ref(), sessions, options).await {
+                Ok(report) => {
+                    let now = jiff::Timestamp::now();
+                    watch.observe(&report, sessions, now, started.elapsed().as_secs_f64());
+                    *latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+                        watch.metrics(&report, now);
+                    for (_, session) in sessions {
+                        session.flush_notifications().await;
+                    }
+                    if out.is_json() {
+                        out.line(serde_json::to_string(&report).unwrap_or_default())?;
+                    } else {
+                        out.line(format_args!(
+                            "{}: {} in sync, {} drifted, {} missing, {} unmanaged",
+                            report.at,
+                            report.count(State::InSync),
+                            report.count(State::Drifted),
+                            report.count(State::Missing),
+                            report.count(State::Unmanaged)
+                        ))?;
+                    }
+                }
+                Err(err) => out.error_line(format_args!("warning: reconcile failed, retrying: {err}")),
+            }
+            tokio::time::sleep(args.interval).await;
+        }
+    })
 }

@@ -140,40 +140,57 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     Ok(Status::Success)
 }
 
-/// Every supervisor of the environment's cluster, fetched with at most this many requests at
-/// a time.
+/// At most this many pipelines read at a time.
 const STATUS_CONCURRENCY: usize = 16;
 
+/// `status --all`: every pipeline of the project file on the environment (what Druid runs,
+/// what the channel says, drift, state, lag, parse errors, the last action) and the
+/// supervisors of the cluster no pipeline declares; the JSON is what `serve` answers at
+/// `/api/status`.
 pub fn run_all(context: &Context, out: &Output) -> Result<Status, CliError> {
-    let (_, session) = context.connect(out)?;
-    let rows = block_on(async { Ok(session.status_all(STATUS_CONCURRENCY).await?) })?;
+    let sessions = super::reconcile::sessions(context, out)?;
+    let druid = sessions[0].1.druid.clone();
+    let (snapshot, _) = block_on(async {
+        Ok(deploy_core::service::snapshot(druid.as_ref(), &sessions, STATUS_CONCURRENCY).await?)
+    })?;
     if out.is_json() {
-        out.json(&deploy_core::ops::fleet_entries(&rows))?;
+        out.json(&snapshot)?;
         return Ok(Status::Success);
     }
-    let mut table_rows = table(&["SUPERVISOR", "STATE", "DETAILED", "HEALTHY", "TASKS", "LAG"]);
-    for (id, result) in &rows {
-        match result {
-            Ok(status) => {
-                let payload = &status.payload;
-                table_rows.add_row(vec![
-                    id.clone(),
-                    payload.state.as_ref().map(ToString::to_string).unwrap_or_default(),
-                    payload.detailed_state.as_ref().map(ToString::to_string).unwrap_or_default(),
-                    payload
-                        .healthy
-                        .map(|healthy| if healthy { "yes" } else { "NO" }.to_owned())
-                        .unwrap_or_default(),
-                    payload.active_tasks.len().to_string(),
-                    payload.aggregate_lag.map(|lag| lag.to_string()).unwrap_or_default(),
-                ]);
-            }
-            Err(err) => {
-                table_rows.add_row(vec![id.clone(), format!("error: {err}")]);
-            }
-        }
+    let mut rows = table(&[
+        "PIPELINE",
+        "DATASOURCE",
+        "LIVE",
+        "CHANNEL",
+        "DRIFT",
+        "STATE",
+        "LAG",
+        "UNPARSEABLE",
+        "LAST",
+        "BY",
+    ]);
+    let optional = |value: Option<String>| value.unwrap_or_else(|| "-".into());
+    for row in &snapshot.pipelines {
+        rows.add_row(vec![
+            row.pipeline.clone(),
+            row.datasource.clone(),
+            optional(row.live_version.clone()),
+            optional(row.channel_version.clone()),
+            row.drift.as_str().to_owned(),
+            optional(row.state.clone()),
+            optional(row.lag_records.map(|lag| lag.to_string())),
+            optional(row.unparseable_ratio.map(|ratio| format!("{:.2} %", ratio * 100.0))),
+            optional(row.last_action.clone()),
+            optional(row.last_by.clone()),
+        ]);
     }
-    out.line(table_rows)?;
-    out.note(format_args!("{} supervisor(s), at most {STATUS_CONCURRENCY} requests at a time", rows.len()));
+    out.line(rows)?;
+    if !snapshot.unmanaged.is_empty() {
+        out.line(format_args!("not declared by any pipeline: {}", snapshot.unmanaged.join(", ")))?;
+    }
+    out.note(format_args!(
+        "{} pipeline(s), at most {STATUS_CONCURRENCY} read at a time",
+        snapshot.pipelines.len()
+    ));
     Ok(Status::Success)
 }

@@ -204,9 +204,15 @@ async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
     fleet.args(["status", "--all", "--env", "dev", "--output", "json"]);
     with_druid(&mut fleet, &server);
     let fleet: Value = serde_json::from_slice(&fleet.output().unwrap().stdout).unwrap();
-    assert_eq!(fleet[0]["id"], "settlement_transactions_dev");
-    assert_eq!(fleet[0]["status"]["state"], "RUNNING");
-    assert!(fleet[0].get("error").is_none());
+    let row = &fleet["pipelines"][0];
+    assert_eq!(
+        (row["pipeline"].as_str(), row["datasource"].as_str()),
+        (Some("-"), Some("settlement_transactions_dev"))
+    );
+    assert_eq!((row["state"].as_str(), row["drift"].as_str()), (Some("RUNNING"), Some("in-sync")));
+    assert_eq!(row["live_version"], row["channel_version"]);
+    assert_eq!(row["last_action"].as_str().map(|action| action.starts_with("deploy succeeded")), Some(true));
+    assert_eq!(fleet["unmanaged"], serde_json::json!([]));
 
     // --prometheus keeps watching; scrape it, then stop it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
@@ -647,4 +653,125 @@ async fn a_fleet_from_the_command_line() {
     let verify = run(&["verify", "--env", "dev", "--all"]);
     assert!(verify.status.success(), "{}", text(&verify));
     assert_eq!(String::from_utf8_lossy(&verify.stderr).matches("== pipeline ").count(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
+    let server = druid().await;
+    let repo = sample_repo();
+    let dir = repo.path();
+    edit(
+        &dir.join("druidctl.toml"),
+        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
+        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
+    );
+    let mut text = std::fs::read_to_string(dir.join("druidctl.toml")).unwrap();
+    for name in ["payments", "refunds"] {
+        let _ = write!(
+            text,
+            "\n[pipelines.{name}.environments.dev]\ndatasource = \"{name}_dev\"\n\
+             [pipelines.{name}.environments.staging]\ndatasource = \"{name}_staging\"\n\
+             [pipelines.{name}.environments.prod]\ndatasource = \"{name}\"\n"
+        );
+    }
+    std::fs::write(dir.join("druidctl.toml"), text).unwrap();
+    git(dir, &["commit", "-qam", "two pipelines"]);
+    let mut deploy = druidctl(dir);
+    deploy.args(["deploy", "--env", "dev", "--all"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().success();
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let spawn = |args: &[&str]| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+            .args(args)
+            .current_dir(dir)
+            .env("DRUIDCTL_DRUID_URL", server.uri())
+            .env("DRUIDCTL_DRUID_PASSWORD", PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let address = format!("127.0.0.1:{port}");
+    let mut child = spawn(&["serve", "--env", "dev", "--listen", &address, "--interval", "1s"]);
+    let base = format!("http://{address}");
+    let mut status = Value::Null;
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("{base}/api/status")).await
+            && response.status().is_success()
+        {
+            status = response.json().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let page = reqwest::get(format!("{base}/")).await.unwrap().text().await.unwrap();
+    let history = reqwest::get(format!("{base}/pipelines/refunds/history")).await.unwrap();
+    let history_status = history.status();
+    let history = history.text().await.unwrap();
+    let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
+    let missing = reqwest::get(format!("{base}/pipelines/nope/history")).await.unwrap().status();
+    child.kill().unwrap();
+    let _ = child.wait();
+    // /api/status is the document `status --all -o json` prints.
+    let mut cli = druidctl(dir);
+    cli.args(["status", "--all", "--env", "dev", "-o", "json"]);
+    with_druid(&mut cli, &server);
+    let printed: Value = serde_json::from_slice(&cli.output().unwrap().stdout).unwrap();
+    assert_eq!(status["pipelines"].as_array().unwrap().len(), 2, "{status}");
+    for (served, printed) in
+        status["pipelines"].as_array().unwrap().iter().zip(printed["pipelines"].as_array().unwrap())
+    {
+        for key in
+            ["pipeline", "datasource", "channel_version", "live_version", "drift", "state", "last_action"]
+        {
+            assert_eq!(served[key], printed[key], "{key}");
+        }
+    }
+    assert!(
+        page.contains("<td><a href=\"/pipelines/payments/history\">payments</a></td><td>payments_dev</td>"),
+        "{page}"
+    );
+    assert_eq!(page.matches("<tr class=\"ok\">").count(), 2, "{page}");
+    assert!(!page.contains("<script"), "readable without JavaScript");
+    assert!(
+        history_status.is_success() && history.contains("deploy") && history.contains("succeeded"),
+        "{history}"
+    );
+    assert_eq!(missing, reqwest::StatusCode::NOT_FOUND);
+    let scrape = prometheus_parse::Scrape::parse(metrics.lines().map(|line| Ok(line.to_owned()))).unwrap();
+    let in_sync = scrape
+        .samples
+        .iter()
+        .find(|sample| sample.metric == "druidctl_pipelines" && sample.labels.get("state") == Some("in-sync"))
+        .expect("scraped");
+    assert!(matches!(in_sync.value, prometheus_parse::Value::Gauge(value) if (value - 2.0).abs() < 1e-9));
+    assert!(scrape.samples.iter().any(|sample| sample.metric == "druidctl_reconcile_last_timestamp_seconds"));
+
+    // reconcile --watch with metrics: a console edit shows as drift age.
+    let mut edited = server.fake.get_spec("refunds_dev").await.unwrap().unwrap();
+    edited.spec.as_mut().unwrap().io_config.replicas = Some(3);
+    server.fake.edit_live_spec("refunds_dev", edited);
+    let mut child =
+        spawn(&["reconcile", "--env", "dev", "--watch", "--interval", "1s", "--prometheus", &address]);
+    let mut body = String::new();
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("{base}/metrics")).await {
+            body = response.text().await.unwrap();
+            if body.contains("druidctl_pipeline_drift_age_seconds{") {
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    child.kill().unwrap();
+    let _ = child.wait();
+    assert!(
+        body.contains(
+            "druidctl_pipeline_in_sync{env=\"dev\",pipeline=\"refunds\",supervisor=\"refunds_dev\"} 0"
+        ),
+        "{body}"
+    );
+    assert!(body.contains("druidctl_pipelines{env=\"dev\",state=\"drifted\"} 1"), "{body}");
 }
