@@ -139,8 +139,61 @@ kafka.topic = "unused"
     let after = druidctl(root, &["reconcile", "--env", "e2e"]);
     assert!(after.status.success(), "{}", text(&after));
 
+    // The served page in a real browser: every pipeline has its row; the screenshot is kept
+    // (target/e2e-artifacts/serve.png) for CI to show.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let mut serve = std::process::Command::new(crate::druidctl_binary())
+        .args(["serve", "--env", "e2e", "--listen", &address, "--interval", "10s"])
+        .current_dir(root)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let url = format!("http://{address}/");
+    let started = std::time::Instant::now();
+    while !reqwest::get(format!("{url}api/status")).await.is_ok_and(|response| response.status().is_success())
+    {
+        assert!(started.elapsed() < support::ROWS_DEADLINE, "serve did not answer");
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    let dom = chromium(&["--dump-dom", &url]);
+    let artifacts = druidctl_tests::repo_root().join("target/e2e-artifacts");
+    std::fs::create_dir_all(&artifacts).unwrap();
+    let screenshot = artifacts.join("serve.png");
+    chromium(&[&format!("--screenshot={}", screenshot.display()), "--window-size=1500,700", &url]);
+    serve.kill().unwrap();
+    let _ = serve.wait();
+    for name in PIPELINES {
+        assert!(dom.contains(&format!("<td>{}</td>", datasource(name))), "{name} has no row:\n{dom}");
+    }
+    assert_eq!(dom.matches("<tr class=\"ok\">").count(), 3, "{dom}");
+    let png = std::fs::read(&screenshot).unwrap();
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{} bytes", png.len());
+    #[allow(clippy::print_stderr)] // where CI finds the artefact
+    {
+        eprintln!("screenshot of the served page: {}", screenshot.display());
+    }
+
     let druid = Arc::new(druid);
     for name in PIPELINES {
         support::remove(&druid, &datasource(name)).await;
     }
+}
+
+/// Headless Chromium (Debian's package; `.ci/run` installs it) with `args`; its stdout.
+fn chromium(args: &[&str]) -> String {
+    let browser = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|name| {
+            std::process::Command::new(name).arg("--version").output().is_ok_and(|out| out.status.success())
+        })
+        .expect("no Chromium: `apt-get install chromium` (.ci/run does)");
+    let output = std::process::Command::new(browser)
+        .args(["--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{browser} {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

@@ -154,7 +154,7 @@ async fn page(State(latest): State<Shared>) -> Html<String> {
             );
             body.push_str(
                 "<table><thead><tr><th>Pipeline</th><th>Datasource</th><th>Live</th><th>Channel</th><th>Drift</th>\
-                 <th>State</th><th>Lag</th><th>Parse errors</th><th>Last deploy</th><th>By</th></tr></thead><tbody>",
+                 <th>State</th><th>Lag</th><th>Parse errors</th><th>Last action</th><th>By</th></tr></thead><tbody>",
             );
             for row in &snapshot.pipelines {
                 let class = if row.drift == Drift::InSync { "ok" } else { "bad" };
