@@ -80,6 +80,7 @@ compat-vs-buf: ## druidctl check vs buf breaking (pinned, from npm) on a generat
 bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p deploy-core --bench offline
 	cargo bench -p deploy-core --bench deploy
+	cargo bench -p deploy-core --bench fleet
 	cargo bench -p druid-client --bench status_many
 	cargo bench -p proto-schema --bench compat
 	cargo bench -p druid-mapping --bench predict
