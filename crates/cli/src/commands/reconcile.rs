@@ -55,7 +55,20 @@ pub fn sessions(context: &Context, out: &Output) -> Result<Vec<(Option<String>, 
 }
 
 pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
-    let sessions = sessions(context, out)?;
+    let mut sessions = sessions(context, out)?;
+    let progress = std::sync::Arc::new(crate::reporter::Progress::new(out.clone(), false));
+    if args.apply {
+        // What --apply does, pipeline by pipeline, as a deploy shows it.
+        sessions = sessions
+            .into_iter()
+            .map(|(pipeline, session)| {
+                let name = pipeline.clone().unwrap_or_else(|| "-".into());
+                let reporter =
+                    std::sync::Arc::new(deploy_core::events::Prefixed { inner: progress.clone(), name });
+                (pipeline, session.with_reporter(reporter))
+            })
+            .collect();
+    }
     let first = &sessions[0].1;
     if args.apply && policy::needs_confirmation(&first.environment) && !args.yes {
         confirm(
@@ -78,6 +91,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         }
         Ok(report?)
     })?;
+    progress.finish();
     let status = if report.in_sync() { Status::Success } else { Status::CheckFailed };
     if out.is_json() {
         out.json(&report)?;
@@ -104,18 +118,21 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         ))?;
         super::plan::print_diff(out, &entry.diff, "  ")?;
     }
+    let healed = report
+        .entries
+        .iter()
+        .filter(|entry| entry.applied.as_deref().is_some_and(|applied| applied.starts_with("healed")))
+        .count();
+    let unreadable = report.count(State::Error);
     out.line(format_args!(
-        "{} in sync, {} drifted, {} missing, {} without a version, {} unmanaged (left alone){}",
+        "{} in sync, {} drifted, {} missing, {} without a version, {} unmanaged (left alone){}{}",
         report.count(State::InSync),
         report.count(State::Drifted),
         report.count(State::Missing),
         report.count(State::NoVersion),
         report.count(State::Unmanaged),
-        if report.count(State::Error) > 0 {
-            format!(", {} unreadable", report.count(State::Error))
-        } else {
-            String::new()
-        }
+        if unreadable > 0 { format!(", {unreadable} unreadable") } else { String::new() },
+        if args.apply { format!("; {healed} healed") } else { String::new() }
     ))?;
     Ok(status)
 }
