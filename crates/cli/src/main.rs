@@ -327,7 +327,13 @@ fn main() -> ExitCode {
         Command::Render(args) => commands::render::run(&context, &args, &out),
         Command::Check(args) => each(args.fleet.all, &|context| commands::check::run(context, &args, &out)),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
-        Command::Plan(args) => each(args.fleet.all, &|context| commands::plan::run(context, &args, &out)),
+        Command::Plan(args) => match context.selection(args.fleet.all) {
+            Ok(selection) if selection.len() > 1 => {
+                commands::plan::run_fleet(&context, &args, &out, &selection)
+            }
+            Ok(_) => each(false, &|context| commands::plan::run(context, &args, &out)),
+            Err(err) => Err(err),
+        },
         Command::Preflight(args) => commands::preflight::run(&context, &args, &out),
         Command::Incident(args) => commands::incident::run(&context, &args, &out),
         Command::Notify { command } => commands::notify::run(&context, &command, &out),

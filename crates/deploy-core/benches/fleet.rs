@@ -15,7 +15,6 @@ use deploy_core::reconcile::Options;
 use deploy_core::{Project, Session};
 use druid_client::DruidApi as _;
 use druid_client::testing::FakeDruid;
-use futures_util::StreamExt as _;
 use schema_registry::{Channel, LocalStore, Registry, Version};
 
 const PIPELINES: usize = 500;
@@ -97,15 +96,22 @@ fn bench(c: &mut Criterion) {
             })
         });
     });
-    group.bench_function("plan --all (each pipeline planned, 16 at a time)", |b| {
+    let projects: Vec<Project> =
+        project.pipeline_names().iter().map(|name| project.pipeline(name).unwrap()).collect();
+    group.bench_function("plan --all (each proto root compiled once, 500 plans 16 at a time)", |b| {
         b.iter(|| {
             runtime.block_on(async {
-                let plans: Vec<_> = futures_util::stream::iter(&sessions)
-                    .map(|(_, session)| session.plan(&checked, root))
-                    .buffer_unordered(CONCURRENCY)
-                    .collect()
-                    .await;
-                black_box(plans)
+                let members: Vec<deploy_core::fleet::Member> = deploy_core::fleet::check_all(&projects)
+                    .into_iter()
+                    .zip(&sessions)
+                    .map(|(checked, (pipeline, session))| deploy_core::fleet::Member {
+                        pipeline: pipeline.clone(),
+                        session: session.clone(),
+                        checked,
+                        project_dir: root.to_owned(),
+                    })
+                    .collect();
+                black_box(deploy_core::fleet::plan(&members, false, CONCURRENCY).await)
             })
         });
     });

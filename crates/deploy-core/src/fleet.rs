@@ -92,6 +92,49 @@ pub struct Row {
     pub detail: Option<String>,
 }
 
+/// Checks every project (a pipeline each), compiling each distinct proto root once; the
+/// errors as text, in order.
+pub fn check_all(projects: &[crate::Project]) -> Vec<std::result::Result<Checked, String>> {
+    let mut compiled: BTreeMap<PathBuf, std::result::Result<proto_schema::CompiledSchema, String>> =
+        BTreeMap::new();
+    projects
+        .iter()
+        .map(|project| {
+            let schema = compiled
+                .entry(project.proto_root())
+                .or_insert_with(|| project.compile().map_err(|err| err.to_string()))
+                .clone()?;
+            project.check_compiled(schema).map_err(|err| err.to_string())
+        })
+        .collect()
+}
+
+/// Plans every member, at most `concurrency` at a time (`plan --all`); in the members' order.
+pub async fn plan(
+    members: &[Member],
+    same_datasource: bool,
+    concurrency: usize,
+) -> Vec<std::result::Result<crate::plan::Plan, String>> {
+    let mut plans: Vec<(usize, std::result::Result<crate::plan::Plan, String>)> =
+        futures_util::stream::iter(members.iter().enumerate())
+            .map(|(index, member)| async move {
+                let plan = match &member.checked {
+                    Ok(checked) => member
+                        .session
+                        .plan_for(checked, &member.project_dir, same_datasource)
+                        .await
+                        .map_err(|err| err.to_string()),
+                    Err(error) => Err(error.clone()),
+                };
+                (index, plan)
+            })
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+    plans.sort_by_key(|(index, _)| *index);
+    plans.into_iter().map(|(_, plan)| plan).collect()
+}
+
 /// Plans every member, then deploys those whose plan changes something (see the module
 /// documentation). Rows come back in the members' order.
 pub async fn deploy(members: Vec<Member>, options: &FleetOptions) -> Vec<Row> {

@@ -115,7 +115,12 @@ impl Project {
 
     /// Compiles, finds the message type, reads `dimensions.json` and validates it.
     pub fn check(&self) -> Result<Checked> {
-        let schema = self.compile()?;
+        self.check_compiled(self.compile()?)
+    }
+
+    /// [`Project::check`] with the proto root compiled already (pipelines sharing one root
+    /// compile it once: [`fleet::check_all`]).
+    pub fn check_compiled(&self, schema: CompiledSchema) -> Result<Checked> {
         let message = schema.message(&self.config.schema.message)?;
         let dimensions_path = self.dimensions_path();
         let dimensions = DimensionsConfig::load(&dimensions_path)?;

@@ -978,14 +978,7 @@ impl Session {
         let mut sides = Vec::new();
         if let Some(migration) = state.as_ref().and_then(|state| state.migration.as_ref()) {
             for (side, placement) in [("old", &migration.old), ("new", &migration.new)] {
-                let (ingestion, error) = match self.ingestion_of(&placement.supervisor).await {
-                    Ok(ingestion) => (Some(ingestion), None),
-                    Err(Error::NoSupervisor { .. }) => {
-                        (None, Some("no such supervisor (terminated)".to_owned()))
-                    }
-                    Err(err) => (None, Some(err.to_string())),
-                };
-                sides.push(SideStatus { side, placement: placement.clone(), ingestion, error });
+                sides.push(self.side_status(side, placement).await);
             }
         }
         Ok(MigrationStatus {
@@ -1004,12 +997,17 @@ impl Session {
         else {
             return Ok(None);
         };
-        let (ingestion, error) = match self.ingestion_of(&migration.old.supervisor).await {
+        Ok(Some(self.side_status("old", &migration.old).await))
+    }
+
+    /// One side as Druid reports it (a terminated supervisor says so).
+    async fn side_status(&self, side: &'static str, placement: &Placement) -> SideStatus {
+        let (ingestion, error) = match self.ingestion_of(&placement.supervisor).await {
             Ok(ingestion) => (Some(ingestion), None),
             Err(Error::NoSupervisor { .. }) => (None, Some("no such supervisor (terminated)".to_owned())),
             Err(err) => (None, Some(err.to_string())),
         };
-        Ok(Some(SideStatus { side: "old", placement: migration.old, ingestion, error }))
+        SideStatus { side, placement: placement.clone(), ingestion, error }
     }
 
     /// The `UNION ALL` reading the open (or last) migration's old and new datasources in the

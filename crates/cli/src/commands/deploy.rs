@@ -206,15 +206,23 @@ pub fn run_fleet(
 ) -> Result<Status, CliError> {
     use deploy_core::fleet::{FleetOptions, Member, RowOutcome};
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
-    let mut members = Vec::new();
+    let mut connected = Vec::new();
     for pipeline in selection {
         let (project, session) = context.with_pipeline(pipeline.clone()).connect(out)?;
+        connected.push((pipeline, project, session));
+    }
+    // Pipelines sharing a proto root compile it once.
+    let projects: Vec<deploy_core::Project> =
+        connected.iter().map(|(_, project, _)| project.clone()).collect();
+    let checked = deploy_core::fleet::check_all(&projects);
+    let mut members = Vec::new();
+    for ((pipeline, project, session), checked) in connected.into_iter().zip(checked) {
         let name = pipeline.clone().unwrap_or_else(|| "-".into());
         let reporter = Arc::new(deploy_core::events::Prefixed { inner: progress.clone(), name });
         members.push(Member {
             pipeline,
             session: session.with_reporter(reporter),
-            checked: project.check().map_err(|err| err.to_string()),
+            checked,
             project_dir: project.config().base_dir().to_owned(),
         });
     }

@@ -230,6 +230,23 @@ pub fn each_pipeline(
     }
 }
 
+/// The text served as Prometheus metrics at `http://ADDRESS/metrics` while a watch runs
+/// (`monitor --prometheus`, `reconcile --prometheus`): replace it after each round.
+pub async fn serve_prometheus(
+    address: Option<std::net::SocketAddr>,
+    out: &Output,
+) -> Result<std::sync::Arc<std::sync::Mutex<String>>, CliError> {
+    let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    if let Some(address) = address {
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .map_err(|err| CliError::io(format_args!("listening on {address}"), err))?;
+        out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
+        tokio::spawn(deploy_core::monitor::serve_metrics(listener, latest.clone()));
+    }
+    Ok(latest)
+}
+
 /// Asks on a terminal; refuses elsewhere unless `--yes`.
 pub fn confirm(question: &str, yes: bool) -> Result<(), CliError> {
     if yes {

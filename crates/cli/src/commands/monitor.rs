@@ -51,14 +51,7 @@ pub fn run(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status
         return Ok(if report.breached { Status::CheckFailed } else { Status::Success });
     }
     block_on(async {
-        let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        if let Some(address) = args.prometheus {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|err| CliError::io(format_args!("listening on {address}"), err))?;
-            out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
-            tokio::spawn(deploy_core::monitor::serve_metrics(listener, latest.clone()));
-        }
+        let latest = super::serve_prometheus(args.prometheus, out).await?;
         let mut watcher = Watcher::new(session, args.interval);
         // Until interrupted (Ctrl-C) or stdout closes; Druid's failures do not end it.
         loop {

@@ -34,20 +34,109 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
         Ok(session.plan_for(&checked, project.config().base_dir(), args.same_datasource).await?)
     })?;
     progress.finish();
-    let status = match (&plan.refused, plan.changes) {
+    if out.is_json() {
+        out.json(&plan)?;
+        return Ok(status_of(&plan, args));
+    }
+    print(out, &plan, &project, &session.environment, args)
+}
+
+fn status_of(plan: &deploy_core::plan::Plan, args: &Args) -> Status {
+    match (&plan.refused, plan.changes) {
         (Some(_), _) => Status::CheckFailed,
         (None, true) if args.exit_code => Status::Changes,
         (None, _) => Status::Success,
-    };
-    if out.is_json() {
-        out.json(&plan)?;
-        return Ok(status);
     }
+}
+
+/// `plan` of several pipelines: each proto root compiled once, the plans made 16 at a time,
+/// then printed in order under a heading each (`-o json`: one document with every plan).
+pub fn run_fleet(
+    context: &Context,
+    args: &Args,
+    out: &Output,
+    selection: &[Option<String>],
+) -> Result<Status, CliError> {
+    let mut projects = Vec::new();
+    let mut sessions = Vec::new();
+    for pipeline in selection {
+        let (project, session) = context.with_pipeline(pipeline.clone()).connect(out)?;
+        projects.push(project);
+        sessions.push(session);
+    }
+    let checked = deploy_core::fleet::check_all(&projects);
+    let members: Vec<deploy_core::fleet::Member> = selection
+        .iter()
+        .zip(sessions)
+        .zip(checked)
+        .zip(&projects)
+        .map(|(((pipeline, session), checked), project)| deploy_core::fleet::Member {
+            pipeline: pipeline.clone(),
+            session,
+            checked,
+            project_dir: project.config().base_dir().to_owned(),
+        })
+        .collect();
+    let plans = block_on(async { Ok(deploy_core::fleet::plan(&members, args.same_datasource, 16).await) })?;
+    let mut worst = Status::Success;
+    let mut failed = Vec::new();
+    let mut documents = Vec::new();
+    for ((member, project), plan) in members.iter().zip(&projects).zip(plans) {
+        let name = member.pipeline.clone().unwrap_or_else(|| "-".into());
+        match plan {
+            Ok(plan) => {
+                worst = worst.max(status_of(&plan, args));
+                if out.is_json() {
+                    documents.push(serde_json::json!({"pipeline": name, "plan": plan}));
+                } else {
+                    out.note(format_args!("== pipeline {name} =="));
+                    print(out, &plan, project, &member.session.environment, args)?;
+                }
+            }
+            Err(error) => {
+                if out.is_json() {
+                    documents.push(serde_json::json!({"pipeline": name, "error": error}));
+                } else {
+                    out.note(format_args!("== pipeline {name} =="));
+                    out.error_line(format_args!("error: {error}"));
+                }
+                failed.push(name);
+            }
+        }
+    }
+    if out.is_json() {
+        out.json(&documents)?;
+    }
+    if failed.is_empty() {
+        Ok(worst)
+    } else {
+        Err(CliError::new(
+            format!(
+                "{} of {} pipelines could not be planned: {}",
+                failed.len(),
+                selection.len(),
+                failed.join(", ")
+            ),
+            crate::output::EXIT_EXTERNAL,
+            None,
+        ))
+    }
+}
+
+/// One plan as text; the status it means.
+fn print(
+    out: &Output,
+    plan: &deploy_core::plan::Plan,
+    project: &deploy_core::Project,
+    environment: &deploy_core::config::Environment,
+    args: &Args,
+) -> Result<Status, CliError> {
+    let status = status_of(plan, args);
     out.line(format_args!(
         "{} ({}): channel {} at {}",
         plan.environment,
-        session.environment.datasource,
-        session.environment.channel,
+        environment.datasource,
+        environment.channel,
         plan.channel_version.as_deref().unwrap_or("no version yet")
     ))?;
     let file = project.dimensions_path().display().to_string();
@@ -78,7 +167,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             "preflight: {} on {} records of `{}`: {:.2} % unparseable predicted (live schema: {})",
             if preflight.passed() { "pass" } else { "FAIL" },
             report.records_sampled,
-            session.environment.kafka.topic,
+            environment.kafka.topic,
             report.unparseable_ratio * 100.0,
             report
                 .live_unparseable_ratio

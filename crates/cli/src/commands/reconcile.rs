@@ -145,14 +145,7 @@ fn watch(
     out: &Output,
 ) -> Result<Status, CliError> {
     block_on(async {
-        let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
-        if let Some(address) = args.prometheus {
-            let listener = tokio::net::TcpListener::bind(address)
-                .await
-                .map_err(|err| CliError::io(format_args!("listening on {address}"), err))?;
-            out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
-            tokio::spawn(deploy_core::monitor::serve_metrics(listener, latest.clone()));
-        }
+        let latest = super::serve_prometheus(args.prometheus, out).await?;
         let mut watch = deploy_core::service::Watch::default();
         let druid = sessions[0].1.druid.clone();
         loop {

@@ -33,6 +33,18 @@ pub async fn druid() -> Druid {
     Druid { fake, server }
 }
 
+/// The sample repository with the dev window open every day (committed): tests run any day.
+fn any_day_repo() -> tempfile::TempDir {
+    let repo = sample_repo();
+    edit(
+        &repo.path().join("druidctl.toml"),
+        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
+        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
+    );
+    git(repo.path(), &["commit", "-qam", "deploy any day"]);
+    repo
+}
+
 fn with_druid(command: &mut assert_cmd::Command, server: &Druid) {
     command
         .env("DRUIDCTL_DRUID_URL", server.uri())
@@ -337,14 +349,8 @@ async fn a_failed_automatic_rollback_says_the_environment_is_unhealthy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn plan_exit_codes_say_change_refusal_or_nothing() {
     let server = druid().await;
-    let repo = sample_repo();
+    let repo = any_day_repo();
     let dir = repo.path();
-    edit(
-        &dir.join("druidctl.toml"),
-        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
-        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
-    );
-    git(dir, &["commit", "-qam", "deploy any day"]);
     let plan = |extra: &[&str]| {
         let mut plan = druidctl(dir);
         plan.args(["plan", "--env", "dev"]).args(extra);
@@ -492,14 +498,8 @@ async fn the_rollback_prompt_says_what_previous_is() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_migration_from_the_command_line() {
     let server = druid().await;
-    let repo = sample_repo();
+    let repo = any_day_repo();
     let dir = repo.path();
-    edit(
-        &dir.join("druidctl.toml"),
-        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
-        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
-    );
-    git(dir, &["commit", "-qam", "deploy any day"]);
     let run = |args: &[&str]| {
         let mut command = druidctl(dir);
         command.args(args);
@@ -572,13 +572,8 @@ async fn a_migration_from_the_command_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fleet_from_the_command_line() {
     let server = druid().await;
-    let repo = sample_repo();
+    let repo = any_day_repo();
     let dir = repo.path();
-    edit(
-        &dir.join("druidctl.toml"),
-        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
-        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
-    );
     let mut text = std::fs::read_to_string(dir.join("druidctl.toml")).unwrap();
     for name in ["payments", "refunds", "payouts"] {
         let _ = write!(
@@ -629,6 +624,14 @@ async fn a_fleet_from_the_command_line() {
         ("unchanged".into(), "deployed".into(), "deployed".into()),
         "{table}"
     );
+    // plan --all: every plan in one document, in order; nothing left to change.
+    let plans = run(&["plan", "--env", "dev", "--all", "--exit-code", "-o", "json"]);
+    assert_eq!(plans.status.code(), Some(0), "{}", text(&plans));
+    let plans: Value = serde_json::from_slice(&plans.stdout).unwrap();
+    let names: Vec<&str> =
+        plans.as_array().unwrap().iter().filter_map(|plan| plan["pipeline"].as_str()).collect();
+    assert_eq!(names, ["payments", "payouts", "refunds"]);
+    assert!(plans.as_array().unwrap().iter().all(|plan| plan["plan"]["changes"] == false), "{plans}");
     let history = run(&["history", "--env", "dev", "--pipeline", "refunds", "-o", "json"]);
     let records: Value = serde_json::from_slice(&history.stdout).unwrap();
     assert_eq!(records.as_array().unwrap().len(), 1, "each pipeline keeps its own history");
@@ -658,13 +661,8 @@ async fn a_fleet_from_the_command_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
     let server = druid().await;
-    let repo = sample_repo();
+    let repo = any_day_repo();
     let dir = repo.path();
-    edit(
-        &dir.join("druidctl.toml"),
-        r#"days = ["mon", "tue", "wed", "thu", "fri"]"#,
-        r#"days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]"#,
-    );
     let mut text = std::fs::read_to_string(dir.join("druidctl.toml")).unwrap();
     for name in ["payments", "refunds"] {
         let _ = write!(
