@@ -242,9 +242,9 @@ impl Session {
             .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
+        self.check_topic_change(live.as_ref(), &druid_version)?;
         // The same comparison as `plan`: whatever differs (schema, mapping, sizing, consumer
         // properties, an edit in Druid's console) is submitted.
-        self.check_topic_change(live.as_ref(), &druid_version)?;
         let changes = spec_changes(live.as_ref(), &spec);
         let same_version = previous.as_deref() == Some(version.as_str());
         if same_version && live.is_some() && changes.is_empty() {

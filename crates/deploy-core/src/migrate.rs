@@ -613,64 +613,60 @@ impl Session {
                 outcome: None,
             })
             .await?;
-        let result = self.hand_off_and_terminate(&migration, options, token).await;
+        let steps = self.hand_off_and_terminate(&migration, options, token).await;
         let (from, to) = (old.version.clone(), migration.new.version.clone());
-        match result {
-            Ok((handed_off, terminated)) => {
-                let detail = format!(
+        let (detail, ended) = match steps {
+            Ok((handed_off, terminated)) => (
+                Ok(format!(
                     "{} handed off ({} task(s)) and terminated; {} is current",
                     old.describe(),
                     handed_off.len(),
                     migration.new.describe()
-                );
-                let done = self.set_migration(MigrationState::Done, Some("new"), detail.clone()).await;
-                let done = match done {
-                    Ok(done) => done,
-                    Err(err) => {
-                        self.close_journaled(
-                            token,
-                            Action::Cutover,
-                            Outcome::Failed,
-                            from,
-                            to,
-                            BTreeMap::new(),
-                            Some(format!("{detail}, but the registry could not record it: {err}")),
-                        )
-                        .await;
-                        return Err(err);
-                    }
-                };
-                self.close_journaled(
-                    token,
-                    Action::Cutover,
-                    Outcome::Succeeded,
-                    from,
-                    to,
-                    BTreeMap::new(),
-                    Some(detail),
-                )
-                .await;
-                Ok(Cutover { migration: done, handed_off, terminated })
-            }
+                )),
+                Some((handed_off, terminated)),
+            ),
+            Err(err) => (Err(err), None),
+        };
+        let done =
+            self.close_step(token, Action::Cutover, MigrationState::Done, "new", (from, to), detail).await?;
+        let (handed_off, terminated) = ended.expect("the steps succeeded when the step closed well");
+        Ok(Cutover { migration: done, handed_off, terminated })
+    }
+
+    /// Ends a cutover or an abort: when its steps (`result`, their detail) went through, the
+    /// migration moves to `state` with the `current` side live; either way the step is
+    /// recorded and its journal entry closed, a failure with how to resume it.
+    async fn close_step(
+        &self,
+        token: &str,
+        action: Action,
+        state: MigrationState,
+        current: &str,
+        (from, to): (Option<String>, Option<String>),
+        result: Result<String>,
+    ) -> Result<Migration> {
+        let command = if action == Action::Cutover { "cutover" } else { "abort" };
+        let (outcome, detail, result) = match result {
+            Ok(detail) => match self.set_migration(state, Some(current), detail.clone()).await {
+                Ok(done) => (Outcome::Succeeded, detail, Ok(done)),
+                Err(err) => (
+                    Outcome::Failed,
+                    format!("{detail}, but the registry could not record it: {err}"),
+                    Err(err),
+                ),
+            },
             Err(err) => {
                 let outcome =
                     if matches!(err, Error::Interrupted) { Outcome::Interrupted } else { Outcome::Failed };
                 let detail = format!(
-                    "cutover stopped: {err}; `druidctl migrate cutover --env {environment}` resumes it"
+                    "{command} stopped: {err}; `druidctl migrate {command} --env {}` resumes it",
+                    self.environment.name
                 );
-                self.close_journaled(
-                    token,
-                    Action::Cutover,
-                    outcome,
-                    from,
-                    to,
-                    BTreeMap::new(),
-                    Some(detail),
-                )
-                .await;
-                Err(err)
+                (outcome, detail, Err(err))
             }
-        }
+        };
+        self.close_journaled(token, action, outcome, from, to, BTreeMap::new(), Some(detail)).await;
+        result
     }
 
     /// The cutover's Druid part: the migration is `cutting-over` before anything is asked.
@@ -875,63 +871,19 @@ impl Session {
                 outcome: None,
             })
             .await?;
-        let result = self.abort_steps(&migration, token).await;
-        match result {
-            Ok(detail) => {
-                let done = self.set_migration(MigrationState::Aborted, Some("old"), detail.clone()).await;
-                match done {
-                    Ok(done) => {
-                        self.close_journaled(
-                            token,
-                            Action::MigrationAbort,
-                            Outcome::Succeeded,
-                            from,
-                            to,
-                            BTreeMap::new(),
-                            Some(detail),
-                        )
-                        .await;
-                        if self.environment.datasource == migration.new.datasource
-                            && self.environment.supervisor_id() == migration.new.supervisor
-                        {
-                            self.warn(format!(
-                                "the project file still names {}: revert that change, or the next deploy starts the migration again",
-                                migration.new.describe()
-                            ));
-                        }
-                        Ok(done)
-                    }
-                    Err(err) => {
-                        self.close_journaled(
-                            token,
-                            Action::MigrationAbort,
-                            Outcome::Failed,
-                            from,
-                            to,
-                            BTreeMap::new(),
-                            Some(format!("{detail}, but the registry could not record it: {err}")),
-                        )
-                        .await;
-                        Err(err)
-                    }
-                }
-            }
-            Err(err) => {
-                let detail =
-                    format!("abort stopped: {err}; `druidctl migrate abort --env {environment}` resumes it");
-                self.close_journaled(
-                    token,
-                    Action::MigrationAbort,
-                    Outcome::Failed,
-                    from,
-                    to,
-                    BTreeMap::new(),
-                    Some(detail),
-                )
-                .await;
-                Err(err)
-            }
+        let steps = self.abort_steps(&migration, token).await;
+        let done = self
+            .close_step(token, Action::MigrationAbort, MigrationState::Aborted, "old", (from, to), steps)
+            .await?;
+        if self.environment.datasource == migration.new.datasource
+            && self.environment.supervisor_id() == migration.new.supervisor
+        {
+            self.warn(format!(
+                "the project file still names {}: revert that change, or the next deploy starts the migration again",
+                migration.new.describe()
+            ));
         }
+        Ok(done)
     }
 
     async fn abort_steps(&self, migration: &Migration, token: &str) -> Result<String> {
