@@ -12,7 +12,7 @@ use druidctl_examples::kafka::Topic;
 use druidctl_examples::records::Generator;
 use serde_json::{Map, Value};
 
-use crate::support::{self, KAFKA, ROUTER};
+use crate::support::{self, KAFKA};
 
 const PIPELINES: [&str; 3] = ["payments", "refunds", "payouts"];
 
@@ -36,31 +36,8 @@ async fn three_pipelines_deploy_reconcile_and_heal_a_console_edit() {
     let stamp = jiff::Timestamp::now().as_millisecond();
     let datasource = |name: &str| format!("e2e_fleet_{name}_{stamp}");
     let mut config = format!(
-        r#"[schema]
-proto_root = "schemas/proto"
-message = "settlement.v1.SettlementTransaction"
-dimensions = "config/dimensions.json"
-
-[defaults]
-registry = "file://registry"
-[defaults.druid]
-url = "{ROUTER}"
-[defaults.kafka]
-bootstrap_servers = "{KAFKA}"
-[defaults.ingestion]
-use_earliest_offset = true
-[defaults.window]
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-[defaults.thresholds]
-observe_secs = 15
-rate_warn_only = true
-probe_warn_only = true
-
-[environments.e2e]
-datasource = "unused"
-channel = "stable"
-kafka.topic = "unused"
-"#
+        "{}\n[environments.e2e]\ndatasource = \"unused\"\nchannel = \"stable\"\nkafka.topic = \"unused\"\n",
+        support::project_head(root)
     );
     for name in PIPELINES {
         let id = datasource(name);

@@ -60,42 +60,8 @@ impl Case {
         let stamp = jiff::Timestamp::now().as_millisecond();
         let datasource = format!("e2e_{name}_{stamp}");
         let config = format!(
-            r#"# Written by the end-to-end tests.
-[schema]
-proto_root = "schemas/proto"
-message = "settlement.v1.SettlementTransaction"
-dimensions = "config/dimensions.json"
-
-[defaults]
-registry = "file://{registry}"
-time_zone = "UTC"
-
-[defaults.druid]
-url = "{ROUTER}"
-
-[defaults.kafka]
-bootstrap_servers = "{KAFKA}"
-
-[defaults.ingestion]
-use_earliest_offset = true
-max_saved_parse_exceptions = 100
-
-[defaults.window]
-days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-
-# Watch the tasks for 15 s (60 by default): the test records are read in about a second.
-[defaults.thresholds]
-observe_secs = 15
-ready_timeout_secs = 180
-rate_warn_only = true
-probe_warn_only = true
-
-[environments.e2e]
-datasource = "{datasource}"
-channel = "stable"
-kafka.topic = "{datasource}"
-"#,
-            registry = root.join("registry").display()
+            "{}\n[environments.e2e]\ndatasource = \"{datasource}\"\nchannel = \"stable\"\nkafka.topic = \"{datasource}\"\n",
+            project_head(&root)
         );
         std::fs::write(root.join("druidctl.toml"), config).unwrap();
         let project = Project::open(&root.join("druidctl.toml")).unwrap();
@@ -384,6 +350,44 @@ pub async fn remove_leftovers(druid: &DruidClient) {
             remove(druid, &id).await;
         }
     }
+}
+
+/// The project file of an end-to-end test up to its environments: the sample schema, a
+/// registry in `root`, the local stack, every day in the window, a short observation.
+pub fn project_head(root: &std::path::Path) -> String {
+    format!(
+        r#"# Written by the end-to-end tests.
+[schema]
+proto_root = "schemas/proto"
+message = "settlement.v1.SettlementTransaction"
+dimensions = "config/dimensions.json"
+
+[defaults]
+registry = "file://{registry}"
+time_zone = "UTC"
+
+[defaults.druid]
+url = "{ROUTER}"
+
+[defaults.kafka]
+bootstrap_servers = "{KAFKA}"
+
+[defaults.ingestion]
+use_earliest_offset = true
+max_saved_parse_exceptions = 100
+
+[defaults.window]
+days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+# Watch the tasks for 15 s (60 by default): the test records are read in about a second.
+[defaults.thresholds]
+observe_secs = 15
+ready_timeout_secs = 180
+rate_warn_only = true
+probe_warn_only = true
+"#,
+        registry = root.join("registry").display()
+    )
 }
 
 /// Whether the Druid router and Kafka answer.

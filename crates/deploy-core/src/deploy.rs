@@ -278,6 +278,17 @@ impl Session {
         if let Some((old, same_datasource)) = &start {
             self.begin_migration(old, *same_datasource, version.as_str()).await?;
         }
+        // Every way out from here records the deploy and closes its journal entry.
+        let close = |outcome: Outcome, detail: Option<String>| {
+            self.close_deploy(
+                token,
+                outcome,
+                previous.clone(),
+                Some(version.to_string()),
+                overrides.clone(),
+                detail,
+            )
+        };
         // The intent, before Druid is touched: a deploy whose process dies from here on is
         // found by the next command.
         self.ledger
@@ -308,15 +319,7 @@ impl Session {
                     .undo_start(version.as_str(), &format!("Druid refused the new supervisor: {detail}"))
                     .await;
             }
-            self.close_deploy(
-                token,
-                Outcome::Rejected,
-                previous.clone(),
-                Some(version.to_string()),
-                overrides.clone(),
-                Some(detail),
-            )
-            .await;
+            close(Outcome::Rejected, Some(detail)).await;
             return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(err) });
         }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
@@ -338,29 +341,13 @@ impl Session {
                 } else {
                     self.put_back(&version, previous.as_deref(), live.as_ref()).await
                 };
-                self.close_deploy(
-                    token,
-                    Outcome::Interrupted,
-                    previous.clone(),
-                    Some(version.to_string()),
-                    overrides.clone(),
-                    Some(detail),
-                )
-                .await;
+                close(Outcome::Interrupted, Some(detail)).await;
                 return Err(Error::Interrupted);
             }
             Err(err) if start.is_some() => {
                 let reason = format!("verification could not complete: {err}");
                 let detail = self.undo_start(version.as_str(), &reason).await;
-                self.close_deploy(
-                    token,
-                    Outcome::RolledBack,
-                    previous.clone(),
-                    Some(version.to_string()),
-                    overrides.clone(),
-                    Some(detail),
-                )
-                .await;
+                close(Outcome::RolledBack, Some(detail)).await;
                 return Err(err);
             }
             Err(err) => {
@@ -372,15 +359,7 @@ impl Session {
                     .restore_after_failed_verification(&version, previous.as_deref(), previous_live, &reason)
                     .await;
                 let (outcome, detail) = restore_outcome(restore.as_ref().map(drop), reason);
-                self.close_deploy(
-                    token,
-                    outcome,
-                    previous.clone(),
-                    Some(version.to_string()),
-                    overrides.clone(),
-                    Some(detail),
-                )
-                .await;
+                close(outcome, Some(detail)).await;
                 return Err(err);
             }
         };
@@ -392,12 +371,8 @@ impl Session {
                 Err(err) => Err(err),
             };
             if let Err(err) = moved {
-                self.close_deploy(
-                    token,
+                close(
                     Outcome::Failed,
-                    previous.clone(),
-                    Some(version.to_string()),
-                    overrides.clone(),
                     Some(format!("{version} verified and live, but the channel could not move: {err}")),
                 )
                 .await;
@@ -418,30 +393,14 @@ impl Session {
                 self.note_live(version.as_str()).await;
                 applied.clone()
             };
-            self.close_deploy(
-                token,
-                Outcome::Succeeded,
-                previous.clone(),
-                Some(version.to_string()),
-                overrides.clone(),
-                detail,
-            )
-            .await;
+            close(Outcome::Succeeded, detail).await;
             return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
         }
         let failures = verification.failures().join(", ");
         if start.is_some() {
             // The old side was never touched: the new supervisor goes, the old stays current.
             let detail = self.undo_start(version.as_str(), &format!("verification failed: {failures}")).await;
-            self.close_deploy(
-                token,
-                Outcome::RolledBack,
-                previous.clone(),
-                Some(version.to_string()),
-                overrides.clone(),
-                Some(detail),
-            )
-            .await;
+            close(Outcome::RolledBack, Some(detail)).await;
             return Ok(DeployOutcome::RolledBack {
                 failed: version.to_string(),
                 verification,
@@ -455,15 +414,7 @@ impl Session {
             .await;
         let (outcome, detail) =
             restore_outcome(restore.as_ref().map(drop), format!("verification failed: {failures}"));
-        self.close_deploy(
-            token,
-            outcome,
-            previous.clone(),
-            Some(version.to_string()),
-            overrides.clone(),
-            Some(detail),
-        )
-        .await;
+        close(outcome, Some(detail)).await;
         let (restored, restored_verification) = restore?;
         Ok(DeployOutcome::RolledBack {
             failed: version.to_string(),

@@ -953,7 +953,7 @@ impl Session {
     }
 
     /// One side as Druid reports it (a terminated supervisor says so).
-    async fn side_status(&self, side: &'static str, placement: &Placement) -> SideStatus {
+    pub(crate) async fn side_status(&self, side: &'static str, placement: &Placement) -> SideStatus {
         let (ingestion, error) = match self.ingestion_of(&placement.supervisor).await {
             Ok(ingestion) => (Some(ingestion), None),
             Err(Error::NoSupervisor { .. }) => (None, Some("no such supervisor (terminated)".to_owned())),

@@ -101,7 +101,7 @@ impl Session {
             .unwrap_or_default();
         let migration = self.environment_state().await?.and_then(|state| state.open_migration().cloned());
         let old_side = match &migration {
-            Some(_) => self.old_side().await?,
+            Some(open) => Some(self.side_status("old", &open.old).await),
             None => None,
         };
         Ok(StatusSnapshot {

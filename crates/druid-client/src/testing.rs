@@ -799,8 +799,8 @@ async fn route(
                 answer(druid.terminate(id).await.map(|()| json!({"id": id})))
             }
             ("POST", [id, "taskGroups", "handoff"]) => match druid.handoff(id, &[]).await {
-                // Druid answers 202 Accepted with no body.
-                Ok(()) => wiremock::ResponseTemplate::new(202),
+                // An empty 200 (../shared/druid-notes.md).
+                Ok(()) => wiremock::ResponseTemplate::new(200),
                 Err(err) => answer(Err(err)),
             },
             _ => wiremock::ResponseTemplate::new(500).set_body_string("unexpected request"),

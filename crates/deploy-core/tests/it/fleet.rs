@@ -247,6 +247,11 @@ async fn one_datasource_is_deployed_once_at_a_time() {
     let rows = deploy_core::fleet::deploy(members, &options).await;
     assert_eq!(rows.len(), 3);
     assert_eq!(*fx.counts.most_per_datasource.lock().unwrap(), 1);
+    let (_, most, _) = *fx.counts.now.lock().unwrap();
+    assert!(
+        most >= 2,
+        "deploys did run together (refunds beside payments): the lock is what kept payments apart"
+    );
 }
 
 #[tokio::test]
