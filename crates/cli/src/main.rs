@@ -169,13 +169,16 @@ enum Command {
         #[command(subcommand)]
         command: commands::migrate::Command,
     },
-    /// The post-deploy checklist: state, tasks, rate, parse errors, task failures, SQL probe.
+    /// Watch the running tasks until the verdict decides (pass, fail, or unverified at
+    /// thresholds.observe_secs), then the post-deploy checklist: state, tasks, rate, parse
+    /// errors, task failures, SQL probe. Settles an unverified deploy in the history.
     #[command(
         override_usage = "druidctl verify --env <ENV> [OPTIONS]",
         after_help = "Examples:\n  druidctl verify --env prod
-  druidctl verify --env dev -o json"
+  druidctl verify --env dev -o json
+  druidctl verify --env prod --require-evidence"
     )]
-    Verify(commands::FleetArgs),
+    Verify(commands::verify::VerifyArgs),
     /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
     #[command(
         override_usage = "druidctl rollback --env <ENV> [OPTIONS]",
@@ -349,7 +352,7 @@ fn main() -> ExitCode {
             Err(err) => Err(err),
         },
         Command::Migrate { command } => commands::migrate::run(&context, &command, &out),
-        Command::Verify(fleet) => each(fleet.all, &|context| commands::verify::run(context, &out)),
+        Command::Verify(args) => each(args.fleet.all, &|context| commands::verify::run(context, args, &out)),
         Command::Rollback(args) => commands::rollback::run(&context, &args, &out),
         Command::Status { all: false } => each(false, &|context| commands::status::run(context, &out)),
         Command::Status { all: true } => commands::status::run_all(&context, &out),

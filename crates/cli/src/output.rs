@@ -11,6 +11,7 @@ use std::process::ExitCode;
 use anstyle::{AnsiColor, Style};
 use serde::Serialize;
 
+use deploy_core::verdict::Decision;
 use deploy_core::verify::{CheckResult, Verdict, Verification};
 
 use crate::Format;
@@ -277,6 +278,17 @@ pub fn print_checks(out: &Output, verification: &Verification) -> Result<(), Cli
         rows.add_row(vec![(*name).to_owned(), value.clone(), threshold.clone(), verdict]);
     }
     out.line(rows)?;
+    let verdict = &verification.verdict;
+    let decision = match verdict.decision {
+        Decision::Pass => format!("{PASS}pass{PASS:#}"),
+        Decision::Unverified => format!("{WARNING}UNVERIFIED{WARNING:#}"),
+        Decision::Fail => format!("{ERROR}FAIL{ERROR:#}"),
+    };
+    let summary = verdict.summary();
+    out.line(format_args!(
+        "verdict: {decision}{}",
+        summary.strip_prefix(verdict.decision.to_string().as_str()).unwrap_or(&summary)
+    ))?;
     Ok(())
 }
 

@@ -36,7 +36,8 @@ pub struct DeployOptions {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "outcome", rename_all = "kebab-case")]
 pub enum DeployOutcome {
-    /// Live, verified, channel moved.
+    /// Live, channel moved: verified, or unverified (`verification.verdict` says which) and
+    /// kept as `thresholds.on_unverified = "keep"` asks.
     Deployed {
         /// The new version.
         version: String,
@@ -113,19 +114,6 @@ impl Session {
         let _ = self.close_recovered(&entry, &detail).await;
     }
 
-    /// Records how the deploy of `token` ended and closes its journal entry.
-    async fn close_deploy(
-        &self,
-        token: &str,
-        outcome: Outcome,
-        from: Option<String>,
-        to: Option<String>,
-        overrides: BTreeMap<String, String>,
-        detail: Option<String>,
-    ) {
-        self.close_journaled(token, Action::Deploy, outcome, from, to, overrides, detail).await;
-    }
-
     /// Records how the action of `token` ended and closes its journal entry.
     #[allow(clippy::too_many_arguments)]
     pub(crate) async fn close_journaled(
@@ -138,7 +126,23 @@ impl Session {
         overrides: BTreeMap<String, String>,
         detail: Option<String>,
     ) {
-        self.record(action, outcome, from, to, overrides, detail).await;
+        self.close_journaled_verdict(token, action, outcome, from, to, overrides, detail, None).await;
+    }
+
+    /// [`Session::close_journaled`] with the verdict that decided the outcome.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn close_journaled_verdict(
+        &self,
+        token: &str,
+        action: Action,
+        outcome: Outcome,
+        from: Option<String>,
+        to: Option<String>,
+        overrides: BTreeMap<String, String>,
+        detail: Option<String>,
+        verdict: Option<&crate::verdict::VerdictReport>,
+    ) {
+        self.record_verdict(action, outcome, from, to, overrides, detail, verdict).await;
         if let Err(err) =
             self.ledger.journal_step(&self.environment.name, token, JournalStep::Closed, Some(outcome)).await
         {
@@ -279,16 +283,25 @@ impl Session {
             self.begin_migration(old, *same_datasource, version.as_str()).await?;
         }
         // Every way out from here records the deploy and closes its journal entry.
-        let close = |outcome: Outcome, detail: Option<String>| {
-            self.close_deploy(
-                token,
-                outcome,
-                previous.clone(),
-                Some(version.to_string()),
-                overrides.clone(),
-                detail,
-            )
-        };
+        let close_verdict =
+            |outcome: Outcome, detail: Option<String>, verification: Option<&Verification>| {
+                let (from, to, overrides) = (previous.clone(), Some(version.to_string()), overrides.clone());
+                let verdict = verification.map(|verification| verification.verdict.clone());
+                async move {
+                    self.close_journaled_verdict(
+                        token,
+                        Action::Deploy,
+                        outcome,
+                        from,
+                        to,
+                        overrides,
+                        detail,
+                        verdict.as_ref(),
+                    )
+                    .await;
+                }
+            };
+        let close = |outcome: Outcome, detail: Option<String>| close_verdict(outcome, detail, None);
         // The intent, before Druid is touched: a deploy whose process dies from here on is
         // found by the next command.
         self.ledger
@@ -363,7 +376,21 @@ impl Session {
                 return Err(err);
             }
         };
-        if verification.passed() {
+        let keep = verification.verified()
+            || (verification.unverified()
+                && self.environment.thresholds.on_unverified == crate::config::OnUnverified::Keep);
+        if verification.unverified() {
+            self.warn(format!(
+                "{version} is unverified: {}; {}",
+                verification.verdict.reason,
+                if keep {
+                    "kept live (thresholds.on_unverified = keep); `druidctl verify` can settle it"
+                } else {
+                    "rolling back (thresholds.on_unverified = rollback)"
+                }
+            ));
+        }
+        if keep {
             // Fenced: a deploy whose lock was broken or taken over meanwhile does not move the
             // channel under another deploy's feet.
             let moved = match self.fence(token).await {
@@ -371,9 +398,10 @@ impl Session {
                 Err(err) => Err(err),
             };
             if let Err(err) = moved {
-                close(
+                close_verdict(
                     Outcome::Failed,
                     Some(format!("{version} verified and live, but the channel could not move: {err}")),
+                    Some(&verification),
                 )
                 .await;
                 return Err(err);
@@ -393,14 +421,19 @@ impl Session {
                 self.note_live(version.as_str()).await;
                 applied.clone()
             };
-            close(Outcome::Succeeded, detail).await;
+            let outcome = if verification.verified() { Outcome::Succeeded } else { Outcome::Unverified };
+            close_verdict(outcome, detail, Some(&verification)).await;
             return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
         }
-        let failures = verification.failures().join(", ");
+        let failures = if verification.passed() {
+            format!("unverified ({})", verification.verdict.reason)
+        } else {
+            verification.failures().join(", ")
+        };
         if start.is_some() {
             // The old side was never touched: the new supervisor goes, the old stays current.
             let detail = self.undo_start(version.as_str(), &format!("verification failed: {failures}")).await;
-            close(Outcome::RolledBack, Some(detail)).await;
+            close_verdict(Outcome::RolledBack, Some(detail), Some(&verification)).await;
             return Ok(DeployOutcome::RolledBack {
                 failed: version.to_string(),
                 verification,
@@ -414,7 +447,7 @@ impl Session {
             .await;
         let (outcome, detail) =
             restore_outcome(restore.as_ref().map(drop), format!("verification failed: {failures}"));
-        close(outcome, Some(detail)).await;
+        close_verdict(outcome, Some(detail), Some(&verification)).await;
         let (restored, restored_verification) = restore?;
         Ok(DeployOutcome::RolledBack {
             failed: version.to_string(),

@@ -42,7 +42,7 @@ pub struct FleetOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RowOutcome {
-    /// Deployed and verified.
+    /// Deployed: verified, or unverified and kept (the detail has the verdict).
     Deployed,
     /// Its plan changes nothing: not deployed.
     Unchanged,
@@ -229,15 +229,19 @@ async fn deploy_one(
     let result = member.session.deploy(checked, &member.project_dir, &options.deploy).await;
     member.session.flush_notifications().await;
     match result {
-        Ok(DeployOutcome::Deployed { version, previous, .. }) => {
+        Ok(DeployOutcome::Deployed { version, previous, verification }) => {
             (row.from, row.to, row.outcome) = (previous, Some(version), RowOutcome::Deployed);
+            row.detail = Some(format!("verdict {}", verification.verdict.summary()));
         }
         Ok(DeployOutcome::AlreadyLive { version }) => {
             (row.from, row.to, row.outcome) = (Some(version.clone()), Some(version), RowOutcome::Unchanged);
         }
         Ok(DeployOutcome::RolledBack { failed, verification, restored, .. }) => {
             (row.from, row.to, row.outcome) = (restored, Some(failed), RowOutcome::RolledBack);
-            row.detail = Some(format!("verification failed: {}", verification.failures().join(", ")));
+            row.detail = Some(match verification.failures() {
+                failures if failures.is_empty() => format!("unverified: {}", verification.verdict.reason),
+                failures => format!("verification failed: {}", failures.join(", ")),
+            });
         }
         Err(err) => {
             row.outcome = RowOutcome::Failed;

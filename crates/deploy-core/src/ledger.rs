@@ -86,6 +86,9 @@ pub enum Action {
     MigrationAbort,
     /// `reconcile --apply` put the channel's version back on a drifted or missing supervisor.
     Reconcile,
+    /// `verify` settled an `unverified` deploy or rollback: verified, failed, or still
+    /// unverified.
+    Verify,
 }
 
 /// How an action ended.
@@ -109,6 +112,9 @@ pub enum Outcome {
     Interrupted,
     /// Its process died (no record, an expired or broken lock): found and closed later.
     Abandoned,
+    /// Done and live, but the verdict had too little evidence to say (a quiet topic):
+    /// `druidctl verify` can settle it later.
+    Unverified,
 }
 
 impl Action {
@@ -125,6 +131,7 @@ impl Action {
             Self::Cutover => "cutover",
             Self::MigrationAbort => "migration-abort",
             Self::Reconcile => "reconcile",
+            Self::Verify => "verify",
         }
     }
 }
@@ -141,6 +148,7 @@ impl Outcome {
             Self::RollbackFailed => "rollback-failed",
             Self::Interrupted => "interrupted",
             Self::Abandoned => "abandoned",
+            Self::Unverified => "unverified",
         }
     }
 }
@@ -158,7 +166,7 @@ impl std::fmt::Display for Outcome {
 }
 
 /// One deploy, rollback or emergency action on an environment, appended to its history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeployRecord {
     /// Environment.
     pub environment: String,
@@ -184,6 +192,9 @@ pub struct DeployRecord {
     /// What happened, in a sentence.
     #[serde(default)]
     pub detail: Option<String>,
+    /// The verdict after the submit, with its evidence (records written before it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<crate::verdict::VerdictReport>,
 }
 
 /// How far a deploy got, as its journal entry says.
@@ -360,6 +371,7 @@ impl Ledger {
                 "broke the lock of {} (taken {}): {reason}",
                 lease.owner, lease.acquired_at
             )),
+            verdict: None,
         };
         self.record(&record).await?;
         Ok(Some(lease))
@@ -600,6 +612,7 @@ mod tests {
                 at: String::new(),
                 overrides: BTreeMap::new(),
                 detail: None,
+                verdict: None,
             };
             ledger.record(&record).await.unwrap();
         }

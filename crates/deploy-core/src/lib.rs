@@ -57,6 +57,7 @@ pub mod render;
 pub mod rollback;
 pub mod service;
 pub mod session;
+pub mod verdict;
 pub mod verify;
 
 use config::{Config, Environment, Overrides};

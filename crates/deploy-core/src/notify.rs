@@ -59,6 +59,7 @@ pub enum NotifierKind {
 pub enum EventKind {
     DeployStarted,
     DeploySucceeded,
+    DeployUnverified,
     DeployRolledBack,
     DeployFailed,
     DeployInterrupted,
@@ -83,6 +84,7 @@ impl EventKind {
         match self {
             Self::DeployStarted => "deploy-started",
             Self::DeploySucceeded => "deploy-succeeded",
+            Self::DeployUnverified => "deploy-unverified",
             Self::DeployRolledBack => "deploy-rolled-back",
             Self::DeployFailed => "deploy-failed",
             Self::DeployInterrupted => "deploy-interrupted",
@@ -106,6 +108,7 @@ impl EventKind {
         match self {
             Self::DeployStarted => "deploy started",
             Self::DeploySucceeded => "deploy succeeded",
+            Self::DeployUnverified => "deploy unverified: live, too little evidence to say it ingests well",
             Self::DeployRolledBack => "deploy rolled back",
             Self::DeployFailed => "deploy failed",
             Self::DeployInterrupted => "deploy interrupted",
@@ -134,6 +137,7 @@ impl EventKind {
             | Self::DriftResolved => ":white_check_mark:",
             Self::MigrationStarted => ":twisted_rightwards_arrows:",
             Self::DeployRolledBack
+            | Self::DeployUnverified
             | Self::Rollback
             | Self::OverrideUsed
             | Self::Suspend
@@ -435,6 +439,9 @@ pub fn next_step(kind: EventKind, environment: &str) -> Option<String> {
         EventKind::DeployRolledBack => format!(
             "the previous version is live again; `druidctl parse-errors --env {environment}` and `druidctl logs --env {environment}` show why the new one failed"
         ),
+        EventKind::DeployUnverified => format!(
+            "the new version is live and the channel moved; once records flow, `druidctl verify --env {environment}` settles it"
+        ),
         EventKind::DeployFailed => format!(
             "`druidctl status --env {environment}` shows what runs; the failing spec may be live: `druidctl rollback --env {environment}`"
         ),
@@ -464,8 +471,9 @@ pub fn next_step(kind: EventKind, environment: &str) -> Option<String> {
 pub fn kind_of(action: crate::ledger::Action, outcome: crate::ledger::Outcome) -> Option<EventKind> {
     use crate::ledger::{Action, Outcome};
     Some(match (action, outcome) {
-        (_, Outcome::NoOp) | (Action::AutomaticRollback | Action::Unlock, _) => return None,
+        (_, Outcome::NoOp) | (Action::AutomaticRollback | Action::Unlock | Action::Verify, _) => return None,
         (Action::Deploy, Outcome::Succeeded) => EventKind::DeploySucceeded,
+        (Action::Deploy, Outcome::Unverified) => EventKind::DeployUnverified,
         (Action::Deploy, Outcome::RolledBack) => EventKind::DeployRolledBack,
         (Action::Deploy, Outcome::Interrupted) => EventKind::DeployInterrupted,
         (Action::Cutover, Outcome::Succeeded) => EventKind::MigrationCutover,

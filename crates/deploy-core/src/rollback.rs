@@ -99,7 +99,7 @@ impl Session {
         }
         let (verification, outcome, detail) = match self.wait_and_verify(Sizing::of(&spec)).await {
             Ok(verification) => {
-                let outcome = if verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
+                let outcome = outcome_of(&verification);
                 (Some(verification), outcome, None)
             }
             Err(Error::Interrupted) => (
@@ -126,10 +126,11 @@ impl Session {
             self.close_journaled(token, action, Outcome::Failed, from, to, none(), Some(detail)).await;
             return Err(err);
         }
-        if outcome == Outcome::Succeeded {
+        if matches!(outcome, Outcome::Succeeded | Outcome::Unverified) {
             self.note_live(version.as_str()).await;
         }
-        self.close_journaled(token, action, outcome, from, to, none(), detail).await;
+        let verdict = verification.as_ref().map(|verification| &verification.verdict);
+        self.close_journaled_verdict(token, action, outcome, from, to, none(), detail, verdict).await;
         verification.ok_or(Error::Interrupted)
     }
 
@@ -159,14 +160,15 @@ impl Session {
                 .await
                 .map_err(self.druid_failed("submitting the previous version"))?;
             let restored_verification = self.wait_and_verify(Sizing::of(&spec)).await?;
-            let outcome = if restored_verification.passed() { Outcome::Succeeded } else { Outcome::Failed };
-            self.record(
+            let outcome = outcome_of(&restored_verification);
+            self.record_verdict(
                 Action::AutomaticRollback,
                 outcome,
                 Some(version.to_string()),
                 Some(previous.to_string()),
                 BTreeMap::new(),
                 None,
+                Some(&restored_verification.verdict),
             )
             .await;
             self.step(Step::RolledBack, format!("{previous} restored ({outcome})"));
@@ -193,6 +195,18 @@ impl Session {
     }
 }
 
+/// How a verified submit is recorded: `succeeded` on a pass, `unverified` without
+/// evidence either way, `failed` otherwise.
+pub(crate) fn outcome_of(verification: &Verification) -> Outcome {
+    if verification.verified() {
+        Outcome::Succeeded
+    } else if verification.unverified() {
+        Outcome::Unverified
+    } else {
+        Outcome::Failed
+    }
+}
+
 /// `rollback`'s outcome line: the version restored and its checks.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RollbackReport<'a> {
@@ -200,15 +214,23 @@ pub struct RollbackReport<'a> {
     pub event: &'static str,
     /// The version now live.
     pub version: &'a str,
-    /// No check failed.
+    /// No check failed and the verdict did not fail.
     pub passed: bool,
     /// Every check.
     pub checks: &'a [crate::verify::CheckResult],
+    /// The verdict and its evidence.
+    pub verdict: &'a crate::verdict::VerdictReport,
 }
 
 impl<'a> RollbackReport<'a> {
     /// The outcome of rolling back to `version`, verified as `verification`.
     pub fn new(version: &'a str, verification: &'a Verification) -> Self {
-        Self { event: "outcome", version, passed: verification.passed(), checks: &verification.checks }
+        Self {
+            event: "outcome",
+            version,
+            passed: verification.passed(),
+            checks: &verification.checks,
+            verdict: &verification.verdict,
+        }
     }
 }

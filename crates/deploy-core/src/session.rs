@@ -74,7 +74,7 @@ pub struct Session {
     pub clock: Arc<dyn Clock>,
     /// Who acts (recorded).
     pub actor: String,
-    /// Between two polls of the supervisor while waiting (5 s).
+    /// Between two polls of the supervisor while waiting and observing (1 s).
     pub poll_interval: Duration,
     /// Stops the waits early (see [`Cancel`]).
     pub cancel: Cancel,
@@ -91,7 +91,7 @@ impl std::fmt::Debug for Session {
 }
 
 impl Session {
-    /// A session over parts: events dropped, the system clock, [`whoami`] as actor, 5 s polls.
+    /// A session over parts: events dropped, the system clock, [`whoami`] as actor, 1 s polls.
     pub fn new(environment: Environment, druid: Arc<dyn DruidApi>, registry: Registry) -> Self {
         Self {
             environment,
@@ -102,7 +102,7 @@ impl Session {
             notifier: Arc::default(),
             clock: Arc::new(SystemClock),
             actor: whoami(),
-            poll_interval: Duration::from_secs(5),
+            poll_interval: Duration::from_secs(1),
             cancel: Cancel::default(),
         }
     }
@@ -296,6 +296,27 @@ impl Session {
         overrides: BTreeMap<String, String>,
         detail: Option<String>,
     ) {
+        self.record_verdict(action, outcome, from, to, overrides, detail, None).await;
+    }
+
+    /// [`Session::record`] with the verdict that decided the outcome; its summary is added to
+    /// the detail, so notifications and the incident draft say how it was reached.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn record_verdict(
+        &self,
+        action: Action,
+        outcome: Outcome,
+        from: Option<String>,
+        to: Option<String>,
+        overrides: BTreeMap<String, String>,
+        detail: Option<String>,
+        verdict: Option<&crate::verdict::VerdictReport>,
+    ) {
+        let detail = match (detail, verdict) {
+            (Some(detail), Some(verdict)) => Some(format!("{detail}; verdict {}", verdict.summary())),
+            (None, Some(verdict)) => Some(format!("verdict {}", verdict.summary())),
+            (detail, None) => detail,
+        };
         let record = DeployRecord {
             environment: self.environment.name.clone(),
             action,
@@ -306,6 +327,7 @@ impl Session {
             at: String::new(),
             overrides,
             detail,
+            verdict: verdict.cloned(),
         };
         if let Some(kind) = crate::notify::kind_of(record.action, record.outcome) {
             self.notify(

@@ -93,6 +93,8 @@ struct Supervisor {
     handoffs: usize,
     /// Status polls since the last submit or resume.
     polls: usize,
+    /// `/stats` polls since the last submit or resume (a stream's totals grow with them).
+    stats_polls: u64,
 }
 
 #[derive(Debug)]
@@ -114,6 +116,9 @@ struct State {
     poisoned: BTreeMap<usize, Rows>,
     publishing_previous: Option<Rows>,
     tasks_after_polls: usize,
+    per_poll: bool,
+    failing: BTreeMap<usize, String>,
+    health_script: VecDeque<bool>,
     lag: i64,
     healthy: bool,
     sql_rows: u64,
@@ -197,6 +202,9 @@ impl FakeDruid {
                 poisoned: BTreeMap::new(),
                 publishing_previous: None,
                 tasks_after_polls: 0,
+                per_poll: false,
+                failing: BTreeMap::new(),
+                health_script: VecDeque::new(),
                 lag: 10,
                 healthy: true,
                 sql_rows: 990,
@@ -245,6 +253,28 @@ impl FakeDruid {
     /// submit (a real Druid does for a few seconds).
     pub fn tasks_after_polls(&self, polls: usize) -> &Self {
         self.state().tasks_after_polls = polls;
+        self
+    }
+
+    /// Reads the rows of [`FakeDruid::set_rows`] and [`FakeDruid::poison`] as what the tasks
+    /// read between two polls of `/stats`: their totals grow with each poll since the submit,
+    /// a stream of that many records per poll (per second, with 1 s polls).
+    pub fn stream(&self) -> &Self {
+        self.state().per_poll = true;
+        self
+    }
+
+    /// The first task of the `submission`-th spec submitted fails with `message`: `GET
+    /// /tasks?state=complete` lists it as FAILED with that `errorMsg`.
+    pub fn fail_tasks(&self, submission: usize, message: &str) -> &Self {
+        self.state().failing.insert(submission, message.to_owned());
+        self
+    }
+
+    /// What the next calls of `/health` answer, one each, before [`FakeDruid::set_healthy`]'s
+    /// answer again (a supervisor that flaps).
+    pub fn health_script(&self, answers: &[bool]) -> &Self {
+        self.state().health_script.extend(answers.iter().copied());
         self
     }
 
@@ -335,6 +365,7 @@ impl FakeDruid {
             supervisor.history.push((spec, format!("2026-12-01T10:{:02}:00.000Z", generation % 60)));
             supervisor.generation = generation;
             supervisor.polls = 0;
+            supervisor.stats_polls = 0;
         }
     }
 
@@ -434,11 +465,13 @@ impl DruidApi for FakeDruid {
             terminated: false,
             handoffs: 0,
             polls: 0,
+            stats_polls: 0,
         });
         supervisor.history.push((spec.clone(), at));
         supervisor.generation = generation;
         supervisor.terminated = false;
         supervisor.polls = 0;
+        supervisor.stats_polls = 0;
         Ok(id)
     }
 
@@ -525,7 +558,7 @@ impl DruidApi for FakeDruid {
     async fn supervisor_health(&self, id: &str) -> Result<bool> {
         let mut state =
             self.enter(Call::SupervisorHealth, "GET", "/druid/indexer/v1/supervisor/{id}/health")?;
-        let healthy = state.healthy;
+        let healthy = state.health_script.pop_front().unwrap_or(state.healthy);
         Self::live(&mut state, id)?;
         Ok(healthy)
     }
@@ -533,13 +566,19 @@ impl DruidApi for FakeDruid {
     async fn supervisor_stats(&self, id: &str) -> Result<SupervisorStats> {
         let mut state =
             self.enter(Call::SupervisorStats, "GET", "/druid/indexer/v1/supervisor/{id}/stats")?;
-        let (tasks_after_polls, default_rows, previous) =
-            (state.tasks_after_polls, state.rows, state.publishing_previous);
+        let (tasks_after_polls, default_rows, previous, per_poll) =
+            (state.tasks_after_polls, state.rows, state.publishing_previous, state.per_poll);
         let poisoned = state.poisoned.clone();
         let supervisor = Self::live(&mut state, id)?;
-        let rows = poisoned.get(&supervisor.generation).copied().unwrap_or(default_rows);
+        let mut rows = poisoned.get(&supervisor.generation).copied().unwrap_or(default_rows);
+        let reading = Self::reading_tasks(id, supervisor, tasks_after_polls);
+        if per_poll && !reading.is_empty() {
+            supervisor.stats_polls += 1;
+            rows.processed *= supervisor.stats_polls;
+            rows.unparseable *= supervisor.stats_polls;
+        }
         let mut group = Map::new();
-        for (index, task) in Self::reading_tasks(id, supervisor, tasks_after_polls).into_iter().enumerate() {
+        for (index, task) in reading.into_iter().enumerate() {
             // Every row on the first task: sums are what deploy-core reads.
             let share =
                 if index == 0 { rows } else { Rows { processed: 0, unparseable: 0, rates: [0.0; 3] } };
@@ -600,12 +639,23 @@ impl DruidApi for FakeDruid {
 
     async fn tasks(&self, filter: &TaskFilter) -> Result<Vec<Task>> {
         let state = self.enter(Call::Tasks, "GET", "/druid/indexer/v1/tasks")?;
+        let mut complete = state.completed_tasks.clone();
+        for (id, supervisor) in &state.supervisors {
+            if let Some(message) = state.failing.get(&supervisor.generation) {
+                let mut failed: Task = serde_json::from_value(json!({
+                    "id": task_id(id, supervisor.generation, 0), "type": "index_kafka", "statusCode": "FAILED",
+                    "status": "FAILED", "runnerStatusCode": "NONE", "duration": 1_000,
+                    "createdTime": "2026-12-01T10:00:00.000Z", "errorMsg": message
+                }))
+                .expect("a task parses");
+                failed.data_source = Some(id.clone());
+                complete.push(failed);
+            }
+        }
         Ok(match filter.state {
-            Some(TaskState::Complete) => state
-                .completed_tasks
-                .iter()
+            Some(TaskState::Complete) => complete
+                .into_iter()
                 .filter(|task| filter.datasource.is_none() || task.data_source == filter.datasource)
-                .cloned()
                 .collect(),
             _ => Vec::new(),
         })

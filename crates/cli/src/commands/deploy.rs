@@ -37,6 +37,10 @@ pub struct DeployArgs {
     /// Why an override is acceptable.
     #[arg(long, value_name = "TEXT", requires = "override")]
     reason: Option<String>,
+    /// Exit 1 when the verdict is `unverified` (too few records to decide by
+    /// thresholds.observe_secs), not 0; the spec stays live as `on_unverified` says.
+    #[arg(long)]
+    require_evidence: bool,
     /// Do not ask for confirmation (needed for prod when not on a terminal).
     #[arg(long, short = 'y')]
     yes: bool,
@@ -105,13 +109,21 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
         DeployOutcome::Deployed { version, previous, verification } => {
             if !out.is_json() {
                 print_checks(out, verification)?;
+                let env = &session.environment.name;
                 out.line(format_args!(
-                    "deployed {version} to {} ({} -> {version})",
-                    session.environment.name,
-                    previous.as_deref().unwrap_or("nothing")
+                    "deployed {version} to {env} ({} -> {version}){}",
+                    previous.as_deref().unwrap_or("nothing"),
+                    if verification.unverified() {
+                        format!(
+                            ", UNVERIFIED: {}; once records flow, `druidctl verify --env {env}` settles it",
+                            verification.verdict.reason
+                        )
+                    } else {
+                        String::new()
+                    }
                 ))?;
             }
-            Ok(Status::Success)
+            Ok(status_of(verification, args.require_evidence))
         }
         DeployOutcome::AlreadyLive { version } => {
             if !out.is_json() {
@@ -270,4 +282,14 @@ pub fn run_fleet(
         out.line(table)?;
     }
     Ok(if failed { Status::CheckFailed } else { Status::Success })
+}
+
+/// The exit status of a verification: 1 when it failed, and when it is unverified and
+/// `require_evidence` asks for evidence.
+pub fn status_of(verification: &deploy_core::verify::Verification, require_evidence: bool) -> Status {
+    if !verification.passed() || (require_evidence && verification.unverified()) {
+        Status::CheckFailed
+    } else {
+        Status::Success
+    }
 }

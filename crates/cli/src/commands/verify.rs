@@ -1,4 +1,4 @@
-//! `druidctl verify`: the post-deploy checklist.
+//! `druidctl verify`: the verdict on the running tasks, then the post-deploy checklist.
 
 use std::sync::Arc;
 
@@ -6,7 +6,18 @@ use super::{Context, block_on};
 use crate::output::{CliError, Output, Status, print_checks};
 use crate::reporter::Progress;
 
-pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
+/// `druidctl verify`'s flags.
+#[derive(Debug, Clone, Copy, clap::Args)]
+pub struct VerifyArgs {
+    /// Every pipeline of the project file.
+    #[command(flatten)]
+    pub fleet: super::FleetArgs,
+    /// Exit 1 when the verdict is `unverified` (too few records to decide), not 0.
+    #[arg(long)]
+    pub require_evidence: bool,
+}
+
+pub fn run(context: &Context, args: VerifyArgs, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());
@@ -17,5 +28,5 @@ pub fn run(context: &Context, out: &Output) -> Result<Status, CliError> {
     } else {
         print_checks(out, &verification)?;
     }
-    Ok(if verification.passed() { Status::Success } else { Status::CheckFailed })
+    Ok(super::deploy::status_of(&verification, args.require_evidence))
 }

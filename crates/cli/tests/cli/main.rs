@@ -28,7 +28,7 @@ pub fn druidctl(dir: &Path) -> Command {
 }
 
 /// A copy of the sample project in a temporary directory, to edit freely. The mock Druid
-/// answers at once, so deploys verify without the observation period.
+/// answers at once with enough records to decide, so the verdict is given on one look.
 pub fn sample_copy() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     std::fs::copy(repo_root().join("druidctl.toml"), dir.path().join("druidctl.toml")).unwrap();
@@ -38,7 +38,7 @@ pub fn sample_copy() -> tempfile::TempDir {
     edit(
         &dir.path().join("druidctl.toml"),
         "[defaults.thresholds]\n",
-        "[defaults.thresholds]\nobserve_secs = 0\n",
+        "[defaults.thresholds]\nobserve_secs = 0\nmin_observe_secs = 0\nhealthy_polls = 1\n",
     );
     // No Kafka behind the mock Druid: preflight reads a real topic in the e2e suite.
     edit(

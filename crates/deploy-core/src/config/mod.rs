@@ -988,17 +988,49 @@ pub struct Thresholds {
     /// Hours of completed tasks the task failure ratio is computed over (24).
     #[serde(default = "default_task_window")]
     pub task_window_hours: u32,
-    /// Seconds to watch the new tasks read before the verdict (60): a supervisor is RUNNING
-    /// before its tasks have read anything, so verifying at once would judge nothing. Ends
-    /// early when the unparseable ratio is already over its threshold. 0 verifies at once.
+    /// The longest the new tasks are watched before the verdict gives up (300): the verdict
+    /// comes as soon as the evidence allows (docs/verification.md), and a topic that gives too
+    /// little evidence in this time ends `unverified`, never verified. 0 judges on one look.
     #[serde(default = "default_observe")]
     pub observe_secs: u64,
-    /// Report a zero ingestion rate as a warning, not a failure (for idle topics).
+    /// The shortest the new tasks read before a pass (5).
+    #[serde(default = "default_min_observe")]
+    pub min_observe_secs: u64,
+    /// How sure the verdict must be (0.99): a deploy whose true unparseable share is over the
+    /// threshold passes, or one under it fails, in at most 1 % of deploys, however often the
+    /// verdict looks.
+    #[serde(default = "default_confidence")]
+    pub confidence: f64,
+    /// The fewest records the new tasks read before a pass (100); the statistics alone need
+    /// about 590 at a 1 % threshold and 99 % confidence.
+    #[serde(default = "default_min_records")]
+    pub min_records: u64,
+    /// Consecutive healthy polls a pass needs, and unhealthy polls a fail needs (3, as
+    /// Druid's own supervisor health).
+    #[serde(default = "default_healthy_polls")]
+    pub healthy_polls: u32,
+    /// What a deploy does when its verdict is `unverified` (too little evidence by
+    /// `observe_secs`): `keep` the new spec and move the channel (recorded `unverified`), or
+    /// `rollback` as on a failure.
+    #[serde(default)]
+    pub on_unverified: OnUnverified,
+    /// Report a zero ingestion rate as a warning, not a failure (for idle topics; `monitor`).
     #[serde(default)]
     pub rate_warn_only: bool,
     /// Report an empty SQL probe as a warning, not a failure (for idle topics).
     #[serde(default)]
     pub probe_warn_only: bool,
+}
+
+/// What a deploy does with an `unverified` verdict.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnUnverified {
+    /// Keep the new spec live and move the channel; the history says `unverified`.
+    #[default]
+    Keep,
+    /// Restore the previous version, as after a failed verification.
+    Rollback,
 }
 
 impl Default for Thresholds {
@@ -1011,6 +1043,11 @@ impl Default for Thresholds {
             ready_timeout_secs: default_ready_timeout(),
             task_window_hours: default_task_window(),
             observe_secs: default_observe(),
+            min_observe_secs: default_min_observe(),
+            confidence: default_confidence(),
+            min_records: default_min_records(),
+            healthy_polls: default_healthy_polls(),
+            on_unverified: OnUnverified::Keep,
             rate_warn_only: false,
             probe_warn_only: false,
         }
@@ -1027,6 +1064,12 @@ impl Thresholds {
                 return Err(format!("{name} = {ratio} is not a ratio between 0 and 1 (1 % is 0.01)"));
             }
         }
+        if !(0.5..=0.999_999).contains(&self.confidence) {
+            return Err(format!(
+                "confidence = {} is out of range (0.5 to 0.999999; 99 % is 0.99)",
+                self.confidence
+            ));
+        }
         if !matches!(self.rate_window.as_str(), "1m" | "5m" | "15m") {
             return Err(format!("rate_window = `{}`: Druid averages over 1m, 5m or 15m", self.rate_window));
         }
@@ -1034,6 +1077,9 @@ impl Thresholds {
         for (name, value, low, high) in [
             ("ready_timeout_secs", self.ready_timeout_secs, 1, 86_400),
             ("observe_secs", self.observe_secs, 0, 86_400),
+            ("min_observe_secs", self.min_observe_secs, 0, 3600),
+            ("min_records", self.min_records, 0, 1_000_000_000),
+            ("healthy_polls", u64::from(self.healthy_polls), 1, 100),
             ("max_lag_seconds", self.max_lag_seconds, 1, 31_622_400),
             ("task_window_hours", u64::from(self.task_window_hours), 1, 8_784),
         ] {
@@ -1150,7 +1196,23 @@ fn default_ready_timeout() -> u64 {
 }
 
 fn default_observe() -> u64 {
-    60
+    300
+}
+
+fn default_min_observe() -> u64 {
+    5
+}
+
+fn default_confidence() -> f64 {
+    0.99
+}
+
+fn default_min_records() -> u64 {
+    100
+}
+
+fn default_healthy_polls() -> u32 {
+    3
 }
 
 fn default_task_window() -> u32 {

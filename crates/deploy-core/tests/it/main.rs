@@ -7,6 +7,7 @@ mod fleet;
 mod migrations;
 mod monitor;
 mod scenarios;
+mod verdicts;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
