@@ -8,7 +8,7 @@ S3_ENDPOINT ?= http://127.0.0.1:4566
 
 .PHONY: help compile validate test-template list-schemas deploy-dev deploy-staging deploy-prod plan status logs \
 	rollback suspend resume test test-rust test-examples test-kafka bench bench-compat lint s3-up s3-down \
-	kafka-up kafka-down dev-up dev-down demo test-e2e conformance compat-vs-buf compat-vs-druid bench-preflight
+	kafka-up kafka-down dev-up dev-down demo test-e2e conformance compat-vs-buf compat-vs-druid bench-preflight bench-verdict
 
 help: ## List the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | expand -t 18
@@ -85,6 +85,9 @@ bench: bench-compat ## Benchmarks; they print figures, they assert nothing
 	cargo bench -p proto-schema --bench compat
 	cargo bench -p druid-mapping --bench predict
 
+bench-verdict: ## The verdict engine on simulated streams: time to a decision and wrong decisions (docs/verification.md)
+	cargo run --release --quiet -p druidctl-examples --bin bench-verdict
+
 bench-preflight: ## Preflight on a 12-partition topic vs the Kafka fetch alone (needs make dev-up)
 	cargo run --quiet -p druidctl-examples --bin preflight-timing -- --brokers 127.0.0.1:19092
 
@@ -111,9 +114,21 @@ dev-down: ## Stop what dev-up started (by pid; idempotent)
 	scripts/druid-local.sh down
 	scripts/kafka-local.sh down
 
-test-e2e: ## End-to-end tests against the local stack (needs make dev-up; they fail if it is down)
+# Each test has its own datasource, topic and registry: three run at a time (the Indexer has
+# eight task slots; more would make them wait for slots and CPU on 2 cores). The decoder
+# conformance test runs a supervisor per case at once: it runs alone afterwards.
+E2E_THREADS ?= 3
+E2E_ALONE := decoder_conformance
+
+test-e2e: ## End-to-end tests against the local stack (needs make dev-up; they fail if it is down); prints its wall time
 	cargo build --quiet -p druidctl
-	cargo test -p druidctl-tests --test e2e -- --ignored --test-threads=1
+	@started=$$(date +%s); \
+	cargo test -p druidctl-tests --test e2e -- --ignored --test-threads=$(E2E_THREADS) --nocapture --skip $(E2E_ALONE); \
+	together=$$?; \
+	cargo test -p druidctl-tests --test e2e -- --ignored --nocapture $(E2E_ALONE); \
+	alone=$$?; \
+	echo "e2e suite: $$(( $$(date +%s) - started )) s wall time ($(E2E_THREADS) tests at a time, then $(E2E_ALONE) alone)"; \
+	[ $$together -eq 0 ] && [ $$alone -eq 0 ]
 
 lint: ## What CI checks besides the tests
 	cargo fmt --check

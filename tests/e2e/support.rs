@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use deploy_core::Session;
@@ -57,6 +58,7 @@ impl Case {
         for part in ["schemas", "config"] {
             druidctl_tests::copy_dir(&druidctl_tests::repo_root().join(part), &root.join(part));
         }
+        PROCESS_STARTED.get_or_init(|| jiff::Timestamp::now().as_millisecond());
         let stamp = jiff::Timestamp::now().as_millisecond();
         let datasource = format!("e2e_{name}_{stamp}");
         let config = format!(
@@ -91,14 +93,14 @@ impl Case {
         Project::open(&self.root.join("druidctl.toml")).unwrap()
     }
 
-    /// A session on this case's environment as the project file says now (real clock, 2 s
+    /// A session on this case's environment as the project file says now (real clock, 1 s
     /// polls).
     pub fn workflow(&self) -> Session {
         let environment = self.project().environment("e2e", &Overrides::default()).unwrap();
         Session::new(environment, Arc::new(self.druid.clone()), self.registry.clone())
             .with_reporter(self.recorder.clone())
             .with_actor("e2e tests")
-            .with_poll_interval(Duration::from_secs(2))
+            .with_poll_interval(Duration::from_secs(1))
     }
 
     /// Deploys the working copy as `version`.
@@ -190,6 +192,24 @@ impl Case {
         let topic = Topic::open(KAFKA, topic).await.unwrap();
         topic.write(messages.iter().map(prost::Message::encode_to_vec)).await.unwrap();
         messages
+    }
+
+    /// Writes about `per_second` records a second (a batch every 100 ms), a share `garbage`
+    /// of them undecodable, until `done` is set; returns how many it wrote.
+    pub async fn produce_stream(&self, per_second: u64, garbage: f64, seed: u64, done: &AtomicBool) -> u64 {
+        let mut generator = self.generator(seed);
+        let batch = per_second / 10;
+        let mut written = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(100));
+        while !done.load(Ordering::SeqCst) {
+            tick.tick().await;
+            let records: Vec<Vec<u8>> = (written..written + batch)
+                .map(|index| generator.record(Generator::shape(index, garbage, 0.0)))
+                .collect();
+            self.topic.write(records).await.unwrap();
+            written += batch;
+        }
+        written
     }
 
     /// Writes `count` records of which a share `garbage` cannot be decoded.
@@ -343,14 +363,23 @@ pub async fn remove(druid: &DruidClient, id: &str) {
     }
 }
 
-/// Removes what earlier runs left behind (a failed test never reaches `finish`).
+/// Removes what earlier runs left behind (a failed test never reaches `finish`): the `e2e_`
+/// supervisors stamped before this test process started. Those of tests running now, in
+/// this process, are left alone: the suite runs its tests concurrently.
 pub async fn remove_leftovers(druid: &DruidClient) {
+    let started = *PROCESS_STARTED.get_or_init(|| jiff::Timestamp::now().as_millisecond());
     for id in druid.supervisors().list().await.unwrap() {
-        if id.starts_with("e2e_") {
+        let stamp = id
+            .strip_prefix("e2e_")
+            .and_then(|rest| rest.split('_').find_map(|part| part.parse::<i64>().ok()));
+        if stamp.is_some_and(|stamp| stamp < started) {
             remove(druid, &id).await;
         }
     }
 }
+
+/// When the first test of this process started (milliseconds).
+static PROCESS_STARTED: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
 
 /// The project file of an end-to-end test up to its environments: the sample schema, a
 /// registry in `root`, the local stack, every day in the window, a short observation.
@@ -379,9 +408,9 @@ max_saved_parse_exceptions = 100
 [defaults.window]
 days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
-# Watch the tasks for 15 s (60 by default): the test records are read in about a second.
+# A quiet topic is unverified after 10 s (300 by default); a busy one decides in seconds.
 [defaults.thresholds]
-observe_secs = 15
+observe_secs = 10
 ready_timeout_secs = 180
 rate_warn_only = true
 probe_warn_only = true

@@ -78,6 +78,12 @@ pub struct Ingestion {
     pub processed: f64,
     /// Unparseable / (processed + unparseable).
     pub unparseable_ratio: f64,
+    /// Records the running tasks could not parse.
+    #[serde(rename = "unparseable_rows")]
+    pub unparseable: f64,
+    /// Where the unparseable share lies at the thresholds' confidence, from the records read
+    /// (the verdict's bound: 0.3 % of 40 records is not evidence of a share under 1 %).
+    pub unparseable_bound: crate::verdict::Bound,
     /// Thrown away / (processed + thrown away).
     pub thrown_away_ratio: f64,
     /// Recent supervisor errors (`class: message`).
@@ -165,6 +171,14 @@ impl Session {
             rates,
             processed: sum.processed,
             unparseable_ratio: sum.unparseable_ratio(),
+            unparseable: sum.unparseable,
+            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+            unparseable_bound: crate::verdict::bound(
+                sum.records(),
+                sum.unparseable.max(0.0) as u64,
+                self.environment.thresholds.max_unparseable_ratio,
+                self.environment.thresholds.confidence,
+            ),
             thrown_away_ratio: ratio(sum.thrown_away, sum.processed),
             recent_errors: payload
                 .recent_errors

@@ -128,7 +128,18 @@ impl Session {
             },
             Alert {
                 name: AlertKind::UnparseableRatio,
-                value: format!("{:.2} %", ingestion.unparseable_ratio * 100.0),
+                value: {
+                    let bound = &ingestion.unparseable_bound;
+                    let confidence = thresholds.confidence * 100.0;
+                    let unsure = !(bound.upper < thresholds.max_unparseable_ratio
+                        || bound.lower > thresholds.max_unparseable_ratio);
+                    format!(
+                        "{:.2} % ({:.0} unparseable), {bound} at {confidence} %{}",
+                        ingestion.unparseable_ratio * 100.0,
+                        ingestion.unparseable,
+                        if unsure { ": too few records to tell either side of the threshold" } else { "" }
+                    )
+                },
                 measure: ingestion.unparseable_ratio,
                 threshold: format!("<= {:.2} %", thresholds.max_unparseable_ratio * 100.0),
                 breached: ingestion.unparseable_ratio > thresholds.max_unparseable_ratio,

@@ -116,7 +116,7 @@ async fn three_percent_unparseable_trips_the_parse_alert() {
     ))
     .await;
     assert_eq!(alerts.iter().map(|(name, _)| *name).collect::<Vec<_>>(), ["unparseable_ratio"]);
-    assert_eq!(report.alerts[3].value, "3.00 %");
+    assert_eq!(report.alerts[3].value, "3.00 % (3000 unparseable), 2.77-3.24 % at 99 %");
 }
 
 #[tokio::test]
