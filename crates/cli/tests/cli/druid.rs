@@ -773,3 +773,40 @@ async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
     );
     assert!(body.contains("druidctl_pipelines{env=\"dev\",state=\"drifted\"} 1"), "{body}");
 }
+
+#[tokio::test]
+async fn a_quiet_topic_deploys_unverified_and_require_evidence_exits_1() {
+    let server = druid().await;
+    // The new tasks read nothing: one look (observe_secs = 0 in these tests) decides nothing.
+    server.fake.set_rows(druid_client::testing::Rows { processed: 0, unparseable: 0, rates: [0.0; 3] });
+    server.fake.set_sql_rows(0);
+    let repo = any_day_repo();
+    let mut deploy = druidctl(repo.path());
+    deploy.args(["deploy", "--env", "dev"]);
+    with_druid(&mut deploy, &server);
+    deploy.assert().success().stdout(
+        predicate::str::contains("verdict: UNVERIFIED in 0.0 s: 0 of 0 unparseable")
+            .and(predicate::str::contains("UNVERIFIED: no record read by the new tasks in 0 s")),
+    );
+    let mut history = druidctl(repo.path());
+    history.args(["history", "--env", "dev", "-o", "json"]);
+    with_druid(&mut history, &server);
+    let output = history.assert().success().get_output().stdout.clone();
+    let records: Value = serde_json::from_slice(&output).unwrap();
+    let last = records.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["outcome"].as_str(), last["verdict"]["decision"].as_str()),
+        (Some("unverified"), Some("unverified"))
+    );
+    // Pipelines that want evidence fail on it; the spec stays live either way.
+    let mut verify = druidctl(repo.path());
+    verify.args(["verify", "--env", "dev", "--require-evidence", "-o", "json"]);
+    with_druid(&mut verify, &server);
+    let output = verify.assert().code(1).get_output().stdout.clone();
+    let report: Value = serde_json::from_slice(&output).unwrap();
+    assert_eq!(
+        (report["passed"].as_bool(), report["verdict"]["decision"].as_str()),
+        (Some(true), Some("unverified"))
+    );
+    assert_eq!(server.fake.submitted().len(), 1, "nothing rolled back");
+}

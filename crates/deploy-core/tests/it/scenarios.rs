@@ -900,6 +900,11 @@ async fn a_rolled_back_deploy_is_sent_to_slack_and_the_webhook() {
     assert_eq!((rolled_back["environment"].as_str(), rolled_back["to"].as_str()), (Some("dev"), Some("v2")));
     assert_eq!(rolled_back["actor"], "ci@runner");
     assert!(rolled_back["next"].as_str().unwrap().contains("parse-errors --env dev"), "{rolled_back}");
+    // How the verdict was reached travels with it.
+    assert!(
+        rolled_back["detail"].as_str().unwrap().contains("verdict fail in 0.0 s: 50 of 1000 unparseable"),
+        "{rolled_back}"
+    );
     // Slack takes only what it asked for, as blocks.
     let slack = bodies("/slack");
     assert_eq!(slack.len(), 1, "{slack:#?}");
@@ -960,6 +965,12 @@ async fn the_incident_report_tells_the_rollback_with_its_failed_task_and_parse_e
     let lines: Vec<String> =
         incident.timeline.iter().map(|entry| format!("{} {}", entry.source, entry.what)).collect();
     assert!(lines.iter().any(|line| line.starts_with("druidctl deploy rolled-back v1 -> v2")), "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|line| line.starts_with("druidctl deploy rolled-back") && line.contains("verdict fail in")),
+        "the incident says how the verdict was reached: {lines:#?}"
+    );
     assert!(
         lines.iter().any(|line| line.contains("index_kafka_t2 failed: java.lang.ClassCastException")),
         "{lines:#?}"
