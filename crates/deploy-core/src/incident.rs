@@ -309,6 +309,16 @@ impl Session {
     }
 }
 
+/// Text for a cell of the draft's Markdown (GitLab renders HTML in Markdown): HTML's special
+/// characters as entities, table pipes escaped, one line.
+pub fn markdown_escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('|', "\\|")
+        .replace(['\n', '\r'], " ")
+}
+
 impl Incident {
     /// The post-mortem draft in Markdown (renders in GitLab): the facts filled in, the
     /// analysis left to write.
@@ -316,13 +326,20 @@ impl Incident {
         let minutes = |value: Option<f64>| value.map_or_else(|| "unknown".to_owned(), |m| format!("{m} min"));
         let mut out = format!(
             "# Incident: {} ({}), {} to {}\n\n",
-            self.environment, self.datasource, self.from, self.to
+            markdown_escape(&self.environment),
+            markdown_escape(&self.datasource),
+            self.from,
+            self.to
         );
         out.push_str("## Summary\n\n");
         let _ = write!(
             out,
             "- Versions involved: {}\n- First sign of trouble: {}\n- Time to detect: {}\n- Time to recover: {}\n- Failed tasks: {}\n- Parse errors saved by Druid: {}\n- Records affected: at least {}\n\n",
-            if self.versions.is_empty() { "none recorded".to_owned() } else { self.versions.join(", ") },
+            if self.versions.is_empty() {
+                "none recorded".to_owned()
+            } else {
+                markdown_escape(&self.versions.join(", "))
+            },
             self.detected_at.as_deref().unwrap_or("none found"),
             minutes(self.time_to_detect_minutes),
             minutes(self.time_to_recover_minutes),
@@ -335,9 +352,9 @@ impl Incident {
         );
         out.push_str("## Timeline (UTC)\n\n| at | source | what |\n|---|---|---|\n");
         for entry in &self.timeline {
-            let what = entry.what.replace('|', "\\|").replace('\n', " ");
+            let what = markdown_escape(&entry.what);
             let what = if entry.problem { format!("**{what}**") } else { what };
-            let _ = writeln!(out, "| {} | {} | {what} |", entry.at, entry.source);
+            let _ = writeln!(out, "| {} | {} | {what} |", entry.at, markdown_escape(entry.source));
         }
         if self.timeline.is_empty() {
             out.push_str("| | | nothing recorded in this window |\n");

@@ -199,7 +199,10 @@ impl Event {
         }
     }
 
-    /// Slack's incoming-webhook payload: a fallback text and blocks.
+    /// Slack's incoming-webhook payload: a fallback text and blocks. Every text that comes
+    /// from outside (the actor, reasons, the detail, names) is escaped for `mrkdwn`: `&`, `<`
+    /// and `>` become entities, so `<!channel>` pings no one and `<https://...|label>` is no
+    /// disguised link.
     pub fn slack(&self) -> Value {
         let title = format!("druidctl: {} on {}", self.event.headline(), self.environment);
         let versions = match (&self.from, &self.to) {
@@ -207,29 +210,38 @@ impl Event {
             (_, Some(version)) | (Some(version), None) => version.clone(),
             (None, None) => "-".to_owned(),
         };
+        let versions = slack_escape(&versions);
         let mut fields = vec![
-            json!({"type": "mrkdwn", "text": format!("*Environment*\n{}", self.environment)}),
-            json!({"type": "mrkdwn", "text": format!("*Datasource*\n{}", self.datasource)}),
+            json!({"type": "mrkdwn", "text": format!("*Environment*\n{}", slack_escape(&self.environment))}),
+            json!({"type": "mrkdwn", "text": format!("*Datasource*\n{}", slack_escape(&self.datasource))}),
             json!({"type": "mrkdwn", "text": format!("*Version*\n{versions}")}),
-            json!({"type": "mrkdwn", "text": format!("*By*\n{}", self.actor)}),
+            json!({"type": "mrkdwn", "text": format!("*By*\n{}", slack_escape(&self.actor))}),
         ];
         for (name, reason) in &self.overrides {
-            fields.push(json!({"type": "mrkdwn", "text": format!("*Override: {name}*\n{reason}")}));
+            fields.push(json!({"type": "mrkdwn", "text": format!("*Override: {}*\n{}", slack_escape(name), slack_escape(reason))}));
         }
         let mut blocks = vec![
             json!({"type": "header", "text": {"type": "plain_text", "text": title}}),
             json!({"type": "section", "fields": fields}),
         ];
         if let Some(detail) = &self.detail {
-            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": detail}}));
+            blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": slack_escape(detail)}}));
         }
         if let Some(next) = &self.next {
             blocks.push(
-                json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Next: {next}")}]}),
+                json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("Next: {}", slack_escape(next))}]}),
             );
         }
-        json!({"text": format!("{} {title}: {} ({versions})", self.event.emoji(), self.datasource), "blocks": blocks})
+        json!({
+            "text": format!("{} {}: {} ({versions})", self.event.emoji(), slack_escape(&title), slack_escape(&self.datasource)),
+            "blocks": blocks
+        })
     }
+}
+
+/// Text for Slack's `mrkdwn`: the three characters Slack asks to escape.
+pub fn slack_escape(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// One configured destination.
@@ -304,7 +316,14 @@ impl Notifier {
             .filter_map(|settings| settings.remind_minutes)
             .min()
             .map(|minutes| Duration::from_secs(minutes.saturating_mul(60)));
-        let client = (!targets.is_empty()).then(reqwest::Client::new);
+        // Events go only where configured: a redirect (to another host or not) is not
+        // followed, it is a failed delivery.
+        let client = (!targets.is_empty()).then(|| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_else(|_| reqwest::Client::new())
+        });
         Self { targets, client, pending: Mutex::new(Vec::new()), remind, missing }
     }
 
@@ -404,6 +423,10 @@ async fn attempts(
             Ok(())
         } else if status.is_server_error() || status.as_u16() == 429 {
             Err(Retry::Yes(format!("HTTP {status}")))
+        } else if status.is_redirection() {
+            Err(Retry::No(format!(
+                "HTTP {status}: a redirect, not followed (events go only where configured)"
+            )))
         } else {
             Err(Retry::No(format!("HTTP {status}")))
         }

@@ -125,7 +125,30 @@ fn readable(spec: &SupervisorSpec) -> serde_json::Value {
 
 /// Differences that matter: what the rendered spec sets differently, and elements removed
 /// from lists it renders; fields only Druid adds (defaults) are not changes.
+///
+/// Secrets never leave: a change under a secret key (`consumerProperties."sasl.jaas.config"`)
+/// shows `(secret changed)` instead of either value, and secrets inside any value shown are
+/// masked ([`druid_client::redact`]).
 pub fn spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) -> Vec<SpecChange> {
+    use druid_client::redact;
+    raw_spec_changes(live, rendered)
+        .into_iter()
+        .map(|mut change| {
+            if redact::is_secret_pointer(&change.path) {
+                let hidden =
+                    |value: Option<serde_json::Value>, shown: &str| value.map(|_| serde_json::json!(shown));
+                change.from = hidden(change.from, redact::MASK);
+                change.to = hidden(change.to, redact::SECRET_CHANGED);
+            } else {
+                change.from.as_mut().map(redact::json);
+                change.to.as_mut().map(redact::json);
+            }
+            change
+        })
+        .collect()
+}
+
+fn raw_spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) -> Vec<SpecChange> {
     let rendered = readable(rendered);
     let Some(live) = live.map(readable) else {
         return vec![SpecChange { op: ChangeOp::Add, path: String::new(), from: None, to: Some(rendered) }];

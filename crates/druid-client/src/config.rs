@@ -50,21 +50,9 @@ pub fn parse_url(url: &str) -> Result<Url> {
     Ok(parsed)
 }
 
-/// `scheme://user:secret@host/...` -> `scheme://***@host/...`, on text that may not be a URL
-/// at all: everything between `://` and the last `@` of the authority is hidden.
+/// A URL (or text that fails to parse as one) for messages: [`crate::redact::url_text`].
 pub fn redact_text(url: &str) -> String {
-    let Some(start) = url.find("://").map(|index| index + 3) else {
-        // No scheme: hide anything before an `@`.
-        return match url.rfind('@') {
-            Some(at) => format!("***{}", &url[at..]),
-            None => url.to_owned(),
-        };
-    };
-    let authority_end = url[start..].find(['/', '?', '#']).map_or(url.len(), |end| start + end);
-    match url[start..authority_end].rfind('@') {
-        Some(at) => format!("{}***{}", &url[..start], &url[start + at..]),
-        None => url.to_owned(),
-    }
+    crate::redact::url_text(url)
 }
 
 impl fmt::Debug for ClientConfig {
@@ -146,7 +134,7 @@ mod redaction_tests {
             let err = parse_url(url).map(|_| ()).unwrap_err().to_string();
             assert!(!err.contains("hunter2") && err.contains("***"), "{err}");
         }
-        assert_eq!(redact_text("https://u:p@h:1/a@b"), "https://***@h:1/a@b");
-        assert_eq!(redact_text("http://druid:8888"), "http://druid:8888");
+        assert_eq!(redact_text("https://u:p@h:1/a@b"), "https://u:****@h:1/a@b");
+        assert_eq!(redact_text("http://druid:8888?token=t0k"), "http://druid:8888/?token=****");
     }
 }

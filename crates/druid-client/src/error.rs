@@ -77,17 +77,27 @@ pub enum Error {
     Config(String),
 }
 
+/// Druid's message, or the body's first line: a Java stack trace stops at its first line
+/// (the whole body stays in the error's `body`).
 fn describe(druid: Option<&DruidError>, body: &str) -> String {
     match druid.and_then(DruidError::message) {
-        Some(message) => format!(": {message}"),
+        Some(message) => format!(": {}", first_line(message)),
         None if body.trim().is_empty() => String::new(),
         None => format!(": {}", first_line(body)),
     }
 }
 
 fn first_line(body: &str) -> String {
-    let line = body.trim().lines().next().unwrap_or_default();
-    if line.len() > 200 { format!("{}...", truncate(line, 200)) } else { line.to_owned() }
+    let mut lines = body.trim().lines();
+    let line = lines.next().unwrap_or_default();
+    let more = lines.next().is_some();
+    if line.len() > 200 {
+        format!("{}...", truncate(line, 200))
+    } else if more {
+        format!("{line} (...)")
+    } else {
+        line.to_owned()
+    }
 }
 
 fn tries(attempts: u32, elapsed: Duration) -> String {
@@ -237,13 +247,10 @@ open_enum! {
     }
 }
 
-/// A URL for messages: any password in it replaced.
+/// A URL for messages: its password and credential-like query values hidden
+/// ([`crate::redact`]).
 pub(crate) fn redact(url: &reqwest::Url) -> String {
-    let mut url = url.clone();
-    if url.password().is_some() {
-        let _ = url.set_password(Some("****"));
-    }
-    url.to_string()
+    crate::redact::url(url)
 }
 
 impl fmt::Display for DruidError {
@@ -278,6 +285,15 @@ mod tests {
         assert!(html.druid_error().is_none());
         let empty = Error::http("GET", "u".into(), 503, b"");
         assert_eq!(empty.to_string(), "GET u -> 503");
+    }
+
+    #[test]
+    fn a_stack_trace_is_cut_to_its_first_line() {
+        let body = br#"{"error":"java.lang.IllegalStateException: boom\n\tat org.apache.druid.Foo.bar(Foo.java:1)\n\tat x"}"#;
+        let err = Error::http("POST", "u".into(), 500, body);
+        assert_eq!(err.to_string(), "POST u -> 500: java.lang.IllegalStateException: boom (...)");
+        let Error::Http { body, .. } = err else { panic!() };
+        assert!(body.contains("Foo.java:1"), "the whole body is kept");
     }
 
     #[test]

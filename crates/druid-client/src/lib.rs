@@ -31,6 +31,7 @@ pub mod api;
 mod client;
 pub mod config;
 pub mod error;
+pub mod redact;
 pub mod releases;
 pub mod sampler;
 pub mod spec;

@@ -224,20 +224,76 @@ fn page(keys: impl Iterator<Item = String>, size: usize) -> ListPage {
 /// of the contents) and renames a temporary file over the object. Temporary and lock files
 /// start with `.` and never appear in listings. Calls do blocking file I/O on the calling
 /// task: registry objects are small, and a lock is held only for one compare and rename.
+///
+/// The store is confined to its directory: a symbolic link anywhere below the root (a
+/// directory, a file, a lock) is refused, never followed. Files are written 0644 and
+/// directories 0755 whatever the umask (0600 and 0700 with [`LocalStore::private`]).
 #[derive(Debug, Clone)]
 pub struct LocalStore {
     root: PathBuf,
+    private: bool,
 }
 
 impl LocalStore {
     /// A store rooted at `root` (created on first write).
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self { root: root.into(), private: false }
     }
 
-    /// The directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Files and directories readable by their owner only (0600 / 0700).
+    #[must_use]
+    pub fn private(mut self, private: bool) -> Self {
+        self.private = private;
+        self
+    }
+
+    fn modes(&self) -> (u32, u32) {
+        if self.private { (0o600, 0o700) } else { (0o644, 0o755) }
+    }
+
+    /// Refuses `path` when it, or a directory between the root and it, is a symbolic link.
+    fn confined(&self, key: &str, path: &Path) -> StoreResult<()> {
+        let relative = path.strip_prefix(&self.root).unwrap_or(path);
+        let mut current = self.root.clone();
+        for component in relative.components() {
+            current.push(component);
+            match std::fs::symlink_metadata(&current) {
+                Ok(meta) if meta.file_type().is_symlink() => {
+                    return Err(StoreError::backend(
+                        "resolve",
+                        key,
+                        format!(
+                            "{} is a symbolic link: the registry never follows links inside it (replace it with a real file or directory)",
+                            current.display()
+                        ),
+                    ));
+                }
+                Ok(_) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(err) => return Err(StoreError::backend("resolve", key, err)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates the root (when missing) and the directories below it down to `dir`, each
+    /// with the store's mode.
+    fn make_dirs(&self, dir: &Path) -> std::io::Result<()> {
+        let mode = self.modes().1;
+        if !self.root.exists() {
+            std::fs::create_dir_all(&self.root)?;
+            set_mode(&self.root, mode)?;
+        }
+        let mut current = self.root.clone();
+        for component in dir.strip_prefix(&self.root).unwrap_or(Path::new("")).components() {
+            current.push(component);
+            match std::fs::create_dir(&current) {
+                Ok(()) => set_mode(&current, mode)?,
+                Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(err) => return Err(err),
+            }
+        }
+        Ok(())
     }
 
     fn path(&self, key: &str) -> StoreResult<PathBuf> {
@@ -246,7 +302,9 @@ impl LocalStore {
         if !valid {
             return Err(StoreError::backend("resolve", key, "keys are relative paths without `.`-names"));
         }
-        Ok(self.root.join(key))
+        let path = self.root.join(key);
+        self.confined(key, &path)?;
+        Ok(path)
     }
 
     fn temporary(path: &Path) -> PathBuf {
@@ -259,16 +317,55 @@ impl LocalStore {
         path.with_file_name(unique)
     }
 
-    fn write_temporary(path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
+    fn write_temporary(&self, path: &Path, bytes: &[u8]) -> std::io::Result<PathBuf> {
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent)?;
+            self.make_dirs(parent)?;
         }
         let temporary = Self::temporary(path);
+        // create_new (O_EXCL) never follows a link at that name.
         let mut file = std::fs::File::create_new(&temporary)?;
+        set_file_mode(&file, self.modes().0)?;
         file.write_all(bytes)?;
         file.sync_all()?;
         Ok(temporary)
     }
+}
+
+/// chmod, which the umask does not narrow.
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_mode(_: &Path, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn set_file_mode(file: &std::fs::File, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+#[cfg(not(unix))]
+fn set_file_mode(_: &std::fs::File, _: u32) -> std::io::Result<()> {
+    Ok(())
+}
+
+/// Opens (creating) a lock file without following a link at its name.
+fn open_lock(path: &Path, mode: u32) -> std::io::Result<std::fs::File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.custom_flags(libc::O_NOFOLLOW).mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    options.open(path)
 }
 
 /// Makes a new directory entry (a link or a rename) durable: without it, a crash after the
@@ -300,7 +397,7 @@ impl SchemaStore for LocalStore {
     async fn put_if_absent(&self, key: &str, bytes: Vec<u8>) -> StoreResult<Etag> {
         let path = self.path(key)?;
         let temporary =
-            Self::write_temporary(&path, &bytes).map_err(|err| StoreError::backend("put", key, err))?;
+            self.write_temporary(&path, &bytes).map_err(|err| StoreError::backend("put", key, err))?;
         let linked = std::fs::hard_link(&temporary, &path);
         let _ = std::fs::remove_file(&temporary);
         match linked {
@@ -323,14 +420,10 @@ impl SchemaStore for LocalStore {
             path.file_name().map(|name| name.to_string_lossy().into_owned()).unwrap_or_default()
         ));
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).map_err(failed)?;
+            self.make_dirs(parent).map_err(failed)?;
         }
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&lock_path)
-            .map_err(failed)?;
+        self.confined(key, &lock_path)?;
+        let lock = open_lock(&lock_path, self.modes().0).map_err(failed)?;
         lock.lock().map_err(failed)?;
         let current = match std::fs::read(&path) {
             Ok(current) => current,
@@ -342,7 +435,7 @@ impl SchemaStore for LocalStore {
         if tag_of(&current) != *etag {
             return Err(StoreError::PreconditionFailed { key: key.to_owned() });
         }
-        let temporary = Self::write_temporary(&path, &bytes).map_err(failed)?;
+        let temporary = self.write_temporary(&path, &bytes).map_err(failed)?;
         std::fs::rename(&temporary, &path).map_err(|err| {
             let _ = std::fs::remove_file(&temporary);
             failed(err)

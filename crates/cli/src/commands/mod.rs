@@ -170,13 +170,8 @@ impl Context {
             .with_notifier(std::sync::Arc::new(notifier));
         if out.is_verbose() {
             let environment = &session.environment;
-            let druid = druid_client::config::parse_url(&environment.druid.url).map_or_else(
-                |_| "(invalid URL)".to_owned(),
-                |mut url| {
-                    let _ = url.set_password(None);
-                    url.to_string()
-                },
-            );
+            let druid = druid_client::config::parse_url(&environment.druid.url)
+                .map_or_else(|_| "(invalid URL)".to_owned(), |url| druid_client::redact::url(&url));
             out.note(format_args!(
                 "project {}, environment {} (datasource {}, channel {}), Druid {druid}, registry {}",
                 project.config().path().display(),

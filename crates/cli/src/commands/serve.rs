@@ -39,6 +39,8 @@ struct Latest {
     snapshot: Option<Snapshot>,
     metrics: String,
     error: Option<String>,
+    /// Reconcile rounds failed in a row.
+    failed_rounds: u32,
     histories: std::collections::BTreeMap<String, Vec<deploy_core::ledger::DeployRecord>>,
 }
 
@@ -62,7 +64,8 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             .route("/api/status", axum::routing::get(api_status))
             .route("/metrics", axum::routing::get(metrics))
             .route("/pipelines/{name}/history", axum::routing::get(history))
-            .route("/healthz", axum::routing::get(|| async { "ok\n" }))
+            .route("/healthz", axum::routing::get(healthz))
+            .layer(axum::middleware::map_response(secure_headers))
             .with_state(latest.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -113,24 +116,73 @@ async fn round(
             latest.snapshot = Some(snapshot);
             latest.histories = histories;
             latest.error = None;
+            latest.failed_rounds = 0;
         }
         Err(err) => {
             out.error_line(format_args!("warning: reconcile failed: {err}"));
-            latest.write().unwrap_or_else(std::sync::PoisonError::into_inner).error = Some(err.to_string());
+            let mut latest = latest.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            latest.error = Some(err.to_string());
+            latest.failed_rounds += 1;
         }
     }
 }
 
+/// Reconcile rounds failed in a row after which `/healthz` says unhealthy.
+const UNHEALTHY_AFTER: u32 = 3;
+
 async fn api_status(State(latest): State<Shared>) -> Response {
     let latest = latest.read().unwrap_or_else(std::sync::PoisonError::into_inner);
-    match &latest.snapshot {
-        Some(snapshot) => (
+    if let Some(snapshot) = &latest.snapshot {
+        let mut document = serde_json::to_value(snapshot).unwrap_or_default();
+        // The snapshot is the last good round's: say why it is not newer.
+        if let (Some(error), Some(object)) = (&latest.error, document.as_object_mut()) {
+            object.insert("last_round_error".into(), serde_json::json!(error));
+            object.insert("failed_rounds".into(), serde_json::json!(latest.failed_rounds));
+        }
+        ([(header::CONTENT_TYPE, "application/json")], document.to_string()).into_response()
+    } else {
+        let reason = latest.error.as_deref().unwrap_or("the first reconcile has not finished");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
             [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_string(snapshot).unwrap_or_default(),
+            serde_json::json!({"error": reason, "failed_rounds": latest.failed_rounds}).to_string(),
         )
-            .into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "the first reconcile has not finished\n").into_response(),
+            .into_response()
     }
+}
+
+/// `ok` while reconciling works; 503 with the reason after `UNHEALTHY_AFTER` failed rounds in
+/// a row (an orchestrator restarts or alerts on it).
+async fn healthz(State(latest): State<Shared>) -> Response {
+    let latest = latest.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if latest.failed_rounds >= UNHEALTHY_AFTER {
+        let reason = latest.error.as_deref().unwrap_or("unknown");
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("unhealthy: {} reconcile rounds failed in a row: {reason}\n", latest.failed_rounds),
+        )
+            .into_response()
+    } else {
+        "ok\n".into_response()
+    }
+}
+
+/// The headers every answer carries: no script, no framing, no type sniffing (the page is
+/// plain HTML with inline style).
+async fn secure_headers(mut response: Response) -> Response {
+    let headers = response.headers_mut();
+    for (name, value) in [
+        (
+            "content-security-policy",
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'",
+        ),
+        ("x-frame-options", "DENY"),
+        ("x-content-type-options", "nosniff"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        headers.insert(name, axum::http::HeaderValue::from_static(value));
+    }
+    response
 }
 
 async fn metrics(State(latest): State<Shared>) -> Response {

@@ -199,3 +199,30 @@ fn publish_is_gated_against_the_channel_and_the_override_is_recorded() {
     assert_eq!(manifest["compatibility"]["breaking"], true);
     assert_eq!(manifest["compatibility"]["druid"]["damaging"], false);
 }
+
+#[cfg(unix)]
+#[test]
+fn files_keep_their_modes_under_umask_000() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let repo = sample_repo();
+    let dir = repo.path();
+    let binary = assert_cmd::cargo::cargo_bin("druidctl");
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask 000 && exec '{}' schemas publish --env dev", binary.display()))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("DRUIDCTL_REGISTRY")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut checked = 0;
+    for entry in walkdir::WalkDir::new(dir.join(".registry")) {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        let expected = if entry.file_type().is_dir() { 0o755 } else { 0o644 };
+        assert_eq!(mode, expected, "{} is {mode:o}", entry.path().display());
+        checked += 1;
+    }
+    assert!(checked > 5, "{checked} entries");
+}

@@ -120,7 +120,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let raw: RawConfig = toml::from_str(text).map_err(|err| Error::ConfigSyntax {
             path: path.to_owned(),
-            message: err.to_string().trim_end().to_owned(),
+            message: syntax_message(text, &err),
         })?;
         let invalid =
             |at: String, message: String| Error::ConfigInvalid { path: path.to_owned(), at, message };
@@ -312,9 +312,6 @@ pub struct Setting {
     pub origin: Option<Origin>,
 }
 
-/// Keys whose values are never shown.
-const SECRET_KEYS: [&str; 2] = ["druid.password", "druid.token"];
-
 impl Config {
     /// The environment `name` as written (its table over `[defaults]`, then the variables),
     /// key by key with where each value came from, plus the channel when it is implied by the
@@ -345,12 +342,61 @@ impl Config {
         Ok(flat
             .into_iter()
             .map(|(key, value)| Setting {
-                value: if SECRET_KEYS.contains(&key.as_str()) { serde_json::json!("***") } else { value },
+                // What is secret is decided once (druid_client::redact): passwords, tokens,
+                // `sasl.jaas.config`, a password inside a URL.
+                value: if druid_client::redact::is_secret_key(&key) {
+                    serde_json::json!("***")
+                } else {
+                    druid_client::redact::json_copy(&value)
+                },
                 origin: environment.origins.get(&key).cloned(),
                 key,
             })
             .collect())
     }
+}
+
+/// A TOML error as `line L, column C: message`, without the source line the parser quotes
+/// (it may be a `password = "..."` line); on a line whose key is secret, quoted values in the
+/// message are hidden too.
+fn syntax_message(text: &str, err: &toml::de::Error) -> String {
+    let message = err.message().trim_end().to_owned();
+    let Some(span) = err.span() else { return message };
+    let before = &text[..span.start.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |start| start.chars().count()) + 1;
+    let source_line = text.lines().nth(line - 1).unwrap_or_default();
+    let key = source_line.split('=').next().unwrap_or_default();
+    let message = if druid_client::redact::is_secret_key(key) || druid_client::redact::is_secret_key(&message)
+    {
+        hide_quoted(&message)
+    } else {
+        message
+    };
+    format!("line {line}, column {column}: {message}")
+}
+
+/// `message` with every `"..."` and `` `...` `` replaced by `****`.
+fn hide_quoted(message: &str) -> String {
+    let mut shown = String::new();
+    let mut quote = None;
+    for character in message.chars() {
+        match quote {
+            Some(open) if character == open => {
+                shown.push_str(druid_client::redact::MASK);
+                shown.push(character);
+                quote = None;
+            }
+            Some(_) => {}
+            None => {
+                shown.push(character);
+                if matches!(character, '"' | '`') {
+                    quote = Some(character);
+                }
+            }
+        }
+    }
+    shown
 }
 
 /// `table` as dotted keys and JSON values.

@@ -2,6 +2,7 @@
 //! tests use the server at `DRUIDCTL_TEST_S3_ENDPOINT` (`make s3-up` starts LocalStack) and
 //! fail, rather than skip, when CI expects it and it is not there.
 
+mod confinement;
 mod conformance;
 mod registry;
 
