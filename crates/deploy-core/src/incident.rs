@@ -365,3 +365,12 @@ impl Incident {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn hostile_text_stays_text_in_the_draft() {
+        let cell = super::markdown_escape("<img src=x onerror=alert(1)> | injected\nrow");
+        assert_eq!(cell, "&lt;img src=x onerror=alert(1)&gt; \\| injected row");
+    }
+}

@@ -239,6 +239,15 @@ impl Event {
     }
 }
 
+/// The notifiers' HTTP client. Events go only where configured: a redirect (to another host
+/// or not) is not followed, it is a failed delivery.
+fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
 /// Text for Slack's `mrkdwn`: the three characters Slack asks to escape.
 pub fn slack_escape(text: &str) -> String {
     text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -316,14 +325,7 @@ impl Notifier {
             .filter_map(|settings| settings.remind_minutes)
             .min()
             .map(|minutes| Duration::from_secs(minutes.saturating_mul(60)));
-        // Events go only where configured: a redirect (to another host or not) is not
-        // followed, it is a failed delivery.
-        let client = (!targets.is_empty()).then(|| {
-            reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .unwrap_or_else(|_| reqwest::Client::new())
-        });
+        let client = (!targets.is_empty()).then(http_client);
         Self { targets, client, pending: Mutex::new(Vec::new()), remind, missing }
     }
 
@@ -534,6 +536,42 @@ mod tests {
         let client = reqwest::Client::new();
         deliver(&client, &url(&server), &json!({"text": "x"}), Duration::from_secs(10)).await.unwrap();
         assert_eq!(server.received_requests().await.unwrap().len(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed_and_the_event_goes_nowhere_else() {
+        let elsewhere = MockServer::start().await;
+        Mock::given(method("POST")).respond_with(ResponseTemplate::new(200)).mount(&elsewhere).await;
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .respond_with(
+                ResponseTemplate::new(307).insert_header("location", format!("{}/steal", elsewhere.uri())),
+            )
+            .mount(&server)
+            .await;
+        let err =
+            deliver(&http_client(), &url(&server), &json!({}), Duration::from_secs(10)).await.unwrap_err();
+        assert!(err.contains("307") && err.contains("not followed"), "{err}");
+        assert!(elsewhere.received_requests().await.unwrap().is_empty(), "nothing reached the other host");
+    }
+
+    #[test]
+    fn slack_text_from_outside_pings_no_one_and_hides_no_link() {
+        let file = "[schema]\nmessage = \"p.M\"\n[environments.dev]\ndatasource = \"m_dev\"\nkafka = { topic = \"m-dev\", bootstrap_servers = \"k:9092\" }\ndruid = { url = \"http://druid:8888\" }\nregistry = \"file://.registry\"\n";
+        let config = crate::config::Config::parse(file, std::path::Path::new("druidctl.toml")).unwrap();
+        let environment = config.environment("dev", &crate::config::Overrides::default()).unwrap();
+        let mut event = Event::new(
+            EventKind::DeployRolledBack,
+            &environment,
+            "<!channel> <https://evil.example|Druid console>",
+        );
+        event.detail = Some("reason: <!here> & <@U123>".into());
+        event.overrides.insert("window".into(), "<https://evil.example|click>".into());
+        let text = event.slack().to_string();
+        for hostile in ["<!channel>", "<!here>", "<https://evil", "<@U123>"] {
+            assert!(!text.contains(hostile), "{hostile} in {text}");
+        }
+        assert!(text.contains("&lt;!channel&gt;") && text.contains("&amp;"), "{text}");
     }
 
     #[tokio::test]

@@ -11,6 +11,10 @@ pub struct Args {
     /// descriptor set].
     #[arg(long = "schema-version", value_name = "VERSION", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
     schema_version: Option<String>,
+    /// Print secrets (a SASL password in `consumerProperties`, say) as they are, for
+    /// `curl -d @-`; by default they are masked, as in every other output.
+    #[arg(long)]
+    show_secrets: bool,
 }
 
 pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
@@ -27,8 +31,18 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
             return Err(err.into());
         }
     };
-    // Text and JSON are the same here: the spec is JSON, ready for `curl -d @-`.
-    out.json(&spec)?;
+    // Text and JSON are the same here: the spec is JSON, ready for `curl -d @-` (with
+    // --show-secrets when it carries any).
+    let mut shown = serde_json::to_value(&spec)
+        .map_err(|err| CliError::io("serialising the spec", std::io::Error::other(err)))?;
+    if !args.show_secrets {
+        let before = shown.clone();
+        druid_client::redact::json(&mut shown);
+        if shown != before {
+            out.note("secrets in the spec are masked as ****; --show-secrets prints them");
+        }
+    }
+    out.json(&shown)?;
     out.note(format_args!(
         "rendered {} for {} (datasource {}, descriptor sha256 {})",
         checked.message.full_name(),

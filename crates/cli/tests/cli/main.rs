@@ -4,6 +4,7 @@ mod check;
 mod druid;
 mod offline;
 mod schemas;
+mod secrets;
 mod transcript;
 
 use std::path::{Path, PathBuf};
