@@ -134,7 +134,7 @@ fn main() -> std::process::ExitCode {
         }
     }
     println!(
-        "wrong decisions {} the configured error rate ({} %) in every row; {}",
+        "wrong decisions {} the configured error rate ({:.2} %) in every row; {}",
         if ok { "stay at or under" } else { "EXCEED" },
         alpha * 100.0,
         if ok { "no run passed a 5 % stream" } else { "see the rows above" }

@@ -42,8 +42,11 @@ async fn run(config: &Path) -> Result<(), Box<dyn std::error::Error>> {
     };
     let project = Project::open(&scratch.path().join("druidctl.toml"))?;
     let mut dev = project.environment("dev", &overrides)?;
-    // The fake's counters never move: nothing to watch before the verdict.
+    // The fake's counters never move: the verdict is given on one look (its 990 clean
+    // records are enough evidence; a real topic is watched until they are).
     dev.thresholds.observe_secs = 0;
+    dev.thresholds.min_observe_secs = 0;
+    dev.thresholds.healthy_polls = 1;
     // No Kafka behind the fake: `druidctl preflight` and its tests cover reading the topic.
     dev.preflight.enabled = false;
     let RegistryLocation::File(registry_dir) = &dev.registry else { unreachable!("a file registry") };
