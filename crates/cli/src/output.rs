@@ -256,6 +256,16 @@ impl Output {
                 let mut source = error.error.source();
                 while let Some(cause) = source {
                     let _ = writeln!(stderr, "  caused by: {cause}");
+                    // Druid's whole answer (a Java stack trace, say) only at -vv: the line
+                    // above has its first line. Secrets in it are masked all the same.
+                    if self.verbose > 1
+                        && let Some(druid_client::Error::Http { body, .. }) =
+                            cause.downcast_ref::<druid_client::Error>()
+                        && body.contains('\n')
+                    {
+                        let body = druid_client::redact::url_text(body);
+                        let _ = writeln!(stderr, "  Druid answered:\n{}", body.trim_end());
+                    }
                     source = cause.source();
                 }
                 if let Some(hint) = &error.hint {

@@ -121,7 +121,14 @@ async fn round(
         Err(err) => {
             out.error_line(format_args!("warning: reconcile failed: {err}"));
             let mut latest = latest.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            latest.error = Some(err.to_string());
+            // With its causes: "Druid failed while listing the supervisors" alone says too little.
+            let mut reason = err.to_string();
+            let mut source = std::error::Error::source(&err);
+            while let Some(cause) = source {
+                reason = format!("{reason}: {cause}");
+                source = cause.source();
+            }
+            latest.error = Some(reason);
             latest.failed_rounds += 1;
         }
     }

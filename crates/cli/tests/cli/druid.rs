@@ -810,3 +810,69 @@ async fn a_quiet_topic_deploys_unverified_and_require_evidence_exits_1() {
     );
     assert_eq!(server.fake.submitted().len(), 1, "nothing rolled back");
 }
+
+/// Kills a spawned druidctl on every way out of a test, panics included.
+pub struct Child(pub std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_turns_unhealthy_after_failed_rounds_and_sends_its_security_headers() {
+    let server = druid().await;
+    let repo = any_day_repo();
+    let dir = repo.path();
+    // Every reconcile round fails (a 400 is not retried): Druid refuses `?full`.
+    server.fake.fail(
+        druid_client::testing::Call::SupervisorsFull,
+        10_000,
+        400,
+        r#"{"error":"overlord says no"}"#,
+    );
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let _child = Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+            .args(["serve", "--env", "dev", "--listen", &address, "--interval", "1s"])
+            .current_dir(dir)
+            .env("DRUIDCTL_DRUID_URL", server.uri())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{address}");
+    let mut answer = None;
+    for _ in 0..300 {
+        if let Ok(response) = reqwest::get(format!("{base}/healthz")).await
+            && response.status() == reqwest::StatusCode::SERVICE_UNAVAILABLE
+        {
+            answer = Some(response);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let response = answer.expect("/healthz never turned unhealthy");
+    let headers = response.headers().clone();
+    let body = response.text().await.unwrap();
+    assert!(
+        body.starts_with("unhealthy: 3 reconcile rounds failed in a row")
+            && body.contains("overlord says no"),
+        "{body}"
+    );
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["content-security-policy"].to_str().unwrap().starts_with("default-src 'none'"),
+        "{headers:?}"
+    );
+    let status = reqwest::get(format!("{base}/api/status")).await.unwrap();
+    assert_eq!(status.status(), reqwest::StatusCode::SERVICE_UNAVAILABLE);
+    let status: Value = status.json().await.unwrap();
+    assert!(status["error"].as_str().unwrap().contains("overlord says no"), "{status}");
+    assert!(status["failed_rounds"].as_u64().unwrap() >= 3, "{status}");
+}

@@ -15,7 +15,12 @@ const URL_PASSWORD: &str = "planted-url-password-2";
 const SASL_PASSWORD: &str = "planted-sasl-password-3";
 const LIVE_SASL_PASSWORD: &str = "planted-live-sasl-password-4";
 const TOML_PASSWORD: &str = "planted-toml-password-5";
-const SECRETS: [&str; 5] = [DRUID_PASSWORD, URL_PASSWORD, SASL_PASSWORD, LIVE_SASL_PASSWORD, TOML_PASSWORD];
+const WEBHOOK_SECRET: &str = "planted-webhook-secret-6";
+const SECRETS: [&str; 6] =
+    [DRUID_PASSWORD, URL_PASSWORD, SASL_PASSWORD, LIVE_SASL_PASSWORD, TOML_PASSWORD, WEBHOOK_SECRET];
+
+/// The notification receiver's URL, a secret itself (set once by the test).
+static HOOK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
 
 fn jaas(password: &str) -> String {
     format!(
@@ -42,6 +47,7 @@ fn run_raw(dir: &Path, url: &str, args: &[&str]) -> (Option<i32>, String) {
         .env("DRUIDCTL_DRUID_USER", "admin")
         .env("DRUIDCTL_DRUID_PASSWORD", DRUID_PASSWORD)
         .env("DRUIDCTL_ACTOR", "ci-test")
+        .env("DRUIDCTL_NOTIFY_WEBHOOK", HOOK.get().map_or("", String::as_str))
         .output()
         .unwrap();
     let text =
@@ -68,6 +74,13 @@ async fn no_planted_secret_reaches_any_output_or_the_registry() {
         ),
     );
     git(dir, &["commit", "-qam", "SASL on dev"]);
+    // Every event goes to a local receiver whose URL is a secret too.
+    let receiver = wiremock::MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .respond_with(wiremock::ResponseTemplate::new(200))
+        .mount(&receiver)
+        .await;
+    HOOK.set(format!("{}/hook/{WEBHOOK_SECRET}", receiver.uri())).unwrap();
     // The Druid URL carries a password too (user-info): every printer must hide it.
     let url = server.uri().replace("http://", &format!("http://admin:{URL_PASSWORD}@"));
 
@@ -105,15 +118,56 @@ async fn no_planted_secret_reaches_any_output_or_the_registry() {
     let (_, shown) = run_raw(dir, &url, &["render", "--env", "dev", "--show-secrets"]);
     assert!(shown.contains(SASL_PASSWORD), "{shown}");
     // Druid unreachable: the error names the URL without its password.
-    let (code, text) =
-        run(dir, "http://admin:planted-url-password-2@127.0.0.1:9/", &["status", "--env", "dev", "-v"]);
+    let (code, text) = run(
+        dir,
+        "http://admin:planted-url-password-2@127.0.0.1:9/?token=planted-query-token-6",
+        &["status", "--env", "dev", "-v"],
+    );
     assert_eq!(code, Some(3), "{text}");
+    assert!(!text.contains("planted-query-token-6") && text.contains("token=****"), "{text}");
     // A syntax error on a password line does not echo it.
     std::fs::write(dir.join("broken.toml"), format!("[defaults]\npassword = \"{TOML_PASSWORD}\n")).unwrap();
     for format in ["text", "json"] {
         let (code, text) = run(dir, &url, &["--config", "broken.toml", "validate", "-o", format]);
         assert_eq!(code, Some(2), "{text}");
         assert!(text.contains("line 2"), "{text}");
+    }
+    // The notifications received carry none of them, and there were some.
+    let received = receiver.received_requests().await.unwrap();
+    assert!(received.len() >= 2, "{} events", received.len());
+    for request in &received {
+        assert_clean("a notification", &String::from_utf8_lossy(&request.body));
+    }
+    // Nor do the served pages.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let _serve = crate::druid::Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+            .args(["serve", "--env", "dev", "--listen", &address, "--interval", "1s"])
+            .current_dir(dir)
+            .env("DRUIDCTL_DRUID_URL", &url)
+            .env("DRUIDCTL_DRUID_PASSWORD", DRUID_PASSWORD)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://{address}");
+    let mut served = false;
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/api/status"))
+            .await
+            .is_ok_and(|response| response.status().is_success())
+        {
+            served = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(served, "serve answered no status");
+    for page in ["/", "/api/status", "/metrics", "/healthz"] {
+        let text = reqwest::get(format!("{base}{page}")).await.unwrap().text().await.unwrap();
+        assert_clean(page, &text);
     }
     // Nor does the registry keep any of them.
     for entry in walkdir::WalkDir::new(dir.join(".registry")) {
