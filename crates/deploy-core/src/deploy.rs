@@ -400,7 +400,10 @@ impl Session {
             if let Err(err) = moved {
                 close_verdict(
                     Outcome::Failed,
-                    Some(format!("{version} verified and live, but the channel could not move: {err}")),
+                    Some(format!(
+                        "{version} {} and live, but the channel could not move: {err}",
+                        if verification.verified() { "verified" } else { "unverified" }
+                    )),
                     Some(&verification),
                 )
                 .await;
@@ -421,8 +424,7 @@ impl Session {
                 self.note_live(version.as_str()).await;
                 applied.clone()
             };
-            let outcome = if verification.verified() { Outcome::Succeeded } else { Outcome::Unverified };
-            close_verdict(outcome, detail, Some(&verification)).await;
+            close_verdict(crate::rollback::outcome_of(&verification), detail, Some(&verification)).await;
             return Ok(DeployOutcome::Deployed { version: version.to_string(), previous, verification });
         }
         let failures = if verification.passed() {

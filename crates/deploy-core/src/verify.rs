@@ -55,8 +55,6 @@ pub(crate) struct StatsSum {
     pub(crate) processed_with_error: f64,
     pub(crate) unparseable: f64,
     pub(crate) thrown_away: f64,
-    /// Tasks summed.
-    pub(crate) tasks: usize,
 }
 
 impl StatsSum {
@@ -64,7 +62,6 @@ impl StatsSum {
     pub(crate) fn of(stats: &SupervisorStats, keep: impl Fn(&str) -> bool) -> Self {
         let mut sum = Self::default();
         for (_, task) in stats.values().flat_map(BTreeMap::iter).filter(|(id, _)| keep(id)) {
-            sum.tasks += 1;
             if let Some(averages) =
                 task.moving_averages.as_ref().and_then(|phases| phases.build_segments.as_ref())
             {
@@ -175,6 +172,8 @@ struct Look {
     failed: Vec<(String, String)>,
     /// The stats of the tasks reading now (their moving averages).
     rates: StatsSum,
+    /// This spec's tasks reading now.
+    reading: usize,
 }
 
 impl Look {
@@ -413,6 +412,7 @@ impl Session {
             healthy,
             failed,
             rates: StatsSum::of(&stats, |task| generation.reading.contains(task)),
+            reading: generation.reading.len(),
         })
     }
 
@@ -484,7 +484,7 @@ impl Session {
         });
 
         let expected = sizing.expected();
-        let reading = u32::try_from(look.rates.tasks).unwrap_or(u32::MAX);
+        let reading = u32::try_from(look.reading).unwrap_or(u32::MAX);
         checks.push(CheckResult {
             name: "running_tasks",
             value: reading.to_string(),

@@ -814,6 +814,24 @@ async fn a_quiet_topic_deploys_unverified_and_require_evidence_exits_1() {
 /// Kills a spawned druidctl on every way out of a test, panics included.
 pub struct Child(pub std::process::Child);
 
+/// `druidctl serve --env dev` on a free loopback port, reconciling every second against
+/// `druid_url`; the child (killed when dropped) and the base URL.
+pub fn spawn_serve(dir: &std::path::Path, druid_url: &str, password: Option<&str>) -> (Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let address = format!("127.0.0.1:{port}");
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"));
+    command
+        .args(["serve", "--env", "dev", "--listen", &address, "--interval", "1s"])
+        .current_dir(dir)
+        .env("DRUIDCTL_DRUID_URL", druid_url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    if let Some(password) = password {
+        command.env("DRUIDCTL_DRUID_PASSWORD", password);
+    }
+    (Child(command.spawn().unwrap()), format!("http://{address}"))
+}
+
 impl Drop for Child {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -833,19 +851,7 @@ async fn serve_turns_unhealthy_after_failed_rounds_and_sends_its_security_header
         400,
         r#"{"error":"overlord says no"}"#,
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let address = format!("127.0.0.1:{port}");
-    let _child = Child(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
-            .args(["serve", "--env", "dev", "--listen", &address, "--interval", "1s"])
-            .current_dir(dir)
-            .env("DRUIDCTL_DRUID_URL", server.uri())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://{address}");
+    let (_child, base) = spawn_serve(dir, &server.uri(), None);
     let mut answer = None;
     for _ in 0..300 {
         if let Ok(response) = reqwest::get(format!("{base}/healthz")).await

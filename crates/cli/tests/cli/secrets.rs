@@ -139,20 +139,7 @@ async fn no_planted_secret_reaches_any_output_or_the_registry() {
         assert_clean("a notification", &String::from_utf8_lossy(&request.body));
     }
     // Nor do the served pages.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let address = format!("127.0.0.1:{port}");
-    let _serve = crate::druid::Child(
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
-            .args(["serve", "--env", "dev", "--listen", &address, "--interval", "1s"])
-            .current_dir(dir)
-            .env("DRUIDCTL_DRUID_URL", &url)
-            .env("DRUIDCTL_DRUID_PASSWORD", DRUID_PASSWORD)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
-    let base = format!("http://{address}");
+    let (_serve, base) = crate::druid::spawn_serve(dir, &url, Some(DRUID_PASSWORD));
     let mut served = false;
     for _ in 0..200 {
         if reqwest::get(format!("{base}/api/status"))
