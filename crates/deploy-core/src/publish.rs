@@ -18,8 +18,17 @@ use crate::{Checked, Error, Result};
 /// Opens the registry at `location`. S3 settings (region, credentials, `AWS_ENDPOINT_URL`)
 /// come from the standard AWS chain.
 pub async fn open_registry(location: &RegistryLocation) -> Registry {
+    open_store(location, false).await
+}
+
+/// The registry of `environment`, as its settings say (`registry_private` included).
+pub async fn open_registry_for(environment: &crate::config::Environment) -> Registry {
+    open_store(&environment.registry, environment.registry_private).await
+}
+
+async fn open_store(location: &RegistryLocation, private: bool) -> Registry {
     match location {
-        RegistryLocation::File(path) => Registry::new(Arc::new(LocalStore::new(path))),
+        RegistryLocation::File(path) => Registry::new(Arc::new(LocalStore::new(path).private(private))),
         RegistryLocation::S3 { bucket, prefix } => {
             Registry::new(Arc::new(S3Store::connect(bucket, prefix, S3Options::default()).await))
         }
@@ -133,7 +142,7 @@ pub async fn baseline(registry: &Registry, version: &Version) -> Result<Baseline
 /// The baseline `reference` names in `environment`'s registry: a version, a channel or
 /// `previous-<channel>` (what `druidctl check --against` compares with).
 pub async fn resolve_baseline(environment: &Environment, reference: &str) -> Result<Baseline> {
-    let registry = open_registry(&environment.registry).await;
+    let registry = open_registry_for(environment).await;
     let version = registry.resolve(reference).await?;
     baseline(&registry, &version).await
 }
@@ -198,7 +207,7 @@ pub async fn publish(
     project_dir: &Path,
     options: &PublishOptions,
 ) -> Result<PublishOutcome> {
-    let registry = open_registry(&environment.registry).await;
+    let registry = open_registry_for(environment).await;
     publish_to(&registry, checked, environment, project_dir, options).await
 }
 

@@ -111,7 +111,7 @@ impl Session {
     /// credentials, timeouts) and its registry (local directory or S3, the AWS chain).
     pub async fn connect(environment: Environment) -> Result<Self> {
         let druid = crate::connect::druid_client(&environment)?;
-        let registry = crate::publish::open_registry(&environment.registry).await;
+        let registry = crate::publish::open_registry_for(&environment).await;
         Ok(Self::new(environment, Arc::new(druid), registry))
     }
 

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use deploy_core::ledger::Ledger;
-use deploy_core::publish::open_registry;
+use deploy_core::publish::open_registry_for;
 
 use super::{Context, block_on};
 use crate::output::{CliError, Output, Status, table};
@@ -24,7 +24,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let project = context.project()?;
     let environment = context.environment(&project)?;
     let records = block_on(async {
-        let ledger = Ledger::new(open_registry(&environment.registry).await);
+        let ledger = Ledger::new(open_registry_for(&environment).await);
         Ok(ledger.history(&environment.name).await?)
     })?;
     let skip = args.limit.map_or(0, |limit| records.len().saturating_sub(limit));

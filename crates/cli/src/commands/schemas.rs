@@ -64,7 +64,7 @@ pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status,
     let project = context.project()?;
     let environment = context.environment(&project)?;
     block_on(async {
-        let registry = versions::open_registry(&environment.registry).await;
+        let registry = deploy_core::publish::open_registry_for(&environment).await;
         match command {
             Command::List { channel } => list(&registry, channel.as_deref(), out).await,
             Command::Show { reference } => show(&registry, reference, out).await,

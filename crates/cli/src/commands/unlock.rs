@@ -2,7 +2,7 @@
 //! recorded in the history with the reason.
 
 use deploy_core::ledger::Ledger;
-use deploy_core::publish::open_registry;
+use deploy_core::publish::open_registry_for;
 use deploy_core::session::whoami;
 
 use super::{Context, block_on};
@@ -20,7 +20,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let project = context.project()?;
     let environment = context.environment(&project)?;
     let broken = block_on(async {
-        let ledger = Ledger::new(open_registry(&environment.registry).await);
+        let ledger = Ledger::new(open_registry_for(&environment).await);
         Ok(ledger.unlock(&environment.name, &whoami(), &args.reason).await?)
     })?;
     if out.is_json() {

@@ -225,4 +225,31 @@ fn files_keep_their_modes_under_umask_000() {
         checked += 1;
     }
     assert!(checked > 5, "{checked} entries");
+    // registry_private: owner only, under the same umask.
+    edit(
+        &dir.join("druidctl.toml"),
+        "allow_dirty = true\n",
+        "allow_dirty = true\nregistry_private = true\nregistry = \"file://.private\"\n",
+    );
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!("umask 000 && exec '{}' schemas publish --env dev", binary.display()))
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut private = 0;
+    for entry in walkdir::WalkDir::new(dir.join(".private")) {
+        let entry = entry.unwrap();
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert_eq!(
+            mode,
+            if entry.file_type().is_dir() { 0o700 } else { 0o600 },
+            "{}",
+            entry.path().display()
+        );
+        private += 1;
+    }
+    assert!(private > 5, "{private} entries");
 }

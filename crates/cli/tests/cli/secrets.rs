@@ -111,8 +111,26 @@ async fn no_planted_secret_reaches_any_output_or_the_registry() {
         &["verify", "--env", "dev", "-vv"],
         &["incident", "--env", "dev", "--since", "2h"],
         &["version", "--env", "dev", "-v"],
+        &["history", "--env", "dev", "-vv"],
+        &["status", "--all", "--env", "dev", "-o", "json"],
+        &["monitor", "--env", "dev", "-v"],
+        &["monitor", "--env", "dev", "-o", "json"],
+        &["logs", "--env", "dev", "-v"],
+        &["parse-errors", "--env", "dev", "-o", "json"],
+        &["migrate", "status", "--env", "dev", "-o", "json"],
+        &["notify", "test", "--env", "dev", "-v"],
+        &["schemas", "list", "--env", "dev", "-o", "json"],
+        &["validate", "--env", "dev", "-vv"],
+        &["check", "--against", "develop-latest", "--env", "dev", "-o", "json"],
+        &["plan", "--all", "--env", "dev", "-o", "json"],
+        &["suspend", "--env", "dev", "-v"],
+        &["resume", "--env", "dev", "-o", "json"],
+        // Puts the channel's version back over the console edit: its events and lines too.
+        &["deploy", "--env", "dev", "-o", "json", "-vv"],
     ] {
-        run(dir, &url, args);
+        // Each ran for real (a usage error would print nothing worth grepping).
+        let (code, text) = run(dir, &url, args);
+        assert!(matches!(code, Some(0 | 1)), "{args:?} exited {code:?}:\n{text}");
     }
     // The planted secret is really there: asked for, render prints it.
     let (_, shown) = run_raw(dir, &url, &["render", "--env", "dev", "--show-secrets"]);
@@ -152,7 +170,7 @@ async fn no_planted_secret_reaches_any_output_or_the_registry() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(served, "serve answered no status");
-    for page in ["/", "/api/status", "/metrics", "/healthz"] {
+    for page in ["/", "/api/status", "/metrics", "/healthz", "/pipelines/-/history"] {
         let text = reqwest::get(format!("{base}{page}")).await.unwrap().text().await.unwrap();
         assert_clean(page, &text);
     }

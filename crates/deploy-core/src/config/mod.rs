@@ -495,6 +495,10 @@ pub struct Environment {
     pub channel: String,
     /// Where schema versions are stored.
     pub registry: RegistryLocation,
+    /// A local registry's files and directories readable by their owner only (0600/0700
+    /// instead of 0644/0755). `registry` is a string key, so the flag sits beside it:
+    /// `registry_private = true`.
+    pub registry_private: bool,
     /// IANA time zone of the deploy window (`Europe/Paris`).
     pub time_zone: String,
     /// How to reach Druid.
@@ -584,6 +588,8 @@ struct RawEnvironment {
     channel: Option<String>,
     #[serde(default = "default_registry")]
     registry: String,
+    #[serde(default)]
+    registry_private: bool,
     #[serde(default = "default_time_zone")]
     time_zone: String,
     druid: DruidSettings,
@@ -717,6 +723,7 @@ impl RawEnvironment {
             pipeline: None,
             channel,
             registry,
+            registry_private: self.registry_private,
             time_zone: self.time_zone,
             druid: self.druid,
             kafka: self.kafka,
