@@ -527,9 +527,9 @@ impl Session {
             measure: share,
             unit: "ratio",
             threshold: format!("<= {:.2} %", thresholds.max_unparseable_ratio * 100.0),
+            // A zero threshold cannot be shown statistically: any unparseable record is over.
             verdict: if verdict.bound.lower > thresholds.max_unparseable_ratio
-                || (verdict.bound.upper > thresholds.max_unparseable_ratio
-                    && thresholds.max_unparseable_ratio <= 0.0)
+                || (thresholds.max_unparseable_ratio <= 0.0 && verdict.unparseable > 0)
             {
                 Verdict::Fail
             } else if verdict.bound.upper < thresholds.max_unparseable_ratio

@@ -178,3 +178,22 @@ async fn a_supervisor_flapping_to_unhealthy_once_does_not_fail_the_deploy() {
         verification.verdict
     );
 }
+
+#[tokio::test]
+async fn a_zero_threshold_passes_a_clean_stream_and_fails_on_one_bad_record() {
+    let fx = fixture();
+    let mut dev = fx.environment("dev");
+    dev.thresholds.max_unparseable_ratio = 0.0;
+    let druid = druid();
+    druid.set_rows(Rows::new(200, 0)).stream();
+    druid.poison(2, Rows::new(199, 1));
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    let DeployOutcome::Deployed { verification, .. } = outcome else { panic!("{outcome:?}") };
+    assert!(verification.verified(), "{verification:#?}");
+    fx.change_dimensions();
+    let outcome = fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
+    let DeployOutcome::RolledBack { verification, .. } = outcome else { panic!("{outcome:?}") };
+    assert_eq!(verification.verdict.decision, Decision::Fail);
+    assert_eq!(check(&verification, "unparseable_ratio").verdict, Verdict::Fail);
+}
