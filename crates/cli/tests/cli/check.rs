@@ -207,49 +207,33 @@ fn files_keep_their_modes_under_umask_000() {
     let repo = sample_repo();
     let dir = repo.path();
     let binary = assert_cmd::cargo::cargo_bin("druidctl");
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("umask 000 && exec '{}' schemas publish --env dev", binary.display()))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env_remove("DRUIDCTL_REGISTRY")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut checked = 0;
-    for entry in walkdir::WalkDir::new(dir.join(".registry")) {
-        let entry = entry.unwrap();
-        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-        let expected = if entry.file_type().is_dir() { 0o755 } else { 0o644 };
-        assert_eq!(mode, expected, "{} is {mode:o}", entry.path().display());
-        checked += 1;
-    }
-    assert!(checked > 5, "{checked} entries");
+    // Publishes under umask 000, then checks every entry of `registry` has the modes asked.
+    let publish_and_check = |registry: &str, (file, directory): (u32, u32)| {
+        let status = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("umask 000 && exec '{}' schemas publish --env dev", binary.display()))
+            .current_dir(dir)
+            .env("NO_COLOR", "1")
+            .env_remove("DRUIDCTL_REGISTRY")
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let mut checked = 0;
+        for entry in walkdir::WalkDir::new(dir.join(registry)) {
+            let entry = entry.unwrap();
+            let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+            let expected = if entry.file_type().is_dir() { directory } else { file };
+            assert_eq!(mode, expected, "{} is {mode:o}", entry.path().display());
+            checked += 1;
+        }
+        assert!(checked > 5, "{checked} entries in {registry}");
+    };
+    publish_and_check(".registry", (0o644, 0o755));
     // registry_private: owner only, under the same umask.
     edit(
         &dir.join("druidctl.toml"),
         "allow_dirty = true\n",
         "allow_dirty = true\nregistry_private = true\nregistry = \"file://.private\"\n",
     );
-    let status = std::process::Command::new("sh")
-        .arg("-c")
-        .arg(format!("umask 000 && exec '{}' schemas publish --env dev", binary.display()))
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let mut private = 0;
-    for entry in walkdir::WalkDir::new(dir.join(".private")) {
-        let entry = entry.unwrap();
-        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
-        assert_eq!(
-            mode,
-            if entry.file_type().is_dir() { 0o700 } else { 0o600 },
-            "{}",
-            entry.path().display()
-        );
-        private += 1;
-    }
-    assert!(private > 5, "{private} entries");
+    publish_and_check(".private", (0o600, 0o700));
 }
