@@ -328,6 +328,13 @@ fn main() -> ExitCode {
             each(args.fleet.all, &|context| commands::validate::run(context, &args, &out))
         }
         Command::Render(args) => commands::render::run(&context, &args, &out),
+        // Two bare trees need no project file (how buf users compare them): only `--all` or a
+        // found project selects pipelines.
+        Command::Check(args)
+            if !args.fleet.all && context.config.is_none() && context.project_file().is_err() =>
+        {
+            commands::check::run(&context, &args, &out)
+        }
         Command::Check(args) => each(args.fleet.all, &|context| commands::check::run(context, &args, &out)),
         Command::Schemas { command } => commands::schemas::run(&context, &command, &out),
         Command::Plan(args) => match context.selection(args.fleet.all) {

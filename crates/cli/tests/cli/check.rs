@@ -237,3 +237,39 @@ fn files_keep_their_modes_under_umask_000() {
     );
     publish_and_check(".private", (0o600, 0o700));
 }
+
+#[test]
+fn two_trees_need_no_project_file() {
+    // How buf users compare two trees: no druidctl.toml here or above.
+    let old = old_copy();
+    let new = old_copy();
+    edit(
+        &new.path().join("settlement_transaction.proto"),
+        "int64 amount_minor = 5;",
+        "string amount_minor = 5;",
+    );
+    let outside = tempfile::tempdir().unwrap();
+    druidctl(outside.path())
+        .args(["check", "--proto-root"])
+        .arg(new.path())
+        .arg("--against")
+        .arg(old.path())
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("FIELD_WIRE_JSON_COMPATIBLE_TYPE"));
+    druidctl(outside.path())
+        .args(["check", "--proto-root"])
+        .arg(old.path())
+        .arg("--against")
+        .arg(old.path())
+        .assert()
+        .success();
+    // Without --proto-root there is nothing to compare: the error says what to pass.
+    druidctl(outside.path())
+        .arg("check")
+        .arg("--against")
+        .arg(old.path())
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("pass --proto-root DIR"));
+}
