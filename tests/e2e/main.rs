@@ -303,7 +303,11 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
     assert_eq!(duration(&before).as_deref(), Some("PT3600S"));
     let plan = case
         .workflow()
-        .plan(&case.project().check().unwrap(), case.project().config().base_dir())
+        .plan(
+            &case.project().check().unwrap(),
+            case.project().config().base_dir(),
+            &deploy_core::deploy::DeployOptions::default(),
+        )
         .await
         .unwrap();
     assert!(plan.diff.is_empty(), "Druid's echo of v1 differs from v1: {:#?}", plan.diff);
@@ -311,7 +315,11 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
     case.edit("druidctl.toml", "[defaults.ingestion]\n", "[defaults.ingestion]\ntask_duration = \"PT30M\"\n");
     let plan = case
         .workflow()
-        .plan(&case.project().check().unwrap(), case.project().config().base_dir())
+        .plan(
+            &case.project().check().unwrap(),
+            case.project().config().base_dir(),
+            &deploy_core::deploy::DeployOptions::default(),
+        )
         .await
         .unwrap();
     let paths: Vec<&str> = plan.diff.iter().map(|change| change.path.as_str()).collect();
@@ -328,7 +336,11 @@ async fn a_config_only_change_deploys_verifies_and_is_recorded() {
     assert_eq!(actions.last().map(String::as_str), Some("deploy unverified"), "{actions:?}");
     assert!(
         case.workflow()
-            .plan(&case.project().check().unwrap(), case.project().config().base_dir())
+            .plan(
+                &case.project().check().unwrap(),
+                case.project().config().base_dir(),
+                &deploy_core::deploy::DeployOptions::default()
+            )
             .await
             .unwrap()
             .diff

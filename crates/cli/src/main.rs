@@ -159,6 +159,11 @@ enum Command {
   druidctl deploy --env prod --ignore-window --reason \"INC-42 hotfix\""
     )]
     Deploy(commands::deploy::DeployArgs),
+    /// Carry out a plan file written by `plan --out`, exactly, unless what it saw has moved.
+    #[command(
+        after_help = "Examples:\n  druidctl plan --env prod --out plan.json\n  druidctl apply plan.json --yes"
+    )]
+    Apply(commands::deploy::ApplyArgs),
     /// A migration to a new datasource (started by a deploy whose datasource changed in the
     /// project file): status, cutover, abort, and a SQL view over both datasources.
     #[command(after_help = "Examples:\n  druidctl migrate status --env dev
@@ -347,6 +352,8 @@ fn main() -> ExitCode {
         Command::Preflight(args) => commands::preflight::run(&context, &args, &out),
         Command::Incident(args) => commands::incident::run(&context, &args, &out),
         Command::Notify { command } => commands::notify::run(&context, &command, &out),
+        Command::Deploy(args) if args.plan_file.is_some() => commands::deploy::run(&context, &args, &out),
+        Command::Apply(args) => commands::deploy::run_apply(&context, &args, &out),
         Command::Deploy(args) => match context.selection(args.fleet.all) {
             Ok(selection) if selection.len() > 1 => {
                 commands::deploy::run_fleet(&context, &args, &out, selection)

@@ -111,7 +111,14 @@ fn bench(c: &mut Criterion) {
                         project_dir: root.to_owned(),
                     })
                     .collect();
-                black_box(deploy_core::fleet::plan(&members, false, CONCURRENCY).await)
+                black_box(
+                    deploy_core::fleet::plan(
+                        &members,
+                        &deploy_core::deploy::DeployOptions::default(),
+                        CONCURRENCY,
+                    )
+                    .await,
+                )
             })
         });
     });

@@ -11,7 +11,7 @@ use crate::Result;
 use crate::session::Session;
 
 /// Live versus recorded state.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Drift {
     /// The registry version whose descriptor is live, when one matches.
     pub live_version: Option<String>,
@@ -65,8 +65,17 @@ impl Session {
             .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
-        let live_print = live.as_ref().map(fingerprint);
-        let live_digest = live.as_ref().and_then(descriptor_sha256);
+        self.drift_of(expected, live.as_ref()).await
+    }
+
+    /// [`Session::drift`] of what was read already: the channel's version and the live spec.
+    pub(crate) async fn drift_of(
+        &self,
+        expected: Option<String>,
+        live: Option<&SupervisorSpec>,
+    ) -> Result<Drift> {
+        let live_print = live.map(fingerprint);
+        let live_digest = live.and_then(descriptor_sha256);
         let mut live_version = None;
         if let Some(live_print) = &live_print {
             // The channel's version first, then every version with the live descriptor, newest first.

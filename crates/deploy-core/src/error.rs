@@ -239,6 +239,29 @@ pub enum Error {
         /// The environment.
         environment: String,
     },
+    /// A plan's refusal, where no more specific error applies.
+    #[error("{environment}: refused: {reason}")]
+    Refused {
+        /// Environment.
+        environment: String,
+        /// The refusal.
+        reason: String,
+    },
+    /// What a plan saw changed before it was applied: it is not carried out.
+    #[error("the plan is stale: {}", moved.join("; "))]
+    PlanStale {
+        /// What moved since the plan, one sentence each.
+        moved: Vec<String>,
+    },
+    /// A plan file cannot be applied: unreadable, of another format, edited, or for another
+    /// environment.
+    #[error("plan file {}: {reason}", path.display())]
+    PlanFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
     /// `dimensions.json` does not match the schema; the problems say how.
     #[error("{} does not match the schema ({errors} error{})", path.display(), if *errors == 1 { "" } else { "s" })]
     InvalidMapping {
@@ -264,6 +287,8 @@ impl Error {
             | Self::WindowClosed { .. }
             | Self::PreflightFailed { .. }
             | Self::Migration { .. }
+            | Self::Refused { .. }
+            | Self::PlanStale { .. }
             | Self::NoMigration { .. }
             | Self::PromotionNeedsReason { .. } => Category::CheckFailed,
             Self::SubmitRejected { source, .. } if !source.is_retryable() => Category::CheckFailed,
@@ -338,6 +363,10 @@ impl Error {
             }
             Self::DirtyTree { .. } => {
                 "commit the schema, or publish to an environment with allow_dirty = true"
+            }
+            Self::PlanStale { .. } => "plan again: the new plan shows the change against what is there now",
+            Self::PlanFile { .. } => {
+                "make a new plan file with `druidctl plan --out`; a plan file is applied as written, not edited"
             }
             Self::LockHeld { .. } => {
                 "wait for that deploy to end; if its holder is gone (a crashed job), `druidctl unlock --env E --reason TEXT` breaks the lock, recorded"

@@ -112,7 +112,7 @@ pub fn check_all(projects: &[crate::Project]) -> Vec<std::result::Result<Checked
 /// Plans every member, at most `concurrency` at a time (`plan --all`); in the members' order.
 pub async fn plan(
     members: &[Member],
-    same_datasource: bool,
+    options: &DeployOptions,
     concurrency: usize,
 ) -> Vec<std::result::Result<crate::plan::Plan, String>> {
     let mut plans: Vec<(usize, std::result::Result<crate::plan::Plan, String>)> =
@@ -121,7 +121,7 @@ pub async fn plan(
                 let plan = match &member.checked {
                     Ok(checked) => member
                         .session
-                        .plan_for(checked, &member.project_dir, same_datasource)
+                        .plan(checked, &member.project_dir, options)
                         .await
                         .map_err(|err| err.to_string()),
                     Err(error) => Err(error.clone()),
@@ -156,10 +156,10 @@ pub async fn deploy(members: Vec<Member>, options: &FleetOptions) -> Vec<Row> {
                 continue;
             }
         };
-        match member.session.plan_for(checked, &member.project_dir, options.deploy.same_datasource).await {
+        match member.session.plan(checked, &member.project_dir, &options.deploy).await {
             Err(err) => rows[index] = Some(row(RowOutcome::Failed, None, Some(format!("plan: {err}")))),
             Ok(plan) => match (&plan.refused, plan.changes) {
-                (Some(refusal), _) if !overridden(refusal.kind, &options.deploy) => {
+                (Some(refusal), _) => {
                     rows[index] =
                         Some(row(RowOutcome::Refused, plan.channel_version, Some(refusal.reason.clone())));
                 }
@@ -169,7 +169,7 @@ pub async fn deploy(members: Vec<Member>, options: &FleetOptions) -> Vec<Row> {
                         row.to = plan.channel_version;
                     }
                 }
-                _ => candidates.push((index, member)),
+                _ => candidates.push((index, member, plan)),
             },
         }
     }
@@ -177,14 +177,14 @@ pub async fn deploy(members: Vec<Member>, options: &FleetOptions) -> Vec<Row> {
     let stop = Arc::new(AtomicBool::new(refused && !options.keep_going));
     let locks: BTreeMap<String, Arc<tokio::sync::Mutex<()>>> = candidates
         .iter()
-        .map(|(_, member)| (member.session.environment.datasource.clone(), Arc::default()))
+        .map(|(_, member, _)| (member.session.environment.datasource.clone(), Arc::default()))
         .collect();
     let parallel = options.parallel.max(1);
     let deployed: Vec<(usize, Row)> = futures_util::stream::iter(candidates)
-        .map(|(index, member)| {
+        .map(|(index, member, plan)| {
             let stop = stop.clone();
             let lock = locks[&member.session.environment.datasource].clone();
-            async move { (index, deploy_one(member, options, &stop, &lock).await) }
+            async move { (index, deploy_one(member, &plan, options, &stop, &lock).await) }
         })
         .buffer_unordered(parallel)
         .collect()
@@ -195,19 +195,9 @@ pub async fn deploy(members: Vec<Member>, options: &FleetOptions) -> Vec<Row> {
     rows.into_iter().flatten().collect()
 }
 
-/// Whether `deploy` was given the override that lifts this refusal.
-fn overridden(kind: crate::plan::RefusalKind, options: &DeployOptions) -> bool {
-    use crate::plan::RefusalKind;
-    match kind {
-        RefusalKind::Breaking => options.allow_breaking.is_some(),
-        RefusalKind::WindowClosed => options.ignore_window.is_some(),
-        RefusalKind::Preflight => options.skip_preflight.is_some(),
-        _ => false,
-    }
-}
-
 async fn deploy_one(
     member: Member,
+    plan: &crate::plan::Plan,
     options: &FleetOptions,
     stop: &AtomicBool,
     lock: &tokio::sync::Mutex<()>,
@@ -225,8 +215,9 @@ async fn deploy_one(
         row.detail = Some("an earlier pipeline failed (--keep-going deploys the rest)".into());
         return row;
     }
-    let Ok(checked) = &member.checked else { return row };
-    let result = member.session.deploy(checked, &member.project_dir, &options.deploy).await;
+    // The plan that put it on the list, carried out as it is (stale if another pipeline's
+    // deploy moved what it saw).
+    let result = member.session.apply(plan).await;
     member.session.flush_notifications().await;
     match result {
         Ok(DeployOutcome::Deployed { version, previous, verification }) => {

@@ -39,6 +39,14 @@ pub struct Lease {
     pub released: bool,
 }
 
+impl Lease {
+    /// Whether the lease still holds: not released and not expired. Leases are wall-clock
+    /// (the ledger's), whatever a session's clock says.
+    pub fn is_live(&self) -> bool {
+        !self.released && self.expires_at > jiff::Timestamp::now().as_second()
+    }
+}
+
 /// Proof of holding a lease; give it back with [`Ledger::release`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LockGuard {
@@ -280,7 +288,7 @@ impl Ledger {
         let store = self.registry.store();
         let written = match self.registry.read_json::<Lease>(&key).await? {
             None => store.put_if_absent(&key, to_json(&lease)).await,
-            Some((current, etag)) if current.released || current.expires_at <= now.as_second() => {
+            Some((current, etag)) if !current.is_live() => {
                 store.put_if_match(&key, to_json(&lease), &etag).await
             }
             Some((current, _)) => return Err(lock_held(current)),
@@ -430,6 +438,15 @@ impl Ledger {
             .read_json::<Lease>(&format!("locks/{environment}.json"))
             .await?
             .map(|(lease, _)| lease))
+    }
+
+    /// [`Error::LockHeld`] while someone holds a live lease on `environment` (what a deploy
+    /// checks before planning: the holder is the news, not what the plan would say).
+    pub async fn ensure_free(&self, environment: &str) -> Result<()> {
+        match self.lease(environment).await? {
+            Some(lease) if lease.is_live() => Err(lock_held(lease)),
+            _ => Ok(()),
+        }
     }
 
     /// Appends `record` to its environment's history (time-ordered keys, never overwritten).

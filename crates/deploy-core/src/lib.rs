@@ -33,7 +33,6 @@ pub mod clock;
 pub mod config;
 pub mod connect;
 pub mod controls;
-pub mod deploy;
 pub mod drift;
 pub mod error;
 pub mod events;
@@ -46,7 +45,6 @@ pub mod migrate;
 pub mod monitor;
 pub mod notify;
 pub mod ops;
-pub mod plan;
 pub mod policy;
 pub mod preflight;
 pub mod promote;
@@ -59,6 +57,9 @@ pub mod service;
 pub mod session;
 pub mod verdict;
 pub mod verify;
+pub mod workflow;
+
+pub use workflow::{deploy, plan};
 
 use config::{Config, Environment, Overrides};
 pub use druid_mapping::{Problem, Severity};

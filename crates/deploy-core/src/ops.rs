@@ -118,10 +118,7 @@ impl Session {
             ingestion: self.ingestion().await?,
             drift: self.drift().await?,
             abandoned: self.abandoned().await?,
-            lock: self.ledger.lease(&self.environment.name).await?.filter(|lease| {
-                // Leases are wall-clock (the ledger's), whatever the session's clock says.
-                !lease.released && lease.expires_at > jiff::Timestamp::now().as_second()
-            }),
+            lock: self.ledger.lease(&self.environment.name).await?.filter(crate::ledger::Lease::is_live),
         })
     }
 

@@ -159,6 +159,12 @@ pub fn check_committed(checked: &Checked, environment: &Environment, project_dir
     }
 }
 
+/// The git state of the checked project's inputs (the proto root, `dimensions.json`).
+pub fn git_state_of(checked: &Checked, project_dir: &Path) -> Option<GitState> {
+    let (proto_root, dimensions_path) = inputs(checked);
+    git_state(project_dir, &[&proto_root, &dimensions_path])
+}
+
 /// The published inputs, canonical where possible (git compares paths).
 fn inputs(checked: &Checked) -> (std::path::PathBuf, std::path::PathBuf) {
     let proto_root =

@@ -59,12 +59,11 @@ impl Session {
         let Some(entry) = self.ledger.journal(environment).await?.filter(JournalEntry::is_open) else {
             return Ok(None);
         };
-        let held_by_it = self.ledger.lease(environment).await?.is_some_and(|lease| {
-            // Leases are wall-clock (the ledger's), whatever the session's clock says.
-            lease.token == entry.token
-                && !lease.released
-                && lease.expires_at > jiff::Timestamp::now().as_second()
-        });
+        let held_by_it = self
+            .ledger
+            .lease(environment)
+            .await?
+            .is_some_and(|lease| lease.token == entry.token && lease.is_live());
         Ok((!held_by_it).then_some(entry))
     }
 

@@ -527,6 +527,21 @@ impl Registry {
         Ok(infos)
     }
 
+    /// The names of every published version, sorted, from one listing (no manifest read):
+    /// what a plan remembers to notice a version published after it.
+    pub async fn version_names(&self) -> Result<Vec<String>> {
+        let keys = list_all(self.store.as_ref(), "schemas/").await.map_err(|err| self.store_error(err))?;
+        let mut names: Vec<String> = keys
+            .iter()
+            .filter_map(|key| match key.split('/').collect::<Vec<_>>().as_slice() {
+                ["schemas", name, MANIFEST] => Some((*name).to_owned()),
+                _ => None,
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
     /// The version whose descriptor set has this sha256, if any (to name a live spec).
     pub async fn find_by_descriptor(&self, descriptor_sha256: &str) -> Result<Option<VersionInfo>> {
         Ok(self

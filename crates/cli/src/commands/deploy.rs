@@ -1,23 +1,24 @@
 //! `druidctl deploy`: publish, submit, wait, verify and move the channel; roll back
 //! automatically when verification fails.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use deploy_core::deploy::{DeployOptions, DeployOutcome, DeployReport};
-use deploy_core::plan::RefusalKind;
+use deploy_core::plan::Plan;
 use deploy_core::session::Cancel;
-use deploy_core::{Checked, Session, policy};
+use deploy_core::{Session, policy};
 
 use super::{Context, block_on, block_on_interruptible, confirm};
 use crate::output::{CliError, Output, Status, print_checks};
 use crate::reporter::Progress;
 
-/// Flags of `deploy`. Each override is its own flag, as the user types them.
-#[derive(Debug, clap::Args)]
+/// What a deploy is asked to do, shared by `plan` and `deploy` (a plan made with these flags
+/// is the deploy made with them). Each override is its own flag, as the user types them.
+#[derive(Debug, Clone, Default, clap::Args)]
 #[allow(clippy::struct_excessive_bools)]
 #[command(group(clap::ArgGroup::new("override").args(["allow_breaking", "ignore_window", "skip_preflight"]).multiple(true)))]
-pub struct DeployArgs {
+pub struct DeployOptionArgs {
     /// Version name [default: the short git commit].
     #[arg(long = "schema-version", value_name = "VERSION", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
     schema_version: Option<String>,
@@ -33,10 +34,35 @@ pub struct DeployArgs {
     /// A migration that keeps the datasource: the environment's new `supervisor` runs beside
     /// the old one on it until cutover (Druid 34+).
     #[arg(long)]
-    same_datasource: bool,
+    pub same_datasource: bool,
     /// Why an override is acceptable.
     #[arg(long, value_name = "TEXT", requires = "override")]
     reason: Option<String>,
+}
+
+impl DeployOptionArgs {
+    /// The library's options.
+    pub fn options(&self) -> DeployOptions {
+        let reason = |given: bool| given.then(|| self.reason.clone()).flatten();
+        DeployOptions {
+            version: self.schema_version.clone(),
+            allow_breaking: reason(self.allow_breaking),
+            ignore_window: reason(self.ignore_window),
+            skip_preflight: reason(self.skip_preflight),
+            same_datasource: self.same_datasource,
+        }
+    }
+}
+
+/// Flags of `deploy`.
+#[derive(Debug, clap::Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    options: DeployOptionArgs,
+    /// Carry out this plan file (`druidctl plan --out FILE`) instead of planning now; the
+    /// same as `druidctl apply FILE`.
+    #[arg(long = "plan", value_name = "FILE", conflicts_with_all = ["schema_version", "override", "same_datasource", "all"])]
+    pub plan_file: Option<PathBuf>,
     /// Exit 1 when the verdict is `unverified` (too few records to decide by
     /// thresholds.observe_secs), not 0; the spec stays live as `on_unverified` says.
     #[arg(long)]
@@ -55,26 +81,85 @@ pub struct DeployArgs {
     keep_going: bool,
 }
 
+/// Flags of `apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// The plan file (`druidctl plan --env E --out FILE`).
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Exit 1 when the verdict is `unverified`, not 0.
+    #[arg(long)]
+    require_evidence: bool,
+    /// Do not ask for confirmation (needed for prod when not on a terminal).
+    #[arg(long, short = 'y')]
+    yes: bool,
+}
+
+/// `deploy`: the plan, a confirmation where the environment asks for one, then the same plan
+/// carried out ([`Session::apply`]).
 pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status, CliError> {
+    if let Some(file) = &args.plan_file {
+        let apply = ApplyArgs { file: file.clone(), require_evidence: args.require_evidence, yes: args.yes };
+        return run_apply(context, &apply, out);
+    }
     let (project, session) = context.connect(out)?;
     let checked = project.check()?;
     let project_dir = project.config().base_dir().to_owned();
-    if policy::needs_confirmation(&session.environment) && !args.yes {
-        ask(&session, &checked, &project_dir, args)?;
+    let options = args.options.options();
+    let plan = block_on(async {
+        // Another deploy running is the news: no plan (nor preflight on Kafka) for nothing.
+        session.ledger.ensure_free(&session.environment.name).await?;
+        Ok(session.plan(&checked, &project_dir, &options).await?)
+    })?;
+    carry_out(&session, &plan, args.yes, args.require_evidence, out)
+}
+
+/// `apply FILE` (and `deploy --plan FILE`): the plan file read and checked, then carried out.
+pub fn run_apply(context: &Context, args: &ApplyArgs, out: &Output) -> Result<Status, CliError> {
+    let loaded = deploy_core::workflow::plan_file::read(&args.file)?;
+    let environment = loaded.plan.environment.clone();
+    if context.env.as_ref().is_some_and(|env| *env != environment) {
+        return Err(CliError::new(
+            format!(
+                "the plan file is for environment {environment}, not {}",
+                context.env.as_deref().unwrap_or_default()
+            ),
+            crate::output::EXIT_INPUT,
+            Some("leave out --env: the plan file names its environment".into()),
+        ));
     }
-    let options = DeployOptions {
-        version: args.schema_version.clone(),
-        allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
-        ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
-        skip_preflight: args.skip_preflight.then(|| args.reason.clone()).flatten(),
-        same_datasource: args.same_datasource,
-    };
+    let pipeline = loaded.plan.carry.as_ref().and_then(|carry| carry.pipeline.clone());
+    let context =
+        Context { env: Some(environment), pipelines: pipeline.into_iter().collect(), ..context.clone() };
+    let (_, session) = context.connect(out)?;
+    out.note(format_args!(
+        "plan {} made by {} at {}: {}",
+        args.file.display(),
+        loaded.created_by,
+        loaded.created_at,
+        loaded.plan.action
+    ));
+    carry_out(&session, &loaded.plan, args.yes, args.require_evidence, out)
+}
+
+/// Asks where the environment wants it (unless the plan is refused: applying it fails with
+/// the refusal), applies the plan, and prints how it ended.
+fn carry_out(
+    session: &Session,
+    plan: &Plan,
+    yes: bool,
+    require_evidence: bool,
+    out: &Output,
+) -> Result<Status, CliError> {
+    if policy::needs_confirmation(&session.environment) && !yes && plan.refused.is_none() {
+        ask(session, plan)?;
+    }
     let progress = Arc::new(Progress::new(out.clone(), out.is_json()));
-    let session = session.with_reporter(progress.clone());
+    let session = session.clone().with_reporter(progress.clone());
     let cancel = Cancel::default();
     let session = session.with_cancel(cancel.clone());
     let result = block_on_interruptible(&cancel, async {
-        let result = session.deploy(&checked, &project_dir, &options).await;
+        let result = session.apply(plan).await;
         session.flush_notifications().await;
         Ok(result)
     })?;
@@ -123,7 +208,7 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
                     }
                 ))?;
             }
-            Ok(status_of(verification, args.require_evidence))
+            Ok(status_of(verification, require_evidence))
         }
         DeployOutcome::AlreadyLive { version } => {
             if !out.is_json() {
@@ -166,29 +251,14 @@ pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status,
     }
 }
 
-/// Checks everything that can refuse first (what `plan` checks), then asks with the plan:
-/// the channel's version, the spec changes. A deploy that would be refused anyway is not
-/// asked about: it goes on to fail with its own error.
-fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployArgs) -> Result<(), CliError> {
-    let plan = block_on(async { Ok(session.plan_for(checked, project_dir, args.same_datasource).await?) })?;
-    let refused = plan.refused.as_ref().is_some_and(|refusal| match refusal.kind {
-        RefusalKind::Breaking => !args.allow_breaking,
-        RefusalKind::WindowClosed => !args.ignore_window,
-        RefusalKind::Preflight => !args.skip_preflight,
-        RefusalKind::InvalidMapping
-        | RefusalKind::DirtyTree
-        | RefusalKind::DruidDamage
-        | RefusalKind::DruidRelease
-        | RefusalKind::Migration => true,
-    });
-    if refused {
-        return Ok(());
-    }
+/// Asks with the plan that will be applied: the channel's version, the spec changes.
+fn ask(session: &Session, plan: &Plan) -> Result<(), CliError> {
     let environment = &session.environment;
-    let shown: Vec<&str> = plan.diff.iter().take(5).map(|change| change.path.as_str()).collect();
-    let changes = match plan.diff.len() {
+    let paths = plan.carry.as_ref().map(|carry| carry.diff_paths.as_slice()).unwrap_or_default();
+    let shown: Vec<&str> = paths.iter().take(5).map(String::as_str).collect();
+    let changes = match paths.len() {
         0 => "no spec change (nothing to do)".to_owned(),
-        count if plan.diff[0].path.is_empty() => format!("a new supervisor ({count} change)"),
+        count if paths[0].is_empty() => format!("a new supervisor ({count} change)"),
         count => format!(
             "{count} spec change(s): {}{}",
             shown.join(", "),
@@ -197,11 +267,12 @@ fn ask(session: &Session, checked: &Checked, project_dir: &Path, args: &DeployAr
     };
     confirm(
         &format!(
-            "Deploy to {} ({}): {} {} -> the working schema; {changes}",
+            "Deploy to {} ({}): {} {} -> {}; {changes}",
             environment.name,
             environment.datasource,
             environment.channel,
             plan.channel_version.as_deref().unwrap_or("no version"),
+            plan.version.as_deref().unwrap_or("the working schema"),
         ),
         false,
     )
@@ -251,13 +322,7 @@ pub fn run_fleet(
     let options = FleetOptions {
         parallel: usize::from(args.parallel),
         keep_going: args.keep_going,
-        deploy: DeployOptions {
-            version: args.schema_version.clone(),
-            allow_breaking: args.allow_breaking.then(|| args.reason.clone()).flatten(),
-            ignore_window: args.ignore_window.then(|| args.reason.clone()).flatten(),
-            skip_preflight: args.skip_preflight.then(|| args.reason.clone()).flatten(),
-            same_datasource: args.same_datasource,
-        },
+        deploy: args.options.options(),
     };
     let rows = block_on(async { Ok(deploy_core::fleet::deploy(members, &options).await) })?;
     progress.finish();

@@ -20,9 +20,14 @@ pub struct Args {
     /// change something (as `terraform plan -detailed-exitcode`, for pipelines).
     #[arg(long)]
     exit_code: bool,
-    /// Plan `deploy --same-datasource` (a new supervisor on the live datasource, Druid 34+).
-    #[arg(long)]
-    same_datasource: bool,
+    /// What the deploy would be asked: the same flags as `deploy` (overrides with --reason,
+    /// --schema-version, --same-datasource).
+    #[command(flatten)]
+    options: super::deploy::DeployOptionArgs,
+    /// Write the plan to FILE for `druidctl apply FILE` (docs/plan-files.md). A plan that
+    /// would be refused is not written.
+    #[arg(long, value_name = "FILE", conflicts_with = "all")]
+    out: Option<std::path::PathBuf>,
 }
 
 pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
@@ -30,15 +35,43 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let checked = project.check()?;
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());
-    let plan = block_on(async {
-        Ok(session.plan_for(&checked, project.config().base_dir(), args.same_datasource).await?)
-    })?;
+    let options = args.options.options();
+    let plan = block_on(async { Ok(session.plan(&checked, project.config().base_dir(), &options).await?) })?;
     progress.finish();
-    if out.is_json() {
+    let status = if out.is_json() {
         out.json(&plan)?;
-        return Ok(status_of(&plan, args));
+        status_of(&plan, args)
+    } else {
+        print(out, &plan, &project, &session.environment, args)?
+    };
+    if let Some(path) = &args.out {
+        write_plan(&session, &plan, path, out)?;
     }
-    print(out, &plan, &project, &session.environment, args)
+    Ok(status)
+}
+
+/// Writes the plan file, or says why not (the plan's refusal, exit 1).
+fn write_plan(
+    session: &deploy_core::Session,
+    plan: &deploy_core::plan::Plan,
+    path: &std::path::Path,
+    out: &Output,
+) -> Result<(), CliError> {
+    let now = session.clock.now();
+    match deploy_core::workflow::plan_file::write(plan, &session.environment, path, &session.actor, now) {
+        Ok(()) => {
+            out.note(format_args!(
+                "plan written to {}: `druidctl apply {}` carries it out while what it saw holds",
+                path.display(),
+                path.display()
+            ));
+            Ok(())
+        }
+        Err(err) => {
+            out.error_line(format_args!("plan not written to {}", path.display()));
+            Err(err.into())
+        }
+    }
 }
 
 fn status_of(plan: &deploy_core::plan::Plan, args: &Args) -> Status {
@@ -77,7 +110,8 @@ pub fn run_fleet(
             project_dir: project.config().base_dir().to_owned(),
         })
         .collect();
-    let plans = block_on(async { Ok(deploy_core::fleet::plan(&members, args.same_datasource, 16).await) })?;
+    let plans =
+        block_on(async { Ok(deploy_core::fleet::plan(&members, &args.options.options(), 16).await) })?;
     let mut worst = Status::Success;
     let mut failed = Vec::new();
     let mut documents = Vec::new();

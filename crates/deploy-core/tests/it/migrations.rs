@@ -154,7 +154,11 @@ async fn a_breaking_change_in_place_is_refused_naming_the_new_datasource() {
     );
     assert_eq!(fx.druid.submitted().len(), 1, "nothing submitted");
     // plan says the same.
-    let plan = fx.session().plan(&fx.project().check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session()
+        .plan(&fx.project().check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert_eq!(plan.refused.unwrap().kind, deploy_core::plan::RefusalKind::DruidDamage);
 }
 
@@ -164,7 +168,11 @@ async fn a_new_datasource_starts_a_migration_and_cutover_ends_it() {
     fx.deploy("v1").await.unwrap();
     fx.breaking_change();
     // plan first: a migration, not a refusal.
-    let plan = fx.session().plan(&fx.project().check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session()
+        .plan(&fx.project().check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert_eq!(plan.refused, None, "{plan:?}");
     assert!(plan.migration.as_deref().unwrap().contains(&format!("to the new datasource {NEW}")), "{plan:?}");
 
@@ -200,7 +208,11 @@ async fn a_new_datasource_starts_a_migration_and_cutover_ends_it() {
     let status = fx.session().status().await.unwrap();
     assert_eq!(status.ingestion.datasource, NEW);
     assert_eq!(status.old_side.unwrap().ingestion.unwrap().datasource, OLD);
-    let plan = fx.session().plan(&fx.project().check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session()
+        .plan(&fx.project().check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert!(plan.migration.unwrap().contains("in progress"));
     let report = fx.session().monitor().await.unwrap();
     assert_eq!(report.old_side.unwrap().placement.supervisor, OLD);
@@ -421,7 +433,11 @@ async fn a_topic_change_in_place_is_refused_on_druid_34_before_submitting() {
     assert!(err.to_string().contains("refuses a topic change"), "{err}");
     assert!(err.hint().unwrap().contains("change `datasource`"), "{err}");
     assert_eq!(fx.druid.submitted().len(), 1);
-    let plan = fx.session().plan(&fx.project().check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session()
+        .plan(&fx.project().check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert_eq!(plan.refused.unwrap().kind, deploy_core::plan::RefusalKind::Migration);
     // Druid 33 takes it: a warning about the stored offsets.
     fx.druid.set_version("33.0.0");

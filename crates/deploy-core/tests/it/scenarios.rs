@@ -328,7 +328,11 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     let clock = TestClock::at(TUESDAY_MORNING);
     fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
     fx.change_dimensions();
-    let plan = fx.session(&druid, &clock, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session(&druid, &clock, &dev)
+        .plan(&fx.project.check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert_eq!(plan.channel_version.as_deref(), Some("v1"));
     assert!(!plan.compatibility.as_ref().unwrap().stops);
     let paths: Vec<(ChangeOp, &str)> =
@@ -347,8 +351,11 @@ async fn plan_shows_the_change_as_paths_and_the_descriptor_as_a_digest() {
     // A brand-new environment: the whole spec is an addition, the descriptor a digest.
     let fresh = fixture();
     let empty = self::druid();
-    let plan =
-        fresh.session(&empty, &clock, &dev).plan(&fresh.project.check().unwrap(), &fresh.root).await.unwrap();
+    let plan = fresh
+        .session(&empty, &clock, &dev)
+        .plan(&fresh.project.check().unwrap(), &fresh.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     let whole = plan.diff[0].to.as_ref().unwrap();
     let descriptor = whole.pointer("/spec/ioConfig/inputFormat/protoBytesDecoder/descriptorString").unwrap();
     assert!(descriptor.as_str().unwrap().starts_with("sha256:"), "{descriptor}");
@@ -441,8 +448,11 @@ async fn a_sizing_change_alone_is_deployed_as_plan_shows() {
     // The runbook's answer to lag: raise taskCount, then deploy (same schema, same version).
     let mut bigger = dev.clone();
     bigger.ingestion.task_count = 2;
-    let plan =
-        fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session(&druid, &clock, &bigger)
+        .plan(&fx.project.check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     let planned: Vec<(ChangeOp, &str)> =
         plan.diff.iter().map(|change| (change.op, change.path.as_str())).collect();
     assert_eq!(planned, [(ChangeOp::Change, "/spec/ioConfig/taskCount")]);
@@ -456,8 +466,11 @@ async fn a_sizing_change_alone_is_deployed_as_plan_shows() {
     assert_eq!((last.action, last.outcome), (Action::Deploy, Outcome::Succeeded));
     assert!(last.detail.unwrap().contains("/spec/ioConfig/taskCount"), "the change is recorded");
     // And now plan and deploy agree there is nothing left to do.
-    let plan =
-        fx.session(&druid, &clock, &bigger).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session(&druid, &clock, &bigger)
+        .plan(&fx.project.check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert!(!plan.changes && plan.diff.is_empty(), "{:?}", plan.diff);
     let again = fx.deploy(&druid, &clock, &bigger, version("v1")).await.unwrap();
     assert_eq!(again, DeployOutcome::AlreadyLive { version: "v1".into() });
@@ -513,7 +526,11 @@ async fn plan_refuses_what_deploy_would_refuse() {
     // The window: prod on a Friday.
     let friday = TestClock::at(FRIDAY_MORNING);
     let prod = fx.environment("prod");
-    let plan = fx.session(&druid, &friday, &prod).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session(&druid, &friday, &prod)
+        .plan(&fx.project.check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     let refused = plan.refused.expect("refused on a Friday");
     assert_eq!(refused.kind, RefusalKind::WindowClosed);
     assert!(refused.reason.contains("Friday 11:00 CET"), "{}", refused.reason);
@@ -522,14 +539,22 @@ async fn plan_refuses_what_deploy_would_refuse() {
     let proto = fx.root.join("schemas/proto/settlement_transaction.proto");
     let text = std::fs::read_to_string(&proto).unwrap();
     std::fs::write(&proto, text.replace("string last4 = 2;", "string last_four = 2;")).unwrap();
-    let plan = fx.session(&druid, &tuesday, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session(&druid, &tuesday, &dev)
+        .plan(&fx.project.check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     assert_eq!(plan.refused.map(|refusal| refusal.kind), Some(RefusalKind::Breaking));
     let err = fx.deploy(&druid, &tuesday, &dev, version("v2")).await.unwrap_err();
     assert!(matches!(err, Error::Breaking { .. }), "and deploy refuses it too: {err:?}");
     // A Druid release that cannot ingest protobuf, from the release table.
     std::fs::write(&proto, &text).unwrap();
     druid.set_version("35.0.0");
-    let plan = fx.session(&druid, &tuesday, &dev).plan(&fx.project.check().unwrap(), &fx.root).await.unwrap();
+    let plan = fx
+        .session(&druid, &tuesday, &dev)
+        .plan(&fx.project.check().unwrap(), &fx.root, &deploy_core::deploy::DeployOptions::default())
+        .await
+        .unwrap();
     let refused = plan.refused.expect("refused on 35.0.0");
     assert_eq!(refused.kind, RefusalKind::DruidRelease);
     assert!(refused.reason.contains("36.0.0"), "{}", refused.reason);

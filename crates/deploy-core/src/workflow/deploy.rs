@@ -1,7 +1,7 @@
-//! The deploy: window -> lock -> validate -> Druid reachable -> publish (compat gate) ->
-//! render -> submit -> wait, watch, verify ([`crate::verify`]) -> move the channel -> record.
-//! When verification fails, the channel's version is restored ([`crate::rollback`]); the
-//! channel does not move.
+//! The deploy: a [`Plan`] ([`Session::plan`]), then [`Session::apply`] of that plan: window
+//! -> lock -> the plan still current -> publish -> submit -> wait, watch, verify
+//! ([`crate::verify`]) -> move the channel -> record. When verification fails, the channel's
+//! version is restored ([`crate::rollback`]); the channel does not move.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,8 +10,7 @@ use serde::Serialize;
 
 use crate::events::Step;
 use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
-use crate::plan::spec_changes;
-use crate::publish::{PublishOptions, publish_to};
+use crate::plan::{Carry, Plan, RefusalKind};
 use crate::session::Session;
 use crate::verify::{Sizing, Verification};
 use crate::{Checked, Error, Result};
@@ -65,33 +64,68 @@ pub enum DeployOutcome {
 }
 
 impl Session {
-    /// Deploys the checked working copy.
+    /// Deploys the checked working copy: [`Session::plan`] with `options`, then
+    /// [`Session::apply`] of that plan.
     pub async fn deploy(
         &self,
         checked: &Checked,
         project_dir: &Path,
         options: &DeployOptions,
     ) -> Result<DeployOutcome> {
-        let mut overrides = BTreeMap::new();
-        match &options.ignore_window {
-            Some(reason) => {
-                if let Err(closed) = crate::policy::check_window(&self.environment, self.clock.now()) {
-                    self.warn(format!("{closed}: proceeding, reason recorded: {reason}"));
-                    overrides.insert("window".to_owned(), reason.clone());
-                }
-            }
-            None => crate::policy::check_window(&self.environment, self.clock.now())?,
+        self.ledger.ensure_free(&self.environment.name).await?;
+        let plan = self.plan(checked, project_dir, options).await?;
+        self.apply(&plan).await
+    }
+
+    /// Carries out `plan`, exactly: refuses what it refuses (the window is judged again now),
+    /// takes the lock, checks that nothing it saw moved (the live spec, the channel, the
+    /// registry's versions, Druid's release, the spec the environment renders), then
+    /// publishes its version, submits its spec, verifies, and moves the channel or restores.
+    ///
+    /// # Errors
+    /// The plan's refusal, [`Error::PlanStale`] with what moved, or what went wrong on the way.
+    pub async fn apply(&self, plan: &Plan) -> Result<DeployOutcome> {
+        let mut overrides = plan.overrides.clone();
+        overrides.remove("window");
+        if let Err(closed) = crate::policy::check_window(&self.environment, self.clock.now()) {
+            let Some(reason) = plan.overrides.get("window") else { return Err(closed) };
+            self.warn(format!("{closed}: proceeding, reason recorded: {reason}"));
+            overrides.insert("window".to_owned(), reason.clone());
         }
-        if let Some(reason) = &options.allow_breaking {
-            overrides.insert("breaking".to_owned(), reason.clone());
+        let refused = plan.refusals.iter().find(|refusal| {
+            refusal.kind != RefusalKind::WindowClosed
+                && refusal.lifted_by.as_ref().is_none_or(|key| !plan.overrides.contains_key(key))
+        });
+        if let Some(refusal) = refused {
+            return Err(plan.refusal_error(refusal, &self.environment));
         }
-        if let Some(reason) = &options.skip_preflight {
-            overrides.insert("preflight".to_owned(), reason.clone());
+        let Some(carry) = &plan.carry else {
+            return Err(Error::Refused {
+                environment: self.environment.name.clone(),
+                reason: "the plan has nothing to apply".to_owned(),
+            });
+        };
+        if carry.environment != self.environment.name || carry.pipeline != self.environment.pipeline {
+            return Err(Error::Refused {
+                environment: self.environment.name.clone(),
+                reason: format!(
+                    "the plan is for environment {}{}",
+                    carry.environment,
+                    carry
+                        .pipeline
+                        .as_ref()
+                        .map(|pipeline| format!(" of pipeline {pipeline}"))
+                        .unwrap_or_default()
+                ),
+            });
+        }
+        if let Some(reason) = plan.overrides.get("preflight") {
+            self.warn(format!("preflight skipped, reason recorded: {reason}"));
         }
         let guard = self.lock().await?;
         let token = guard.token.clone();
         self.close_abandoned().await;
-        let result = self.deploy_locked(checked, project_dir, options, &mut overrides, &token).await;
+        let result = self.apply_locked(carry, &mut overrides, &token).await;
         self.unlock(guard).await;
         result
     }
@@ -150,108 +184,67 @@ impl Session {
         }
     }
 
-    /// Runs preflight (prediction only: the topic, not Druid's sampler) unless the environment
-    /// turns it off or the deploy skips it with a recorded reason.
-    async fn preflight_gate(&self, checked: &Checked, options: &DeployOptions) -> Result<()> {
-        if let Some(reason) = &options.skip_preflight {
-            self.warn(format!("preflight skipped, reason recorded: {reason}"));
-            return Ok(());
-        }
-        if !self.environment.preflight.enabled {
-            return Ok(());
-        }
-        let options =
-            crate::preflight::Options { druid_sampler: false, ..crate::preflight::Options::default() };
-        let preflight = self.preflight(checked, options).await?;
-        let report = &preflight.report;
-        for note in &preflight.notes {
-            self.warn(format!("preflight: {note}"));
-        }
-        if !preflight.passed() {
-            return Err(Error::PreflightFailed { findings: report.findings.clone() });
-        }
-        self.step(
-            Step::Preflight,
-            format!(
-                "passed: {} records, {:.2} % unparseable predicted",
-                report.records_sampled,
-                report.unparseable_ratio * 100.0
-            ),
-        );
-        Ok(())
-    }
-
-    async fn deploy_locked(
+    async fn apply_locked(
         &self,
-        checked: &Checked,
-        project_dir: &Path,
-        options: &DeployOptions,
+        carry: &Carry,
         overrides: &mut BTreeMap<String, String>,
         token: &str,
     ) -> Result<DeployOutcome> {
-        checked.ensure_valid()?;
-        self.step(
-            Step::Compiled,
-            format!("{} ({} dimensions)", checked.message.full_name(), checked.dimensions.dimensions.len()),
-        );
+        self.step(Step::Compiled, format!("{} ({} dimensions)", carry.bundle.message_type, carry.dimensions));
         // Druid first: when it is unreachable nothing is published or moved.
         let druid_version = self.check_druid_version(true).await?;
-        // A new datasource (or supervisor) in the project file starts a migration.
-        let start = match self.deploy_target(options.same_datasource, &druid_version).await? {
-            crate::migrate::Target::Start { old, same_datasource } => Some((old, same_datasource)),
-            crate::migrate::Target::InPlace => None,
-        };
-        // A deploy that died after its submit left Druid ahead of the channel: say so.
-        if start.is_none()
-            && let Some(hint) = self.drift().await?.hint
-        {
-            self.warn(format!("drift before this deploy: {hint}"));
-        }
-        let channel = self.channel()?;
-        let base = self.registry.channel(&channel).await?;
-        let mut allow_breaking = options.allow_breaking.clone();
-        if let Some((old, same_datasource)) = &start {
-            let what = if *same_datasource {
-                format!("a new supervisor {} on {}", self.environment.supervisor_id(), old.datasource)
-            } else {
-                format!("a new datasource {}", self.environment.datasource)
-            };
-            let reason = format!("migration from {} to {what}", old.supervisor);
-            overrides.insert("migration".to_owned(), reason.clone());
-            allow_breaking.get_or_insert(reason);
-        }
-        let publish = PublishOptions {
-            version: options.version.clone(),
-            allow_breaking,
-            author: Some(self.actor.clone()),
-            new_datasource: start.as_ref().is_some_and(|(_, same_datasource)| !same_datasource),
-        };
-        let published = publish_to(&self.registry, checked, &self.environment, project_dir, &publish).await?;
-        let version = published.version.clone();
-        self.step(
-            Step::Published,
-            if published.published.created {
-                format!("{version} published")
-            } else {
-                format!("{version} already in the registry")
-            },
-        );
-        // After the publish gates (as `plan` orders its refusals), before Druid is touched: a
-        // failing preflight leaves the version in the registry and nothing else.
-        self.preflight_gate(checked, options).await?;
-        let previous = base.as_ref().map(|state| state.pointer.version.clone());
-        let spec = self.render_version(&version).await?;
         let live = self
             .druid
             .get_spec(self.environment.supervisor_id())
             .await
             .map_err(self.druid_failed("reading the live spec"))?;
-        self.check_topic_change(live.as_ref(), &druid_version)?;
-        // The same comparison as `plan`: whatever differs (schema, mapping, sizing, consumer
-        // properties, an edit in Druid's console) is submitted.
-        let changes = spec_changes(live.as_ref(), &spec);
+        let (base, spec) = self.check_current(carry, live.as_ref(), &druid_version).await?;
+        let start = carry.start.as_ref();
+        // A deploy that died after its submit left Druid ahead of the channel: say so.
+        if start.is_none()
+            && let Some(hint) = &carry.drift_hint
+        {
+            self.warn(format!("drift before this deploy: {hint}"));
+        }
+        let channel = self.channel()?;
+        let mut breaking_override = overrides.get("breaking").cloned();
+        if let Some(start) = start {
+            let what = if start.same_datasource {
+                format!("a new supervisor {} on {}", self.environment.supervisor_id(), start.old.datasource)
+            } else {
+                format!("a new datasource {}", self.environment.datasource)
+            };
+            let reason = format!("migration from {} to {what}", start.old.supervisor);
+            overrides.insert("migration".to_owned(), reason.clone());
+            breaking_override.get_or_insert(reason);
+        }
+        let version = schema_registry::Version::parse(&carry.version)?;
+        let previous = base.as_ref().map(|state| state.pointer.version.clone());
+        let meta = schema_registry::registry::PublishMeta {
+            author: Some(self.actor.clone()),
+            git_commit: carry.git_commit.clone(),
+            parent: previous.as_deref().map(schema_registry::Version::parse).transpose()?,
+            compatibility: carry.compatibility.clone(),
+            breaking_override: breaking_override
+                .map(|reason| schema_registry::registry::Override { reason, by: Some(self.actor.clone()) }),
+        };
+        let published = self.registry.publish(&version, &carry.bundle.to_bundle(), meta).await?;
+        self.step(
+            Step::Published,
+            if published.created {
+                format!("{version} published")
+            } else {
+                format!("{version} already in the registry")
+            },
+        );
+        for note in &carry.preflight_notes {
+            self.warn(format!("preflight: {note}"));
+        }
+        if let Some(passed) = &carry.preflight {
+            self.step(Step::Preflight, passed.clone());
+        }
         let same_version = previous.as_deref() == Some(version.as_str());
-        if same_version && live.is_some() && changes.is_empty() {
+        if carry.nothing_to_do {
             self.step(
                 Step::Unchanged,
                 format!("{version} is already live on {}: nothing to do", self.environment.datasource),
@@ -268,9 +261,9 @@ impl Session {
             self.note_live(version.as_str()).await;
             return Ok(DeployOutcome::AlreadyLive { version: version.to_string() });
         }
+        let changes = &carry.diff_paths;
         let applied = (same_version && live.is_some()).then(|| {
-            let paths: Vec<&str> = changes.iter().map(|change| change.path.as_str()).collect();
-            format!("{version} re-submitted with {} spec change(s): {}", changes.len(), paths.join(", "))
+            format!("{version} re-submitted with {} spec change(s): {}", changes.len(), changes.join(", "))
         });
         self.step(
             Step::Rendered,
@@ -279,8 +272,8 @@ impl Session {
                 None => format!("supervisor spec for {}", self.environment.datasource),
             },
         );
-        if let Some((old, same_datasource)) = &start {
-            self.begin_migration(old, *same_datasource, version.as_str()).await?;
+        if let Some(start) = start {
+            self.begin_migration(&start.old, start.same_datasource, version.as_str()).await?;
         }
         // Every way out from here records the deploy and closes its journal entry.
         let close_verdict =
@@ -457,6 +450,86 @@ impl Session {
             restored,
             restored_verification,
         })
+    }
+
+    /// Under the lock: whether what `carry`'s plan saw still holds. Returns the channel's
+    /// state (its tag moves the channel later) and the spec to submit (rendered again with the
+    /// environment's secrets, which a plan file does not hold), or [`Error::PlanStale`]
+    /// naming what moved.
+    async fn check_current(
+        &self,
+        carry: &Carry,
+        live: Option<&druid_client::spec::SupervisorSpec>,
+        druid_version: &str,
+    ) -> Result<(Option<schema_registry::registry::ChannelState>, druid_client::spec::SupervisorSpec)> {
+        let expect = &carry.expect;
+        let supervisor = self.environment.supervisor_id();
+        let mut moved = Vec::new();
+        let live_sha256 = live.map(spec_sha256);
+        if live_sha256 != expect.live_sha256 {
+            moved.push(match (&expect.live_sha256, &live_sha256) {
+                (None, _) => format!("supervisor {supervisor} was created on Druid since the plan"),
+                (_, None) => format!("supervisor {supervisor} is gone from Druid since the plan"),
+                _ => format!(
+                    "the live spec of {supervisor} changed since the plan (an edit in Druid's console, or another deploy)"
+                ),
+            });
+        }
+        let channel = self.channel()?;
+        let base = self.registry.channel(&channel).await?;
+        let (now, sequence) = (
+            base.as_ref().map(|state| &state.pointer.version),
+            base.as_ref().map(|state| state.pointer.sequence),
+        );
+        if now != expect.channel_version.as_ref() || sequence != expect.channel_sequence {
+            let name = |version: Option<&String>| version.map_or_else(|| "nothing".to_owned(), Clone::clone);
+            moved.push(format!(
+                "channel {channel} moved from {} to {} since the plan",
+                name(expect.channel_version.as_ref()),
+                name(now)
+            ));
+        }
+        let versions = self.registry.version_names().await?;
+        let added: Vec<&str> = versions
+            .iter()
+            .filter(|name| expect.registry_versions.binary_search(name).is_err())
+            .map(String::as_str)
+            .collect();
+        if !added.is_empty() {
+            moved.push(format!("version(s) published since the plan: {}", added.join(", ")));
+        }
+        let gone: Vec<&str> = expect
+            .registry_versions
+            .iter()
+            .filter(|name| versions.binary_search(name).is_err())
+            .map(String::as_str)
+            .collect();
+        if !gone.is_empty() {
+            moved.push(format!("version(s) no longer in the registry: {}", gone.join(", ")));
+        }
+        if druid_version != expect.druid_version {
+            moved.push(format!("Druid went from {} to {druid_version} since the plan", expect.druid_version));
+        }
+        // The plan's spec is what its schema renders to with the environment's settings now.
+        let dimensions = druid_mapping::DimensionsConfig::parse(
+            &String::from_utf8_lossy(&carry.bundle.dimensions),
+            &format!("{}/dimensions.json", carry.version),
+        )?;
+        let rendered = crate::render::render(&crate::render::RenderInput {
+            environment: &self.environment,
+            descriptor_set: &carry.bundle.descriptor_set,
+            message_type: &carry.bundle.message_type,
+            dimensions: &dimensions,
+            version: &carry.version,
+        });
+        let masked = crate::workflow::plan_file::masked;
+        if masked(&rendered) != masked(&carry.spec) {
+            moved.push(format!(
+                "the settings of {} changed since the plan: its schema renders another spec now",
+                self.environment.name
+            ));
+        }
+        if moved.is_empty() { Ok((base, rendered)) } else { Err(Error::PlanStale { moved }) }
     }
 
     /// After an interruption: re-submits exactly the spec that was live before the submit (or,
