@@ -138,3 +138,21 @@ fn make_targets_are_one_druidctl_call_each() {
         );
     }
 }
+
+#[test]
+fn prod_can_be_planned_then_the_plan_applied_by_hand() {
+    let pipeline = pipeline();
+    let plan = strings(field(&pipeline, "plan:prod", "script")).join("\n");
+    assert!(plan.contains("bin/druidctl plan --env prod --out plan-prod.json"), "{plan}");
+    assert_eq!(strings(&job(&pipeline, "plan:prod")["artifacts"]["paths"]), ["plan-prod.json"]);
+    let conditions: Vec<String> =
+        rules(&pipeline, "plan:prod").into_iter().map(|(condition, _)| condition).collect();
+    assert!(conditions.iter().any(|condition| condition.contains("merge_request_event")), "{conditions:?}");
+    let apply = strings(field(&pipeline, "apply:prod", "script")).join("\n");
+    assert!(apply.contains("bin/druidctl apply plan-prod.json --yes"), "{apply}");
+    assert!(strings(field(&pipeline, "apply:prod", "needs")).contains(&"plan:prod".to_owned()));
+    assert_eq!(
+        rules(&pipeline, "apply:prod"),
+        [("$CI_COMMIT_BRANCH == \"main\"".to_owned(), Some("manual".to_owned()))]
+    );
+}

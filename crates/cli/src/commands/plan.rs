@@ -25,7 +25,8 @@ pub struct Args {
     #[command(flatten)]
     options: super::deploy::DeployOptionArgs,
     /// Write the plan to FILE for `druidctl apply FILE` (docs/plan-files.md). A plan that
-    /// would be refused is not written.
+    /// would be refused is not written (exit 1); a closed window does not stop it (exit 0):
+    /// apply judges the window when it runs.
     #[arg(long, value_name = "FILE", conflicts_with = "all")]
     out: Option<std::path::PathBuf>,
 }
@@ -46,6 +47,8 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     };
     if let Some(path) = &args.out {
         write_plan(&session, &plan, path, out)?;
+        // Written: nothing refuses but maybe the window, which `apply` judges when it runs.
+        return Ok(if plan.changes && args.exit_code { Status::Changes } else { Status::Success });
     }
     Ok(status)
 }

@@ -45,7 +45,7 @@ fn any_day_repo() -> tempfile::TempDir {
     repo
 }
 
-fn with_druid(command: &mut assert_cmd::Command, server: &Druid) {
+pub(crate) fn with_druid(command: &mut assert_cmd::Command, server: &Druid) {
     command
         .env("DRUIDCTL_DRUID_URL", server.uri())
         .env("DRUIDCTL_DRUID_USER", "admin")

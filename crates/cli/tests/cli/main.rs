@@ -3,6 +3,7 @@
 mod check;
 mod druid;
 mod offline;
+mod plan_files;
 mod schemas;
 mod secrets;
 mod transcript;

@@ -6,6 +6,7 @@ mod faults;
 mod fleet;
 mod migrations;
 mod monitor;
+mod plan_files;
 mod scenarios;
 mod verdicts;
 
