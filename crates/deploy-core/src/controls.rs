@@ -1,14 +1,12 @@
 //! The emergency controls: suspend, resume, reset. They take no lock, so they work while a
 //! deploy is stuck.
 
-use std::collections::BTreeMap;
-
 use serde::Serialize;
 
 use druid_client::supervisors::{SupervisorState, SupervisorStatus};
 
 use crate::Result;
-use crate::ledger::{Action, Outcome};
+use crate::ledger::{Action, DeployRecord, Outcome};
 use crate::session::Session;
 
 /// What a control found and did.
@@ -64,14 +62,14 @@ impl Session {
         };
         let (outcome, detail) =
             if applied { (Outcome::Succeeded, None) } else { (Outcome::NoOp, Some(already.to_owned())) };
-        self.record(action, outcome, None, None, BTreeMap::new(), detail).await;
+        self.record(DeployRecord::new(action, outcome).detail(detail)).await;
         Ok(if applied { ControlOutcome::Applied } else { ControlOutcome::AlreadySo })
     }
 
     /// Forgets stored offsets and restarts the tasks (data may be skipped or re-read).
     pub async fn reset(&self) -> Result<ControlOutcome> {
         self.druid.reset(self.environment.supervisor_id()).await.map_err(self.druid_failed("resetting"))?;
-        self.record(Action::Reset, Outcome::Succeeded, None, None, BTreeMap::new(), None).await;
+        self.record(DeployRecord::new(Action::Reset, Outcome::Succeeded)).await;
         Ok(ControlOutcome::Applied)
     }
 }

@@ -205,6 +205,53 @@ pub struct DeployRecord {
     pub verdict: Option<crate::verdict::VerdictReport>,
 }
 
+impl DeployRecord {
+    /// A record of `action` ending with `outcome`; the session that records it fills in the
+    /// environment, the actor and the time ([`crate::Session::record`]).
+    pub fn new(action: Action, outcome: Outcome) -> Self {
+        Self {
+            environment: String::new(),
+            action,
+            outcome,
+            from: None,
+            to: None,
+            by: None,
+            at: String::new(),
+            overrides: BTreeMap::new(),
+            detail: None,
+            verdict: None,
+        }
+    }
+
+    /// The versions before (`from`) and aimed at (`to`).
+    #[must_use]
+    pub fn versions(mut self, from: Option<String>, to: Option<String>) -> Self {
+        (self.from, self.to) = (from, to);
+        self
+    }
+
+    /// The overrides used, with their reasons.
+    #[must_use]
+    pub fn overrides(mut self, overrides: BTreeMap<String, String>) -> Self {
+        self.overrides = overrides;
+        self
+    }
+
+    /// What happened, in a sentence.
+    #[must_use]
+    pub fn detail(mut self, detail: impl Into<Option<String>>) -> Self {
+        self.detail = detail.into();
+        self
+    }
+
+    /// The verdict that decided the outcome.
+    #[must_use]
+    pub fn verdict(mut self, verdict: Option<&crate::verdict::VerdictReport>) -> Self {
+        self.verdict = verdict.cloned();
+        self
+    }
+}
+
 /// How far a deploy got, as its journal entry says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -39,6 +39,7 @@ pub mod events;
 pub mod fleet;
 pub mod incident;
 pub mod init;
+mod journal;
 pub mod kafka;
 pub mod ledger;
 pub mod migrate;

@@ -28,7 +28,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::Environment;
 use crate::events::Step;
-use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
+use crate::journal::Journal;
+use crate::ledger::{Action, Outcome};
 use crate::session::Session;
 use crate::{Error, Result};
 
@@ -599,22 +600,10 @@ impl Session {
             }
         }
         let old = migration.old.clone();
-        self.ledger
-            .write_journal(&JournalEntry {
-                environment: environment.clone(),
-                action: Action::Cutover,
-                token: token.to_owned(),
-                actor: self.actor.clone(),
-                version: migration.new.version.clone().unwrap_or_default(),
-                previous: old.version.clone(),
-                previous_live_sha256: None,
-                started_at: self.clock.now().to_string(),
-                step: JournalStep::Submitting,
-                outcome: None,
-            })
+        let journal = self
+            .begin(token, Action::Cutover, (old.version.clone(), migration.new.version.clone()), None)
             .await?;
-        let steps = self.hand_off_and_terminate(&migration, options, token).await;
-        let (from, to) = (old.version.clone(), migration.new.version.clone());
+        let steps = self.hand_off_and_terminate(&migration, options, &journal).await;
         let (detail, ended) = match steps {
             Ok((handed_off, terminated)) => (
                 Ok(format!(
@@ -627,8 +616,7 @@ impl Session {
             ),
             Err(err) => (Err(err), None),
         };
-        let done =
-            self.close_step(token, Action::Cutover, MigrationState::Done, "new", (from, to), detail).await?;
+        let done = self.close_step(&journal, Action::Cutover, MigrationState::Done, "new", detail).await?;
         let (handed_off, terminated) = ended.expect("the steps succeeded when the step closed well");
         Ok(Cutover { migration: done, handed_off, terminated })
     }
@@ -638,11 +626,10 @@ impl Session {
     /// recorded and its journal entry closed, a failure with how to resume it.
     async fn close_step(
         &self,
-        token: &str,
+        journal: &Journal,
         action: Action,
         state: MigrationState,
         current: &str,
-        (from, to): (Option<String>, Option<String>),
         result: Result<String>,
     ) -> Result<Migration> {
         let command = if action == Action::Cutover { "cutover" } else { "abort" };
@@ -665,7 +652,7 @@ impl Session {
                 (outcome, detail, Err(err))
             }
         };
-        self.close_journaled(token, action, outcome, from, to, BTreeMap::new(), Some(detail)).await;
+        journal.close(self, outcome, Some(detail), None).await;
         result
     }
 
@@ -674,7 +661,7 @@ impl Session {
         &self,
         migration: &Migration,
         options: CutoverOptions,
-        token: &str,
+        journal: &Journal,
     ) -> Result<(Vec<HandedOff>, bool)> {
         let old = &migration.old;
         let spec = self.druid.get_spec(&old.supervisor).await.map_err(druid("reading the old supervisor"))?;
@@ -717,11 +704,7 @@ impl Session {
             }
             self.ledger.write_environment_state(&state, etag.as_ref(), true).await?;
         }
-        if let Err(err) =
-            self.ledger.journal_step(&self.environment.name, token, JournalStep::Submitted, None).await
-        {
-            self.warn(format!("could not update the cutover's journal entry: {err}"));
-        }
+        journal.submitted(self).await;
         if tasks.is_empty() {
             self.step(
                 Step::Migration,
@@ -856,25 +839,12 @@ impl Session {
                 way_out: format!("finish it: `druidctl migrate cutover --env {environment}`"),
             });
         }
-        let (from, to) = (migration.new.version.clone(), old.version.clone());
-        self.ledger
-            .write_journal(&JournalEntry {
-                environment: environment.clone(),
-                action: Action::MigrationAbort,
-                token: token.to_owned(),
-                actor: self.actor.clone(),
-                version: to.clone().unwrap_or_default(),
-                previous: from.clone(),
-                previous_live_sha256: None,
-                started_at: self.clock.now().to_string(),
-                step: JournalStep::Submitting,
-                outcome: None,
-            })
+        let journal = self
+            .begin(token, Action::MigrationAbort, (migration.new.version.clone(), old.version.clone()), None)
             .await?;
-        let steps = self.abort_steps(&migration, token).await;
-        let done = self
-            .close_step(token, Action::MigrationAbort, MigrationState::Aborted, "old", (from, to), steps)
-            .await?;
+        let steps = self.abort_steps(&migration, &journal).await;
+        let done =
+            self.close_step(&journal, Action::MigrationAbort, MigrationState::Aborted, "old", steps).await?;
         if self.environment.datasource == migration.new.datasource
             && self.environment.supervisor_id() == migration.new.supervisor
         {
@@ -886,18 +856,14 @@ impl Session {
         Ok(done)
     }
 
-    async fn abort_steps(&self, migration: &Migration, token: &str) -> Result<String> {
+    async fn abort_steps(&self, migration: &Migration, journal: &Journal) -> Result<String> {
         self.set_migration(
             MigrationState::Aborting,
             None,
             format!("terminating {}", migration.new.supervisor),
         )
         .await?;
-        if let Err(err) =
-            self.ledger.journal_step(&self.environment.name, token, JournalStep::Submitted, None).await
-        {
-            self.warn(format!("could not update the abort's journal entry: {err}"));
-        }
+        journal.submitted(self).await;
         let new = &migration.new;
         let terminated = match self.druid.terminate(&new.supervisor).await {
             Ok(()) => format!("{} terminated", new.supervisor),
@@ -911,7 +877,7 @@ impl Session {
             let channel = self.channel()?;
             let base = self.registry.channel(&channel).await?;
             if base.as_ref().map(|state| state.pointer.version.as_str()) != Some(version.as_str()) {
-                self.fence(token).await?;
+                self.fence(journal.token()).await?;
                 self.move_channel(&channel, base.as_ref(), &version, Some("migration aborted")).await?;
             }
         }

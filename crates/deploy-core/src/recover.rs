@@ -3,15 +3,13 @@
 //! it); [`Session::recover`] finishes it when asked and its spec verifies, or else puts back
 //! the channel's version, and closes the entry, recorded.
 
-use std::collections::BTreeMap;
-
 use schema_registry::Version;
 use serde::Serialize;
 
 use crate::Result;
 use crate::deploy::spec_sha256;
 use crate::events::Step;
-use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
+use crate::ledger::{Action, DeployRecord, JournalEntry, JournalStep, Outcome};
 use crate::session::Session;
 use crate::verify::{Sizing, Verification};
 
@@ -189,12 +187,9 @@ impl Session {
             _ => format!("recovered: nothing ran before {version}; the supervisor was suspended"),
         };
         self.record(
-            Action::AutomaticRollback,
-            Outcome::Succeeded,
-            Some(version.to_string()),
-            restored.clone(),
-            BTreeMap::new(),
-            Some(detail.clone()),
+            DeployRecord::new(Action::AutomaticRollback, Outcome::Succeeded)
+                .versions(Some(version.to_string()), restored.clone())
+                .detail(detail.clone()),
         )
         .await;
         self.close_recovered(&entry, &detail).await?;
@@ -208,12 +203,12 @@ impl Session {
             JournalEntry { step: JournalStep::Closed, outcome: Some(Outcome::Abandoned), ..entry.clone() };
         self.ledger.write_journal(&closed).await?;
         self.record(
-            entry.action,
-            Outcome::Abandoned,
-            entry.previous.clone(),
-            Some(entry.version.clone()),
-            BTreeMap::new(),
-            Some(format!("{} by {} started {}: {detail}", entry.action, entry.actor, entry.started_at)),
+            DeployRecord::new(entry.action, Outcome::Abandoned)
+                .versions(entry.previous.clone(), Some(entry.version.clone()))
+                .detail(format!(
+                    "{} by {} started {}: {detail}",
+                    entry.action, entry.actor, entry.started_at
+                )),
         )
         .await;
         Ok(())

@@ -1,16 +1,13 @@
 //! Rollbacks: on demand (a version, a channel, `previous`), and the automatic restore of
 //! the channel's version after a deploy failed verification.
 
-use std::collections::BTreeMap;
-
 use druid_client::spec::SupervisorSpec;
 use schema_registry::Version;
 
 use serde::Serialize;
 
-use crate::deploy::spec_sha256;
 use crate::events::Step;
-use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
+use crate::ledger::{Action, DeployRecord, Outcome};
 use crate::session::Session;
 use crate::verify::{Sizing, Verification};
 use crate::{Error, Result};
@@ -63,40 +60,13 @@ impl Session {
             .map_err(self.druid_failed("reading the live spec"))?;
         self.step(Step::Rendered, format!("supervisor spec of {version}"));
         // The intent, before Druid is touched (see `crate::recover`).
-        self.ledger
-            .write_journal(&JournalEntry {
-                environment: self.environment.name.clone(),
-                action,
-                token: token.to_owned(),
-                actor: self.actor.clone(),
-                version: version.to_string(),
-                previous: from.clone(),
-                previous_live_sha256: live.as_ref().map(spec_sha256),
-                started_at: self.clock.now().to_string(),
-                step: JournalStep::Submitting,
-                outcome: None,
-            })
-            .await?;
-        let none = BTreeMap::new;
+        let journal = self.begin(token, action, (from.clone(), to), live.as_ref()).await?;
         if let Err(source) = self.druid.submit_spec(&spec).await {
-            self.close_journaled(
-                token,
-                action,
-                Outcome::Rejected,
-                from,
-                to,
-                none(),
-                Some(source.to_string()),
-            )
-            .await;
+            journal.close(self, Outcome::Rejected, Some(source.to_string()), None).await;
             return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(source) });
         }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        if let Err(err) =
-            self.ledger.journal_step(&self.environment.name, token, JournalStep::Submitted, None).await
-        {
-            self.warn(format!("could not update the journal entry: {err}"));
-        }
+        journal.submitted(self).await;
         let (verification, outcome, detail) = match self.wait_and_verify(Sizing::of(&spec)).await {
             Ok(verification) => {
                 let outcome = outcome_of(&verification);
@@ -109,7 +79,7 @@ impl Session {
             ),
             Err(err) => {
                 let detail = format!("{version} submitted; its verification could not complete: {err}");
-                self.close_journaled(token, action, Outcome::Failed, from, to, none(), Some(detail)).await;
+                journal.close(self, Outcome::Failed, Some(detail), None).await;
                 return Err(err);
             }
         };
@@ -123,14 +93,14 @@ impl Session {
         };
         if let Err(err) = moved {
             let detail = format!("{version} is live, but the channel could not move: {err}");
-            self.close_journaled(token, action, Outcome::Failed, from, to, none(), Some(detail)).await;
+            journal.close(self, Outcome::Failed, Some(detail), None).await;
             return Err(err);
         }
         if matches!(outcome, Outcome::Succeeded | Outcome::Unverified) {
             self.note_live(version.as_str()).await;
         }
         let verdict = verification.as_ref().map(|verification| &verification.verdict);
-        self.close_journaled_verdict(token, action, outcome, from, to, none(), detail, verdict).await;
+        journal.close(self, outcome, detail, verdict).await;
         verification.ok_or(Error::Interrupted)
     }
 
@@ -161,14 +131,10 @@ impl Session {
                 .map_err(self.druid_failed("submitting the previous version"))?;
             let restored_verification = self.wait_and_verify(Sizing::of(&spec)).await?;
             let outcome = outcome_of(&restored_verification);
-            self.record_verdict(
-                Action::AutomaticRollback,
-                outcome,
-                Some(version.to_string()),
-                Some(previous.to_string()),
-                BTreeMap::new(),
-                None,
-                Some(&restored_verification.verdict),
+            self.record(
+                DeployRecord::new(Action::AutomaticRollback, outcome)
+                    .versions(Some(version.to_string()), Some(previous.to_string()))
+                    .verdict(Some(&restored_verification.verdict)),
             )
             .await;
             self.step(Step::RolledBack, format!("{previous} restored ({outcome})"));
@@ -180,12 +146,9 @@ impl Session {
                 .await
                 .map_err(self.druid_failed("suspending"))?;
             self.record(
-                Action::AutomaticRollback,
-                Outcome::Succeeded,
-                Some(version.to_string()),
-                None,
-                BTreeMap::new(),
-                Some("no previous version: supervisor suspended".into()),
+                DeployRecord::new(Action::AutomaticRollback, Outcome::Succeeded)
+                    .versions(Some(version.to_string()), None)
+                    .detail("no previous version: supervisor suspended".to_owned()),
             )
             .await;
             self.step(Step::RolledBack, "no previous version: supervisor suspended");

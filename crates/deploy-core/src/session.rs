@@ -16,7 +16,7 @@ use schema_registry::{Channel, Registry, Version};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Environment;
 use crate::events::{Event, Reporter, Silent, Step};
-use crate::ledger::{Action, DeployRecord, Ledger, LockGuard, Outcome};
+use crate::ledger::{Action, DeployRecord, Ledger, LockGuard};
 use crate::{Error, Result};
 
 /// Asks a running workflow to stop waiting (Ctrl-C, SIGTERM, a service shutting down).
@@ -286,49 +286,18 @@ impl Session {
         Ok(())
     }
 
-    /// Appends to the history; a failure to record is a warning, never the action's outcome.
-    pub(crate) async fn record(
-        &self,
-        action: Action,
-        outcome: Outcome,
-        from: Option<String>,
-        to: Option<String>,
-        overrides: BTreeMap<String, String>,
-        detail: Option<String>,
-    ) {
-        self.record_verdict(action, outcome, from, to, overrides, detail, None).await;
-    }
-
-    /// [`Session::record`] with the verdict that decided the outcome; its summary is added to
-    /// the detail, so notifications and the incident draft say how it was reached.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn record_verdict(
-        &self,
-        action: Action,
-        outcome: Outcome,
-        from: Option<String>,
-        to: Option<String>,
-        overrides: BTreeMap<String, String>,
-        detail: Option<String>,
-        verdict: Option<&crate::verdict::VerdictReport>,
-    ) {
-        let detail = match (detail, verdict) {
-            (Some(detail), Some(verdict)) => Some(format!("{detail}; verdict {}", verdict.summary())),
-            (None, Some(verdict)) => Some(format!("verdict {}", verdict.summary())),
-            (detail, None) => detail,
-        };
-        let record = DeployRecord {
-            environment: self.environment.name.clone(),
-            action,
-            outcome,
-            from,
-            to,
-            by: Some(self.actor.clone()),
-            at: String::new(),
-            overrides,
-            detail,
-            verdict: verdict.cloned(),
-        };
+    /// Appends `record` to the history, as this session's environment and actor; a verdict's
+    /// summary is added to the detail, so notifications and the incident draft say how it was
+    /// reached. A failure to record is a warning, never the action's outcome.
+    pub(crate) async fn record(&self, mut record: DeployRecord) {
+        record.environment.clone_from(&self.environment.name);
+        record.by = Some(self.actor.clone());
+        if let Some(verdict) = &record.verdict {
+            record.detail = Some(match record.detail.take() {
+                Some(detail) => format!("{detail}; verdict {}", verdict.summary()),
+                None => format!("verdict {}", verdict.summary()),
+            });
+        }
         if let Some(kind) = crate::notify::kind_of(record.action, record.outcome) {
             self.notify(
                 kind,
@@ -349,6 +318,7 @@ impl Session {
                 Some(reasons.join("; ")),
             );
         }
+        let (action, outcome) = (record.action, record.outcome);
         match self.ledger.record(&record).await {
             Ok(_) => self.step(Step::Recorded, format!("{action} {outcome} recorded")),
             Err(err) => self.warn(format!("could not record the {action} in the history: {err}")),

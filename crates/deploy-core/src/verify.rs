@@ -430,18 +430,18 @@ impl Session {
                 if let Some(last) =
                     history.last().filter(|last| last.outcome == crate::ledger::Outcome::Unverified)
                 {
-                    self.record_verdict(
-                        crate::ledger::Action::Verify,
-                        crate::rollback::outcome_of(&verification),
-                        None,
-                        last.to.clone(),
-                        BTreeMap::new(),
-                        Some(format!(
+                    self.record(
+                        crate::ledger::DeployRecord::new(
+                            crate::ledger::Action::Verify,
+                            crate::rollback::outcome_of(&verification),
+                        )
+                        .versions(None, last.to.clone())
+                        .detail(format!(
                             "settles the unverified {} of {}",
                             last.action,
                             last.to.as_deref().unwrap_or("?")
-                        )),
-                        Some(&verification.verdict),
+                        ))
+                        .verdict(Some(&verification.verdict)),
                     )
                     .await;
                 }

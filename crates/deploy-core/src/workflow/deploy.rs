@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::events::Step;
-use crate::ledger::{Action, JournalEntry, JournalStep, Outcome};
+use crate::ledger::{Action, DeployRecord, Outcome};
 use crate::plan::{Carry, Plan, RefusalKind};
 use crate::session::Session;
 use crate::verify::{Sizing, Verification};
@@ -148,42 +148,6 @@ impl Session {
         let _ = self.close_recovered(&entry, &detail).await;
     }
 
-    /// Records how the action of `token` ended and closes its journal entry.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn close_journaled(
-        &self,
-        token: &str,
-        action: Action,
-        outcome: Outcome,
-        from: Option<String>,
-        to: Option<String>,
-        overrides: BTreeMap<String, String>,
-        detail: Option<String>,
-    ) {
-        self.close_journaled_verdict(token, action, outcome, from, to, overrides, detail, None).await;
-    }
-
-    /// [`Session::close_journaled`] with the verdict that decided the outcome.
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) async fn close_journaled_verdict(
-        &self,
-        token: &str,
-        action: Action,
-        outcome: Outcome,
-        from: Option<String>,
-        to: Option<String>,
-        overrides: BTreeMap<String, String>,
-        detail: Option<String>,
-        verdict: Option<&crate::verdict::VerdictReport>,
-    ) {
-        self.record_verdict(action, outcome, from, to, overrides, detail, verdict).await;
-        if let Err(err) =
-            self.ledger.journal_step(&self.environment.name, token, JournalStep::Closed, Some(outcome)).await
-        {
-            self.warn(format!("could not close the journal entry: {err}"));
-        }
-    }
-
     async fn apply_locked(
         &self,
         carry: &Carry,
@@ -250,12 +214,9 @@ impl Session {
                 format!("{version} is already live on {}: nothing to do", self.environment.datasource),
             );
             self.record(
-                Action::Deploy,
-                Outcome::NoOp,
-                previous.clone(),
-                Some(version.to_string()),
-                overrides.clone(),
-                None,
+                DeployRecord::new(Action::Deploy, Outcome::NoOp)
+                    .versions(previous.clone(), Some(version.to_string()))
+                    .overrides(overrides.clone()),
             )
             .await;
             self.note_live(version.as_str()).await;
@@ -275,42 +236,20 @@ impl Session {
         if let Some(start) = start {
             self.begin_migration(&start.old, start.same_datasource, version.as_str()).await?;
         }
-        // Every way out from here records the deploy and closes its journal entry.
+        // The intent, before Druid is touched: a deploy whose process dies from here on is
+        // found by the next command. Every way out from here records the deploy and closes
+        // its journal entry.
+        let journal = self
+            .begin(token, Action::Deploy, (previous.clone(), Some(version.to_string())), live.as_ref())
+            .await?
+            .with_overrides(overrides.clone());
         let close_verdict =
             |outcome: Outcome, detail: Option<String>, verification: Option<&Verification>| {
-                let (from, to, overrides) = (previous.clone(), Some(version.to_string()), overrides.clone());
                 let verdict = verification.map(|verification| verification.verdict.clone());
-                async move {
-                    self.close_journaled_verdict(
-                        token,
-                        Action::Deploy,
-                        outcome,
-                        from,
-                        to,
-                        overrides,
-                        detail,
-                        verdict.as_ref(),
-                    )
-                    .await;
-                }
+                let journal = &journal;
+                async move { journal.close(self, outcome, detail, verdict.as_ref()).await }
             };
         let close = |outcome: Outcome, detail: Option<String>| close_verdict(outcome, detail, None);
-        // The intent, before Druid is touched: a deploy whose process dies from here on is
-        // found by the next command.
-        self.ledger
-            .write_journal(&JournalEntry {
-                environment: self.environment.name.clone(),
-                action: Action::Deploy,
-                token: token.to_owned(),
-                actor: self.actor.clone(),
-                version: version.to_string(),
-                previous: previous.clone(),
-                previous_live_sha256: live.as_ref().map(spec_sha256),
-                started_at: self.clock.now().to_string(),
-                step: JournalStep::Submitting,
-                outcome: None,
-            })
-            .await?;
         self.notify(
             crate::notify::EventKind::DeployStarted,
             previous.clone(),
@@ -329,11 +268,7 @@ impl Session {
             return Err(Error::SubmitRejected { version: version.to_string(), source: Box::new(err) });
         }
         self.step(Step::Submitted, format!("{version} submitted to the Overlord"));
-        if let Err(err) =
-            self.ledger.journal_step(&self.environment.name, token, JournalStep::Submitted, None).await
-        {
-            self.warn(format!("could not update the deploy's journal entry: {err}"));
-        }
+        journal.submitted(self).await;
         // The version did not change (sizing, console edit): what to restore is the spec
         // that ran before, not a re-render of the same version.
         let previous_live = if same_version { live.as_ref() } else { None };
