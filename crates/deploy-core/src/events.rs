@@ -5,7 +5,35 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-use crate::verify::CheckResult;
+/// A verification verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    /// Within the threshold.
+    Pass,
+    /// Outside it, but the check is warn-only (an idle topic).
+    Warn,
+    /// Outside it.
+    Fail,
+}
+
+/// One named check with its measured value and threshold.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CheckResult {
+    /// `supervisor_state`, `running_tasks`, `ingestion_rate`, `unparseable_ratio`,
+    /// `task_failures`, `sql_probe`.
+    pub name: &'static str,
+    /// What was measured, for people (`200.00 rows/s (5m)`).
+    pub value: String,
+    /// What was measured, for machines, in `unit`.
+    pub measure: f64,
+    /// The unit of `measure`: `boolean` (1 or 0), `tasks`, `rows_per_second`, `ratio`, `rows`.
+    pub unit: &'static str,
+    /// What it is compared with.
+    pub threshold: String,
+    /// The outcome.
+    pub verdict: Verdict,
+}
 
 /// A step of a workflow, for progress displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]

@@ -41,7 +41,7 @@ impl Session {
                 actor: self.actor.clone(),
                 version: to.clone().unwrap_or_default(),
                 previous: from.clone(),
-                previous_live_sha256: previous_live.map(crate::deploy::spec_sha256),
+                previous_live_sha256: previous_live.map(spec_sha256),
                 started_at: self.clock.now().to_string(),
                 step: JournalStep::Submitting,
                 outcome: None,
@@ -97,4 +97,10 @@ impl Journal {
             session.warn(format!("could not close the journal entry: {err}"));
         }
     }
+}
+
+/// sha256 of a spec's JSON: says whether the live spec changed since an entry was written.
+pub(crate) fn spec_sha256(spec: &druid_client::spec::SupervisorSpec) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(serde_json::to_vec(spec).expect("specs serialise")))
 }

@@ -14,141 +14,12 @@ use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable as _};
 use secrecy::{ExposeSecret as _, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::Environment;
 
-/// `notify = [{ kind = "slack", url_env = "DRUIDCTL_SLACK_WEBHOOK", events = [...] }]`.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct NotifierSettings {
-    /// `slack` or `webhook`.
-    pub kind: NotifierKind,
-    /// The variable holding the URL (a secret: never written in the project file).
-    pub url_env: String,
-    /// Events to send (all when absent).
-    #[serde(default)]
-    pub events: Option<Vec<EventKind>>,
-    /// Seconds a delivery may take, retries included (5).
-    #[serde(default = "default_timeout")]
-    pub timeout_secs: u64,
-    /// While a monitor alert stays fired, remind every this many minutes (never by default).
-    #[serde(default)]
-    pub remind_minutes: Option<u64>,
-}
-
-fn default_timeout() -> u64 {
-    5
-}
-
-/// Where a notifier sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum NotifierKind {
-    /// A Slack incoming webhook: blocks for people.
-    Slack,
-    /// Any HTTP endpoint: the `druidctl.event.v1` JSON document.
-    Webhook,
-}
-
-/// What happened, as notifiers filter it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-#[allow(missing_docs)]
-pub enum EventKind {
-    DeployStarted,
-    DeploySucceeded,
-    DeployUnverified,
-    DeployRolledBack,
-    DeployFailed,
-    DeployInterrupted,
-    OverrideUsed,
-    Rollback,
-    Suspend,
-    Resume,
-    Reset,
-    AlertFired,
-    AlertResolved,
-    MigrationStarted,
-    MigrationCutover,
-    MigrationAborted,
-    DriftDetected,
-    DriftResolved,
-    Test,
-}
-
-impl EventKind {
-    /// The kebab-case name (`deploy-rolled-back`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::DeployStarted => "deploy-started",
-            Self::DeploySucceeded => "deploy-succeeded",
-            Self::DeployUnverified => "deploy-unverified",
-            Self::DeployRolledBack => "deploy-rolled-back",
-            Self::DeployFailed => "deploy-failed",
-            Self::DeployInterrupted => "deploy-interrupted",
-            Self::OverrideUsed => "override-used",
-            Self::Rollback => "rollback",
-            Self::Suspend => "suspend",
-            Self::Resume => "resume",
-            Self::Reset => "reset",
-            Self::AlertFired => "alert-fired",
-            Self::AlertResolved => "alert-resolved",
-            Self::MigrationStarted => "migration-started",
-            Self::MigrationCutover => "migration-cutover",
-            Self::MigrationAborted => "migration-aborted",
-            Self::DriftDetected => "drift-detected",
-            Self::DriftResolved => "drift-resolved",
-            Self::Test => "test",
-        }
-    }
-
-    fn headline(self) -> &'static str {
-        match self {
-            Self::DeployStarted => "deploy started",
-            Self::DeploySucceeded => "deploy succeeded",
-            Self::DeployUnverified => "deploy unverified: live, too little evidence to say it ingests well",
-            Self::DeployRolledBack => "deploy rolled back",
-            Self::DeployFailed => "deploy failed",
-            Self::DeployInterrupted => "deploy interrupted",
-            Self::OverrideUsed => "override used",
-            Self::Rollback => "rollback",
-            Self::Suspend => "supervisor suspended",
-            Self::Resume => "supervisor resumed",
-            Self::Reset => "supervisor offsets reset",
-            Self::AlertFired => "alert fired",
-            Self::AlertResolved => "alert resolved",
-            Self::MigrationStarted => "migration started: both supervisors run",
-            Self::MigrationCutover => "migration cutover",
-            Self::MigrationAborted => "migration aborted",
-            Self::DriftDetected => "drift detected: Druid does not run the channel's version",
-            Self::DriftResolved => "drift resolved",
-            Self::Test => "test message",
-        }
-    }
-
-    fn emoji(self) -> &'static str {
-        match self {
-            Self::DeploySucceeded
-            | Self::AlertResolved
-            | Self::Resume
-            | Self::MigrationCutover
-            | Self::DriftResolved => ":white_check_mark:",
-            Self::MigrationStarted => ":twisted_rightwards_arrows:",
-            Self::DeployRolledBack
-            | Self::DeployUnverified
-            | Self::Rollback
-            | Self::OverrideUsed
-            | Self::Suspend
-            | Self::Reset
-            | Self::MigrationAborted
-            | Self::DriftDetected => ":warning:",
-            Self::DeployFailed | Self::AlertFired | Self::DeployInterrupted => ":rotating_light:",
-            Self::DeployStarted | Self::Test => ":information_source:",
-        }
-    }
-}
+pub use crate::config::{EventKind, NotifierKind, NotifierSettings};
 
 /// One event, as the webhook receives it (`schema` = `druidctl.event.v1`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -316,7 +187,7 @@ impl Notifier {
                 name: "DRUIDCTL_NOTIFY_WEBHOOK".into(),
                 url,
                 events: None,
-                timeout: Duration::from_secs(default_timeout()),
+                timeout: Duration::from_secs(crate::config::notify_default_timeout()),
             });
         }
         let remind = environment

@@ -36,6 +36,7 @@ pub mod releases;
 pub mod sampler;
 pub mod spec;
 pub mod sql;
+pub mod stats;
 pub mod status;
 pub mod supervisors;
 pub mod tasks;

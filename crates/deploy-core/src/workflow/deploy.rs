@@ -9,6 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::events::Step;
+use crate::journal::spec_sha256;
 use crate::ledger::{Action, DeployRecord, Outcome};
 use crate::plan::{Carry, Plan, RefusalKind};
 use crate::session::Session;
@@ -549,10 +550,4 @@ fn restore_outcome(restore: std::result::Result<(), &Error>, reason: String) -> 
         Ok(()) => (Outcome::RolledBack, reason),
         Err(err) => (Outcome::RollbackFailed, format!("{reason}; the rollback failed: {err}")),
     }
-}
-
-/// sha256 of a spec's JSON: says whether the live spec changed since an entry was written.
-pub(crate) fn spec_sha256(spec: &druid_client::spec::SupervisorSpec) -> String {
-    use sha2::Digest as _;
-    hex::encode(sha2::Sha256::digest(serde_json::to_vec(spec).expect("specs serialise")))
 }

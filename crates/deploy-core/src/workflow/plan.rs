@@ -482,7 +482,7 @@ impl Session {
                 start,
                 nothing_to_do,
                 expect: Expect {
-                    live_sha256: live.as_ref().map(crate::deploy::spec_sha256),
+                    live_sha256: live.as_ref().map(crate::journal::spec_sha256),
                     channel_version: channel_version.clone(),
                     channel_sequence: base.as_ref().map(|state| state.pointer.sequence),
                     registry_versions,

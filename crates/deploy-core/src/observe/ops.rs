@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::Result;
 use crate::drift::Drift;
 use crate::session::Session;
-use crate::verify::{StatsSum, ratio};
+use druid_client::stats::{StatsSum, ratio};
 
 /// A typed snapshot of an environment: its ingestion and whether Druid runs what the channel
 /// says.
@@ -34,10 +34,10 @@ pub struct StatusSnapshot {
     pub druid_warnings: Vec<String>,
     /// The open migration (docs/migrations.md), if one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub migration: Option<crate::migrate::Migration>,
+    pub migration: Option<crate::ledger::state::Migration>,
     /// Its old side, still running until cutover, as Druid reports it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_side: Option<crate::migrate::SideStatus>,
+    pub old_side: Option<SideStatus>,
 }
 
 /// What Druid reports about an environment's supervisor.
@@ -88,6 +88,19 @@ pub struct Ingestion {
     pub thrown_away_ratio: f64,
     /// Recent supervisor errors (`class: message`).
     pub recent_errors: Vec<String>,
+}
+
+/// One side of a migration, as Druid reports it now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SideStatus {
+    /// `old` or `new`.
+    pub side: &'static str,
+    /// Where it ingests.
+    pub placement: crate::ledger::state::Placement,
+    /// What Druid reports (None when its supervisor is gone or Druid failed).
+    pub ingestion: Option<Ingestion>,
+    /// Why there is no report.
+    pub error: Option<String>,
 }
 
 impl Session {

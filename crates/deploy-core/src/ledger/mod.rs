@@ -11,6 +11,8 @@
 //! history/migrations/<env>/<time>-<n>.json   every state a migration went through (never overwritten)
 //! ```
 
+pub mod state;
+
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -518,7 +520,7 @@ impl Ledger {
     pub async fn environment_state(
         &self,
         environment: &str,
-    ) -> Result<Option<(crate::migrate::EnvironmentState, Etag)>> {
+    ) -> Result<Option<(state::EnvironmentState, Etag)>> {
         let name = Channel::parse(environment)?;
         Ok(self.registry.read_json(&format!("environments/{name}.json")).await?)
     }
@@ -528,7 +530,7 @@ impl Ledger {
     /// with [`Error::LockLost`] when someone wrote meanwhile.
     pub async fn write_environment_state(
         &self,
-        state: &crate::migrate::EnvironmentState,
+        state: &state::EnvironmentState,
         etag: Option<&Etag>,
         archive: bool,
     ) -> Result<Etag> {
@@ -552,7 +554,7 @@ impl Ledger {
     }
 
     /// Every state the migrations of `environment` went through, oldest first.
-    pub async fn migrations(&self, environment: &str) -> Result<Vec<crate::migrate::Migration>> {
+    pub async fn migrations(&self, environment: &str) -> Result<Vec<state::Migration>> {
         self.read_all("migrations", environment).await
     }
 

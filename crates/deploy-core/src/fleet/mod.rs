@@ -1,7 +1,11 @@
-//! Deploying many pipelines (docs/fleet.md): plan each first and deploy only those whose plan
+//! The fleet layer: many pipelines at once. This module deploys them (docs/fleet.md): plan each first and deploy only those whose plan
 //! changes what Druid runs, at most `parallel` at a time, one at a time per datasource;
 //! after the first failure no new deploy starts unless `keep_going`. Each deploy is the
-//! ordinary verified, rolled-back-on-failure [`Session::deploy`].
+//! ordinary verified, rolled-back-on-failure [`Session::deploy`]. [`reconcile`] heals drift
+//! across them; [`service`] is the loop `serve` and `reconcile --watch` run.
+
+pub mod reconcile;
+pub mod service;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

@@ -74,7 +74,7 @@ pub struct MonitorReport {
     pub ingestion: Ingestion,
     /// While a migration is open, its old side (best effort: read from the registry).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub old_side: Option<crate::migrate::SideStatus>,
+    pub old_side: Option<crate::ops::SideStatus>,
 }
 
 impl Session {

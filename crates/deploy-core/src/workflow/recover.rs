@@ -7,8 +7,8 @@ use schema_registry::Version;
 use serde::Serialize;
 
 use crate::Result;
-use crate::deploy::spec_sha256;
 use crate::events::Step;
+use crate::journal::spec_sha256;
 use crate::ledger::{Action, DeployRecord, JournalEntry, JournalStep, Outcome};
 use crate::session::Session;
 use crate::verify::{Sizing, Verification};
