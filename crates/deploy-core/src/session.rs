@@ -108,11 +108,20 @@ impl Session {
     }
 
     /// The session the environment's settings describe: its Druid client (URLs,
-    /// credentials, timeouts) and its registry (local directory or S3, the AWS chain).
+    /// credentials, timeouts), its registry (local directory or S3, the AWS chain) and its
+    /// notifier (`notify = [...]`, the URLs read from the variables they name, and
+    /// `DRUIDCTL_NOTIFY_WEBHOOK` through [`crate::config::Overrides`]): an embedder gets what
+    /// the CLI gets. A notifier whose variable is not set is left out;
+    /// [`crate::notify::Notifier::missing`] names them.
     pub async fn connect(environment: Environment) -> Result<Self> {
         let druid = crate::connect::druid_client(&environment)?;
         let registry = crate::publish::open_registry_for(&environment).await;
-        Ok(Self::new(environment, Arc::new(druid), registry))
+        let notifier = crate::notify::Notifier::new(
+            &environment,
+            &|name| std::env::var(name).ok(),
+            environment.notify_webhook.clone(),
+        );
+        Ok(Self::new(environment, Arc::new(druid), registry).with_notifier(Arc::new(notifier)))
     }
 
     /// Sends progress to `reporter`.

@@ -156,18 +156,12 @@ impl Context {
     pub fn connect(&self, out: &Output) -> Result<(Project, Session), CliError> {
         let project = self.project()?;
         let environment = self.environment(&project)?;
-        let notifier = deploy_core::notify::Notifier::new(
-            &environment,
-            &|name| std::env::var(name).ok(),
-            overrides().notify_webhook,
-        );
-        for name in notifier.missing() {
+        let session = block_on(async { Ok(Session::connect(environment).await?) })?;
+        for name in session.notifier.missing() {
             out.error_line(format_args!(
                 "warning: notifier variable ${name} is not set: that notifier is left out"
             ));
         }
-        let session = block_on(async { Ok(Session::connect(environment).await?) })?
-            .with_notifier(std::sync::Arc::new(notifier));
         if out.is_verbose() {
             let environment = &session.environment;
             let druid = druid_client::config::parse_url(&environment.druid.url)
@@ -226,18 +220,22 @@ pub fn each_pipeline(
 }
 
 /// The text served as Prometheus metrics at `http://ADDRESS/metrics` while a watch runs
-/// (`monitor --prometheus`, `reconcile --prometheus`): replace it after each round.
+/// (`monitor --prometheus`, `reconcile --prometheus`), on the library's HTTP server: replace
+/// it after each round.
 pub async fn serve_prometheus(
     address: Option<std::net::SocketAddr>,
     out: &Output,
-) -> Result<std::sync::Arc<std::sync::Mutex<String>>, CliError> {
-    let latest = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+) -> Result<deploy_core::observe::http::LatestMetrics, CliError> {
+    let latest = deploy_core::observe::http::LatestMetrics::default();
     if let Some(address) = address {
-        let listener = tokio::net::TcpListener::bind(address)
+        let listener = deploy_core::observe::http::bind(address)
             .await
             .map_err(|err| CliError::io(format_args!("listening on {address}"), err))?;
         out.note(format_args!("serving Prometheus metrics at http://{address}/metrics"));
-        tokio::spawn(deploy_core::monitor::serve_metrics(listener, latest.clone()));
+        deploy_core::observe::http::spawn(
+            listener,
+            deploy_core::observe::http::metrics_router(latest.clone()),
+        );
     }
     Ok(latest)
 }

@@ -57,7 +57,7 @@ pub fn run(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status
         loop {
             let tick = watcher.tick().await;
             watcher.flush_notifications().await;
-            *latest.lock().expect("metrics lock") = watcher.metrics();
+            *latest.write().unwrap_or_else(std::sync::PoisonError::into_inner) = watcher.metrics();
             if out.is_json() {
                 out.line(serde_json::to_string(&tick).unwrap_or_default())?;
             } else {

@@ -1,7 +1,9 @@
 //! `druidctl reconcile --env E [--apply]`: every pipeline's channel version against what Druid
 //! runs (docs/reconcile.md).
 
+use deploy_core::fleet::runtime::{Round, Service, ServiceOptions};
 use deploy_core::reconcile::{Options, State};
+use deploy_core::session::Cancel;
 use deploy_core::{Session, policy};
 
 use super::{Context, block_on, confirm};
@@ -82,7 +84,7 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     let druid = first.druid.clone();
     let options = Options { apply: args.apply, ..Options::default() };
     if args.watch || args.prometheus.is_some() {
-        return watch(&sessions, args, options, out);
+        return watch(sessions, args, options, out);
     }
     let report = block_on(async {
         let report = deploy_core::reconcile::reconcile(druid.as_ref(), &sessions, options).await;
@@ -137,44 +139,56 @@ pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliEr
     Ok(status)
 }
 
-/// `--watch`: a round every interval until interrupted; metrics served with `--prometheus`.
+/// `--watch`: the library's reconcile service, a round every interval (a backoff after failed
+/// rounds) until interrupted; metrics served with `--prometheus`.
 fn watch(
-    sessions: &[(Option<String>, Session)],
+    sessions: Vec<(Option<String>, Session)>,
     args: &Args,
     options: Options,
     out: &Output,
 ) -> Result<Status, CliError> {
     block_on(async {
-        let latest = super::serve_prometheus(args.prometheus, out).await?;
-        let mut watch = deploy_core::service::Watch::default();
-        let druid = sessions[0].1.druid.clone();
-        loop {
-            let started = std::time::Instant::now();
-            match deploy_core::reconcile::reconcile(druid.as_ref(), sessions, options).await {
-                Ok(report) => {
-                    let now = jiff::Timestamp::now();
-                    watch.observe(&report, sessions, now, started.elapsed().as_secs_f64());
-                    *latest.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
-                        watch.metrics(&report, now);
-                    for (_, session) in sessions {
-                        session.flush_notifications().await;
+        let metrics = super::serve_prometheus(args.prometheus, out).await?;
+        let service_options = ServiceOptions {
+            apply: options.apply,
+            interval: args.interval,
+            snapshot: false,
+            concurrency: options.concurrency,
+        };
+        let mut service = Service::new(sessions, service_options);
+        let latest = service.latest();
+        let mut printed = Ok(());
+        service
+            .run(&Cancel::default(), |round| {
+                metrics
+                    .write()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone_from(&latest.read().unwrap_or_else(std::sync::PoisonError::into_inner).metrics);
+                printed = match round {
+                    Round::Reconciled(report) if out.is_json() => {
+                        out.line(serde_json::to_string(report).unwrap_or_default())
                     }
-                    if out.is_json() {
-                        out.line(serde_json::to_string(&report).unwrap_or_default())?;
-                    } else {
-                        out.line(format_args!(
-                            "{}: {} in sync, {} drifted, {} missing, {} unmanaged",
-                            report.at,
-                            report.count(State::InSync),
-                            report.count(State::Drifted),
-                            report.count(State::Missing),
-                            report.count(State::Unmanaged)
-                        ))?;
+                    Round::Reconciled(report) => out.line(format_args!(
+                        "{}: {} in sync, {} drifted, {} missing, {} unmanaged",
+                        report.at,
+                        report.count(State::InSync),
+                        report.count(State::Drifted),
+                        report.count(State::Missing),
+                        report.count(State::Unmanaged)
+                    )),
+                    Round::Failed { error, consecutive, retry_in } => {
+                        out.error_line(format_args!(
+                            "warning: reconcile failed ({consecutive} in a row), retrying in {}s: {error}",
+                            retry_in.as_secs()
+                        ));
+                        Ok(())
                     }
-                }
-                Err(err) => out.error_line(format_args!("warning: reconcile failed, retrying: {err}")),
-            }
-            tokio::time::sleep(args.interval).await;
-        }
+                };
+                // Stdout closed: stop.
+                printed.is_ok()
+            })
+            .await;
+        printed?;
+        Ok(Status::Success)
     })
 }

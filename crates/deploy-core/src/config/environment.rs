@@ -56,6 +56,8 @@ pub struct Environment {
     /// Whether deploys and rollbacks ask for confirmation (`confirm = true`; the
     /// sample sets it for prod). Off by default: a new environment asks nothing.
     pub confirm: bool,
+    /// One more webhook for every event (`DRUIDCTL_NOTIFY_WEBHOOK`; a secret).
+    pub notify_webhook: Option<SecretString>,
     /// Whether uncommitted schemas may be published here (`allow_dirty = true`; the sample
     /// sets it for dev). Off by default: versions are commits unless an environment says so.
     pub allow_dirty: bool,
@@ -232,6 +234,7 @@ impl RawEnvironment {
             preflight: self.preflight,
             notify: self.notify,
             confirm: self.confirm,
+            notify_webhook: None,
             allow_dirty: self.allow_dirty,
             compatibility,
             origins: BTreeMap::new(),

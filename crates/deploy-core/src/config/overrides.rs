@@ -84,6 +84,9 @@ impl Overrides {
         if let Some(token) = &self.druid_token {
             environment.druid.token = Some(token.clone());
         }
+        if let Some(webhook) = &self.notify_webhook {
+            environment.notify_webhook = Some(webhook.clone());
+        }
         if let Some(bootstrap) = &self.kafka_bootstrap {
             environment.kafka.bootstrap_servers.clone_from(bootstrap);
         }

@@ -2,9 +2,12 @@
 //! changes what Druid runs, at most `parallel` at a time, one at a time per datasource;
 //! after the first failure no new deploy starts unless `keep_going`. Each deploy is the
 //! ordinary verified, rolled-back-on-failure [`Session::deploy`]. [`reconcile`] heals drift
-//! across them; [`service`] is the loop `serve` and `reconcile --watch` run.
+//! across them; [`service`] reads their state; [`runtime`] is the loop `serve` and `reconcile --watch`
+//! run, and [`page`] what `serve` shows.
 
+pub mod page;
 pub mod reconcile;
+pub mod runtime;
 pub mod service;
 
 use std::collections::BTreeMap;

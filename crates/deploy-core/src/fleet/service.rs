@@ -5,12 +5,12 @@
 //! when it is back in sync).
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use druid_client::DruidApi;
 use futures_util::StreamExt as _;
 use serde::Serialize;
 
+use crate::observe::prometheus::Exposition;
 use crate::reconcile::{Options, Report, State};
 use crate::{Result, Session};
 
@@ -191,69 +191,49 @@ impl Watch {
 
     /// Prometheus text exposition (format 0.0.4) of the last round.
     pub fn metrics(&self, report: &Report, now: jiff::Timestamp) -> String {
-        let mut text = String::new();
-        let env = escape(&report.environment);
-        let _ = writeln!(
-            text,
-            "# HELP druidctl_pipelines Pipelines by reconcile state\n# TYPE druidctl_pipelines gauge"
-        );
+        let mut exposition = Exposition::new();
+        let env = report.environment.as_str();
+        exposition.gauge("druidctl_pipelines", "Pipelines by reconcile state");
         for state in
             [State::InSync, State::Drifted, State::Missing, State::NoVersion, State::Unmanaged, State::Error]
         {
-            let _ = writeln!(
-                text,
-                "druidctl_pipelines{{env=\"{env}\",state=\"{}\"}} {}",
-                state.as_str(),
-                report.count(state)
-            );
+            #[allow(clippy::cast_precision_loss)]
+            let count = report.count(state) as f64;
+            exposition.sample("druidctl_pipelines", &[("env", env), ("state", state.as_str())], count);
         }
-        let _ = writeln!(
-            text,
-            "# HELP druidctl_pipeline_in_sync 1 when the pipeline runs its channel's version\n# TYPE druidctl_pipeline_in_sync gauge"
-        );
         let managed: Vec<_> = report.entries.iter().filter(|entry| entry.state != State::Unmanaged).collect();
+        let labels = |entry: &crate::reconcile::Entry| {
+            [entry.pipeline.clone().unwrap_or_else(|| "-".to_owned()), entry.supervisor.clone()]
+        };
+        exposition.gauge("druidctl_pipeline_in_sync", "1 when the pipeline runs its channel's version");
         for entry in &managed {
-            let _ = writeln!(
-                text,
-                "druidctl_pipeline_in_sync{{env=\"{env}\",pipeline=\"{}\",supervisor=\"{}\"}} {}",
-                escape(entry.pipeline.as_deref().unwrap_or("-")),
-                escape(&entry.supervisor),
-                u8::from(entry.state == State::InSync)
+            let [pipeline, supervisor] = labels(entry);
+            exposition.sample(
+                "druidctl_pipeline_in_sync",
+                &[("env", env), ("pipeline", &pipeline), ("supervisor", &supervisor)],
+                f64::from(u8::from(entry.state == State::InSync)),
             );
         }
-        let _ = writeln!(
-            text,
-            "# HELP druidctl_pipeline_drift_age_seconds How long the pipeline has been out of sync (0 in sync)\n# TYPE druidctl_pipeline_drift_age_seconds gauge"
+        exposition.gauge(
+            "druidctl_pipeline_drift_age_seconds",
+            "How long the pipeline has been out of sync (0 in sync)",
         );
         for entry in &managed {
-            let _ = writeln!(
-                text,
-                "druidctl_pipeline_drift_age_seconds{{env=\"{env}\",pipeline=\"{}\",supervisor=\"{}\"}} {}",
-                escape(entry.pipeline.as_deref().unwrap_or("-")),
-                escape(&entry.supervisor),
-                self.drift_age(&entry.supervisor, now)
+            let [pipeline, supervisor] = labels(entry);
+            exposition.sample(
+                "druidctl_pipeline_drift_age_seconds",
+                &[("env", env), ("pipeline", &pipeline), ("supervisor", &supervisor)],
+                self.drift_age(&entry.supervisor, now),
             );
         }
         if let Some((at, seconds)) = self.last {
-            let _ = writeln!(
-                text,
-                "# HELP druidctl_reconcile_last_timestamp_seconds When the last reconcile ended\n# TYPE druidctl_reconcile_last_timestamp_seconds gauge"
-            );
-            let _ = writeln!(
-                text,
-                "druidctl_reconcile_last_timestamp_seconds{{env=\"{env}\"}} {}",
-                at.as_second()
-            );
-            let _ = writeln!(
-                text,
-                "# HELP druidctl_reconcile_duration_seconds How long the last reconcile took\n# TYPE druidctl_reconcile_duration_seconds gauge"
-            );
-            let _ = writeln!(text, "druidctl_reconcile_duration_seconds{{env=\"{env}\"}} {seconds}");
+            exposition.gauge("druidctl_reconcile_last_timestamp_seconds", "When the last reconcile ended");
+            #[allow(clippy::cast_precision_loss)]
+            let at = at.as_second() as f64;
+            exposition.sample("druidctl_reconcile_last_timestamp_seconds", &[("env", env)], at);
+            exposition.gauge("druidctl_reconcile_duration_seconds", "How long the last reconcile took");
+            exposition.sample("druidctl_reconcile_duration_seconds", &[("env", env)], seconds);
         }
-        text
+        exposition.finish()
     }
-}
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }

@@ -2,6 +2,7 @@
 //! (`druid_client::testing`) and an in-memory registry; the monitor alerts against Druid's
 //! fixture responses (mockall).
 
+mod embedding;
 mod faults;
 mod fleet;
 mod migrations;

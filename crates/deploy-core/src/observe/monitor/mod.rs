@@ -12,7 +12,7 @@ use crate::session::Session;
 pub mod prometheus;
 pub mod watch;
 
-pub use prometheus::{prometheus, serve_metrics};
+pub use prometheus::prometheus;
 pub use watch::{Tick, Watcher};
 
 /// The four alerts.

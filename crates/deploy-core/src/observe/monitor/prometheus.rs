@@ -1,15 +1,12 @@
-//! The monitor's figures for Prometheus: the text exposition (format 0.0.4) and a minimal
-//! HTTP server that answers `GET /metrics` with the latest one.
-
-use std::sync::{Arc, Mutex};
+//! The monitor's figures for Prometheus (written by [`crate::observe::prometheus`], served by
+//! [`crate::observe::http`]).
 
 use super::{AlertKind, MonitorReport};
+use crate::observe::prometheus::Exposition;
 
 /// The report as Prometheus text exposition (format 0.0.4): one gauge per figure, labelled
 /// with the environment and datasource.
 pub fn prometheus(reports: &[MonitorReport]) -> String {
-    use std::fmt::Write as _;
-    let mut text = String::new();
     let gauges: [Gauge; 7] = [
         ("druidctl_supervisor_running", "1 when the supervisor state is RUNNING", |r| {
             r.measure(AlertKind::SupervisorState)
@@ -37,46 +34,19 @@ pub fn prometheus(reports: &[MonitorReport]) -> String {
             breached
         }),
     ];
+    let mut exposition = Exposition::new();
     for (name, help, value) in gauges {
-        let _ = writeln!(text, "# HELP {name} {help}\n# TYPE {name} gauge");
+        exposition.gauge(name, help);
         for report in reports {
-            let _ = writeln!(
-                text,
-                "{name}{{env=\"{}\",datasource=\"{}\"}} {}",
-                escape(&report.environment),
-                escape(&report.datasource),
-                value(report)
+            exposition.sample(
+                name,
+                &[("env", &report.environment), ("datasource", &report.datasource)],
+                value(report),
             );
         }
     }
-    text
+    exposition.finish()
 }
 
 /// Name, help text and how to read the value of one gauge.
 type Gauge = (&'static str, &'static str, fn(&MonitorReport) -> f64);
-
-fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
-}
-
-/// Answers every HTTP request on `listener` with the latest metrics in `latest` (one
-/// request per connection; anything but `GET /metrics` is a 404). Runs until the listener
-/// fails; spawn it.
-pub async fn serve_metrics(listener: tokio::net::TcpListener, latest: Arc<Mutex<String>>) {
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    while let Ok((mut stream, _)) = listener.accept().await {
-        let body = latest.lock().map(|text| text.clone()).unwrap_or_default();
-        tokio::spawn(async move {
-            let mut request = [0_u8; 1024];
-            let _ = stream.read(&mut request).await;
-            let wanted = request.starts_with(b"GET /metrics ");
-            let (status, body) =
-                if wanted { ("200 OK", body) } else { ("404 Not Found", "try /metrics\n".to_owned()) };
-            let response = format!(
-                "HTTP/1.1 {status}\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = stream.write_all(response.as_bytes()).await;
-        });
-    }
-}
