@@ -30,6 +30,7 @@ mod open_enum;
 pub mod api;
 mod client;
 pub mod config;
+pub mod echo;
 pub mod error;
 pub mod redact;
 pub mod releases;

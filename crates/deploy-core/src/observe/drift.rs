@@ -1,11 +1,10 @@
 //! Drift: what Druid runs compared with what the environment's channel says, and what to
-//! run when they differ. Specs are compared by what decides ingestion ([`fingerprint`]).
+//! run when they differ. Specs are compared by what decides ingestion
+//! ([`druid_client::echo::fingerprint`]).
 
-use base64::Engine as _;
 use druid_client::spec::SupervisorSpec;
 use schema_registry::Version;
 use serde::Serialize;
-use sha2::Digest as _;
 
 use crate::Result;
 use crate::session::Session;
@@ -25,33 +24,7 @@ pub struct Drift {
     pub hint: Option<String>,
 }
 
-/// sha256 of an inline descriptor in a spec.
-pub fn descriptor_sha256(spec: &SupervisorSpec) -> Option<String> {
-    let decoder = spec.spec.as_ref()?.io_config.input_format.as_ref()?.proto_bytes_decoder.as_ref()?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(decoder.descriptor_string.as_ref()?).ok()?;
-    Some(hex::encode(sha2::Sha256::digest(bytes)))
-}
-
-/// What decides how records are ingested, in a form that survives Druid's echo of a spec
-/// (Druid adds defaults and rewrites some values, such as `PT1H` as `PT3600S`).
-pub fn fingerprint(spec: &SupervisorSpec) -> serde_json::Value {
-    let Some(spec) = spec.spec.as_ref() else { return serde_json::Value::Null };
-    let decoder = spec.io_config.input_format.as_ref().and_then(|format| format.proto_bytes_decoder.as_ref());
-    let flatten = spec.io_config.input_format.as_ref().and_then(|format| format.flatten_spec.as_ref());
-    let schema = &spec.data_schema;
-    serde_json::json!({
-        "dataSource": schema.data_source,
-        "topic": spec.io_config.topic,
-        "descriptor": decoder.map(|decoder| (decoder.descriptor_string.clone(), decoder.descriptor.clone())),
-        "messageType": decoder.and_then(|decoder| decoder.proto_message_type.clone()),
-        "timestamp": (&schema.timestamp_spec.column, &schema.timestamp_spec.format),
-        "dimensions": schema.dimensions_spec.dimensions.iter().map(|dimension| match dimension {
-            druid_client::spec::DimensionSchema::Name(name) => ("string".to_owned(), name.clone()),
-            druid_client::spec::DimensionSchema::Typed(typed) => (typed.kind.to_string(), typed.name.clone()),
-        }).collect::<Vec<_>>(),
-        "flatten": flatten.map(|flatten| flatten.fields.iter().map(|field| (field.name.clone(), field.expr.clone())).collect::<Vec<_>>()),
-    })
-}
+pub use druid_client::echo::{descriptor_sha256, fingerprint};
 
 impl Session {
     /// What is live compared with what the channel says, and what to run if they differ.

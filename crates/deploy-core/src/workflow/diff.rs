@@ -2,6 +2,7 @@
 //! path, ignoring what Druid adds or rewrites when it echoes a spec.
 
 use base64::Engine as _;
+use druid_client::echo;
 use druid_client::spec::SupervisorSpec;
 use serde::Serialize;
 use sha2::Digest as _;
@@ -87,10 +88,9 @@ fn raw_spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) ->
         .0
         .into_iter()
         .filter_map(|operation| match operation {
-            // Druid's echo of a spec drops the `type` it also holds at the top (`kafka`).
+            // What Druid's echo adds or rewrites is no change ([`druid_client::echo`]).
             json_patch::PatchOperation::Add(add)
-                if matches!(add.path.as_str(), "/spec/ioConfig/type" | "/spec/tuningConfig/type")
-                    && rendered.get("type") == Some(&add.value) =>
+                if echo::added_by_echo(add.path.as_str(), &add.value, rendered.get("type")) =>
             {
                 None
             }
@@ -103,11 +103,7 @@ fn raw_spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) ->
             json_patch::PatchOperation::Replace(replace) => {
                 let path = replace.path.to_string();
                 let from = live.pointer(&path).cloned();
-                // Druid echoes durations in seconds (`PT1H` comes back as `PT3600S`) and
-                // granularities as objects (`NONE` as `{"type": "none"}`).
-                if from.as_ref().is_some_and(|from| {
-                    same_duration(from, &replace.value) || same_granularity(from, &replace.value)
-                }) {
+                if from.as_ref().is_some_and(|from| echo::same_value(from, &replace.value)) {
                     return None;
                 }
                 Some(SpecChange { op: ChangeOp::Change, from, path, to: Some(replace.value) })
@@ -119,88 +115,4 @@ fn raw_spec_changes(live: Option<&SupervisorSpec>, rendered: &SupervisorSpec) ->
             _ => None,
         })
         .collect()
-}
-
-/// Whether `a` and `b` name the same granularity, one as a name (`NONE`, `HOUR`) and the other
-/// as the object Druid echoes (`{"type": "none"}`, `{"type": "period", "period": "PT1H"}`).
-fn same_granularity(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    fn as_object(value: &serde_json::Value) -> Option<serde_json::Value> {
-        let name = value.as_str()?.to_ascii_uppercase();
-        let period = match name.as_str() {
-            "NONE" | "ALL" => return Some(serde_json::json!({"type": name.to_ascii_lowercase()})),
-            "SECOND" => "PT1S",
-            "MINUTE" => "PT1M",
-            "FIVE_MINUTE" => "PT5M",
-            "TEN_MINUTE" => "PT10M",
-            "FIFTEEN_MINUTE" => "PT15M",
-            "THIRTY_MINUTE" => "PT30M",
-            "HOUR" => "PT1H",
-            "SIX_HOUR" => "PT6H",
-            "EIGHT_HOUR" => "PT8H",
-            "DAY" => "P1D",
-            "WEEK" => "P1W",
-            "MONTH" => "P1M",
-            "QUARTER" => "P3M",
-            "YEAR" => "P1Y",
-            _ => return None,
-        };
-        Some(serde_json::json!({"type": "period", "period": period}))
-    }
-    // The echoed object may add `timeZone: "UTC"` / `origin: null`: compare what both say.
-    let covers = |named: &serde_json::Value, object: &serde_json::Value| {
-        let (Some(expected), Some(object)) = (as_object(named), object.as_object()) else { return false };
-        expected.as_object().is_some_and(|expected| {
-            expected.iter().all(|(key, value)| {
-                object.get(key).is_some_and(|found| found == value || same_duration(found, value))
-            }) && object.iter().all(|(key, value)| {
-                expected.contains_key(key)
-                    || value.is_null()
-                    || (key == "timeZone" && value.as_str().is_some_and(|zone| zone == "UTC"))
-            })
-        })
-    };
-    covers(a, b) || covers(b, a)
-}
-
-/// Whether `a` and `b` are ISO 8601 durations of the same length (`PT1H`, `PT3600S`).
-fn same_duration(a: &serde_json::Value, b: &serde_json::Value) -> bool {
-    let seconds = |value: &serde_json::Value| {
-        let text = value.as_str()?;
-        let span: jiff::Span = text.parse().ok()?;
-        // Only time units: days and longer have no fixed length without a date.
-        span.total(jiff::Unit::Second).ok()
-    };
-    matches!((seconds(a), seconds(b)), (Some(a), Some(b)) if (a - b).abs() < 1e-9)
-}
-
-#[cfg(test)]
-mod tests {
-    use serde_json::json;
-
-    use super::{same_duration, same_granularity};
-
-    #[test]
-    fn durations_are_compared_by_length() {
-        assert!(same_duration(&json!("PT1H"), &json!("PT3600S")));
-        assert!(same_duration(&json!("PT30M"), &json!("PT1800S")));
-        assert!(!same_duration(&json!("PT1H"), &json!("PT30M")));
-        assert!(!same_duration(&json!("PT1H"), &json!(3600)));
-        assert!(!same_duration(&json!("HOUR"), &json!("HOUR")), "not durations: compared as values");
-    }
-
-    #[test]
-    fn granularities_are_compared_as_druid_reads_them() {
-        assert!(same_granularity(&json!({"type": "none"}), &json!("NONE")));
-        assert!(same_granularity(&json!("ALL"), &json!({"type": "all"})));
-        assert!(same_granularity(
-            &json!({"type": "period", "period": "PT3600S", "timeZone": "UTC", "origin": null}),
-            &json!("HOUR")
-        ));
-        assert!(!same_granularity(&json!({"type": "none"}), &json!("HOUR")));
-        assert!(!same_granularity(
-            &json!({"type": "period", "period": "PT1H", "timeZone": "Europe/Paris"}),
-            &json!("HOUR")
-        ));
-        assert!(!same_granularity(&json!("DAY"), &json!("HOUR")));
-    }
 }

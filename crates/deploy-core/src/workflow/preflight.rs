@@ -10,7 +10,6 @@ use druid_mapping::predict::Predictor;
 use druid_mapping::preflight::{self, Report, SamplerAgreement, Thresholds, Verdict};
 use schema_registry::Version;
 use serde::Serialize;
-use serde_json::json;
 
 use crate::kafka::{self, Limits, Start};
 use crate::session::Session;
@@ -143,21 +142,9 @@ impl Session {
         per_partition: usize,
     ) -> std::result::Result<SamplerAgreement, String> {
         let spec = checked.render(&self.environment, None).map_err(|err| err.to_string())?;
-        let mut spec = serde_json::to_value(&spec).map_err(|err| err.to_string())?;
-        if let Some(io) = spec.pointer_mut("/spec/ioConfig") {
-            io["useEarliestOffset"] = json!(true);
-        }
-        // Druid's sampler reads at most 5000 rows.
-        let rows = per_partition.clamp(1, 5000);
-        // The sampler takes the supervisor's `spec` with its own `type`.
-        let mut inner = spec["spec"].take();
-        inner["type"] = json!("kafka");
-        let request = json!({
-            "type": "kafka",
-            "spec": inner,
-            "samplerConfig": { "numRows": rows, "timeoutMs": 15000 },
-        });
-        let response = self.druid.sample(&request).await.map_err(|err| err.to_string())?;
+        let request = druid_client::sampler::SamplerRequest::kafka(&spec).from_earliest().rows(per_partition);
+        let rows = request.row_limit();
+        let response = self.druid.sample(&request.to_json()).await.map_err(|err| err.to_string())?;
         let limits = Limits {
             per_partition: rows,
             max_bytes: usize::try_from(self.environment.preflight.max_bytes).unwrap_or(usize::MAX),
