@@ -158,7 +158,7 @@ enum Command {
   druidctl deploy --env prod --yes
   druidctl deploy --env prod --ignore-window --reason \"INC-42 hotfix\""
     )]
-    Deploy(commands::deploy::DeployArgs),
+    Deploy(commands::deploy::Args),
     /// Carry out a plan file written by `plan --out`, exactly, unless what it saw has moved.
     #[command(
         after_help = "Examples:\n  druidctl plan --env prod --out plan.json\n  druidctl apply plan.json --yes"
@@ -183,14 +183,14 @@ enum Command {
   druidctl verify --env dev -o json
   druidctl verify --env prod --require-evidence"
     )]
-    Verify(commands::verify::VerifyArgs),
+    Verify(commands::verify::Args),
     /// Re-deploy an earlier version (default: the channel's previous one) and verify it.
     #[command(
         override_usage = "druidctl rollback --env <ENV> [OPTIONS]",
         after_help = "Examples:\n  druidctl rollback --env prod
   druidctl rollback --env prod --schema-version previous-stable --yes"
     )]
-    Rollback(commands::rollback::RollbackArgs),
+    Rollback(commands::rollback::Args),
     /// State, tasks, lag, rates, parse errors and the live version of an environment.
     #[command(
         override_usage = "druidctl status --env <ENV> [OPTIONS]",
@@ -211,7 +211,7 @@ enum Command {
   druidctl monitor --env prod --watch --interval 1m
   druidctl monitor --env prod --prometheus 127.0.0.1:9464"
     )]
-    Monitor(commands::monitor::MonitorArgs),
+    Monitor(commands::monitor::Args),
     /// Emergency: stop reading without removing the supervisor.
     #[command(
         override_usage = "druidctl suspend --env <ENV> [OPTIONS]",
@@ -287,7 +287,7 @@ enum Command {
         after_help = "Examples:\n  druidctl logs --env prod --tail 50
   druidctl logs --env prod --follow -o json"
     )]
-    Logs(commands::logs::LogsArgs),
+    Logs(commands::logs::Args),
     /// The parse errors the running tasks saved, with the raw input summarised.
     #[command(
         override_usage = "druidctl parse-errors --env <ENV> [OPTIONS]",

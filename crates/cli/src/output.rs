@@ -276,6 +276,80 @@ impl Output {
     }
 }
 
+/// Where a verdict's findings go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink {
+    /// Standard output: the command's result.
+    Line,
+    /// Standard error, before the error they explain.
+    Error,
+    /// Standard error as notes (hidden with `--quiet`).
+    Note,
+}
+
+/// How findings read: located `path:line:col: RULE message` against the old and new roots,
+/// or as the finding says itself; a prefix (`compat: `); Druid's informational findings
+/// shown or not.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FindingStyle<'a> {
+    /// The old and the new import roots, to locate findings in files.
+    pub located: Option<(&'a std::path::Path, &'a std::path::Path)>,
+    /// Before each line.
+    pub prefix: &'a str,
+    /// Druid's informational findings too.
+    pub info: bool,
+}
+
+/// A compatibility verdict's findings, one a line: the policy's (buf's rules), then Druid's.
+/// What `check`, `plan`, `deploy` and `schemas publish` print.
+pub fn print_findings(
+    out: &Output,
+    verdict: &druid_mapping::compat::Verdict,
+    sink: Sink,
+    style: FindingStyle<'_>,
+) -> Result<(), CliError> {
+    let root = |in_old: bool| style.located.map(|(old, new)| if in_old { old } else { new });
+    let mut lines = Vec::new();
+    for finding in &verdict.policy.findings {
+        lines.push(match root(finding.in_old) {
+            Some(root) => format!(
+                "{}:{}:{}: {} {}",
+                root.join(&finding.file).display(),
+                finding.line,
+                finding.column,
+                finding.rule,
+                finding.message
+            ),
+            None => finding.to_string(),
+        });
+    }
+    for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
+        if finding.severity == deploy_core::Severity::Info && !style.info {
+            continue;
+        }
+        lines.push(match root(finding.in_old) {
+            Some(root) => format!(
+                "{}:{}:{}: {} {}",
+                root.join(&finding.file).display(),
+                finding.line,
+                finding.col,
+                finding.rule,
+                finding.message
+            ),
+            None => finding.to_string(),
+        });
+    }
+    for line in lines {
+        let line = format!("{}{line}", style.prefix);
+        match sink {
+            Sink::Line => out.line(line)?,
+            Sink::Error => out.error_line(line),
+            Sink::Note => out.note(line),
+        }
+    }
+    Ok(())
+}
+
 /// The checks of a verification as a table on stdout.
 pub fn print_checks(out: &Output, verification: &Verification) -> Result<(), CliError> {
     let mut rows = table(&["CHECK", "VALUE", "THRESHOLD", "VERDICT"]);

@@ -2,13 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
-use druid_mapping::compat::{self, DruidFinding, DruidMapping, Verdict};
-use druid_mapping::{DimensionsConfig, Severity};
+use druid_mapping::DimensionsConfig;
+use druid_mapping::compat::{self, DruidMapping, Verdict};
 use proto_schema::CompiledSchema;
-use proto_schema::compat::{Finding, Mode};
+use proto_schema::compat::Mode;
 
 use super::{Context, block_on};
-use crate::output::{CliError, EXIT_INPUT, Output, Status};
+use crate::output::{CliError, EXIT_INPUT, FindingStyle, Output, Sink, Status, print_findings};
 
 /// Strictness, as buf's categories.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -175,41 +175,8 @@ pub fn print(out: &Output, verdict: &Verdict, old_root: &Path, new_root: &Path) 
         out.json(verdict)?;
         return Ok(());
     }
-    for finding in &verdict.policy.findings {
-        out.line(located(finding, old_root, new_root))?;
-    }
-    if let Some(druid) = &verdict.druid {
-        for finding in &druid.findings {
-            if finding.severity == Severity::Info && !out.shows_notes() {
-                continue;
-            }
-            out.line(located_druid(finding, old_root, new_root))?;
-        }
-    }
+    let style = FindingStyle { located: Some((old_root, new_root)), prefix: "", info: out.shows_notes() };
+    print_findings(out, verdict, Sink::Line, style)?;
     out.note(verdict.summary());
     Ok(())
-}
-
-pub fn located_druid(finding: &DruidFinding, old_root: &Path, new_root: &Path) -> String {
-    let root = if finding.in_old { old_root } else { new_root };
-    format!(
-        "{}:{}:{}: {} {}",
-        root.join(&finding.file).display(),
-        finding.line,
-        finding.col,
-        finding.rule,
-        finding.message
-    )
-}
-
-pub fn located(finding: &Finding, old_root: &Path, new_root: &Path) -> String {
-    let root = if finding.in_old { old_root } else { new_root };
-    format!(
-        "{}:{}:{}: {} {}",
-        root.join(&finding.file).display(),
-        finding.line,
-        finding.column,
-        finding.rule,
-        finding.message
-    )
 }

@@ -10,7 +10,7 @@ use deploy_core::session::Cancel;
 use deploy_core::{Session, policy};
 
 use super::{Context, block_on, block_on_interruptible, confirm};
-use crate::output::{CliError, Output, Status, print_checks};
+use crate::output::{CliError, FindingStyle, Output, Sink, Status, print_checks, print_findings};
 use crate::reporter::Progress;
 
 /// What a deploy is asked to do, shared by `plan` and `deploy` (a plan made with these flags
@@ -56,7 +56,7 @@ impl DeployOptionArgs {
 
 /// Flags of `deploy`.
 #[derive(Debug, clap::Args)]
-pub struct DeployArgs {
+pub struct Args {
     #[command(flatten)]
     options: DeployOptionArgs,
     /// Carry out this plan file (`druidctl plan --out FILE`) instead of planning now; the
@@ -97,7 +97,7 @@ pub struct ApplyArgs {
 
 /// `deploy`: the plan, a confirmation where the environment asks for one, then the same plan
 /// carried out ([`Session::apply`]).
-pub fn run(context: &Context, args: &DeployArgs, out: &Output) -> Result<Status, CliError> {
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
     if let Some(file) = &args.plan_file {
         let apply = ApplyArgs { file: file.clone(), require_evidence: args.require_evidence, yes: args.yes };
         return run_apply(context, &apply, out);
@@ -175,14 +175,7 @@ fn carry_out(
             if let deploy_core::Error::Breaking { verdict, .. }
             | deploy_core::Error::DruidDamage { verdict, .. } = &err
             {
-                for finding in &verdict.policy.findings {
-                    out.error_line(finding);
-                }
-                for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
-                    if finding.severity != deploy_core::Severity::Info {
-                        out.error_line(finding);
-                    }
-                }
+                print_findings(out, verdict, Sink::Error, FindingStyle::default())?;
             }
             return Err(err.into());
         }
@@ -283,7 +276,7 @@ fn ask(session: &Session, plan: &Plan) -> Result<(), CliError> {
 /// at the end (or the rows as JSON).
 pub fn run_fleet(
     context: &Context,
-    args: &DeployArgs,
+    args: &Args,
     out: &Output,
     selection: Vec<Option<String>>,
 ) -> Result<Status, CliError> {
@@ -294,20 +287,11 @@ pub fn run_fleet(
         let (project, session) = context.with_pipeline(pipeline.clone()).connect(out)?;
         connected.push((pipeline, project, session));
     }
-    // Pipelines sharing a proto root compile it once.
-    let projects: Vec<deploy_core::Project> =
-        connected.iter().map(|(_, project, _)| project.clone()).collect();
-    let checked = deploy_core::fleet::check_all(&projects);
-    let mut members = Vec::new();
-    for ((pipeline, project, session), checked) in connected.into_iter().zip(checked) {
-        let name = pipeline.clone().unwrap_or_else(|| "-".into());
+    let mut members = Member::all(connected);
+    for member in &mut members {
+        let name = member.pipeline.clone().unwrap_or_else(|| "-".into());
         let reporter = Arc::new(deploy_core::events::Prefixed { inner: progress.clone(), name });
-        members.push(Member {
-            pipeline,
-            session: session.with_reporter(reporter),
-            checked,
-            project_dir: project.config().base_dir().to_owned(),
-        });
+        member.session = member.session.clone().with_reporter(reporter);
     }
     if members.iter().any(|member| policy::needs_confirmation(&member.session.environment)) && !args.yes {
         confirm(

@@ -7,7 +7,7 @@ use crate::output::{CliError, Output, Status};
 
 /// Flags of `logs`.
 #[derive(Debug, clap::Args)]
-pub struct LogsArgs {
+pub struct Args {
     /// One task [default: every running task of the supervisor].
     #[arg(long, value_name = "ID")]
     task: Option<String>,
@@ -20,7 +20,7 @@ pub struct LogsArgs {
     follow: bool,
 }
 
-pub fn run(context: &Context, args: &LogsArgs, out: &Output) -> Result<Status, CliError> {
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     block_on(async {
         let tasks = session.log_tasks(args.task.as_deref()).await?;

@@ -11,7 +11,7 @@ use crate::output::{CliError, Output, Status, table};
 
 /// Flags of `monitor`.
 #[derive(Debug, clap::Args)]
-pub struct MonitorArgs {
+pub struct Args {
     /// Run on every pipeline of the project file (docs/fleet.md).
     #[command(flatten)]
     pub fleet: super::FleetArgs,
@@ -38,7 +38,7 @@ fn interval(text: &str) -> Result<Duration, String> {
     Ok(interval)
 }
 
-pub fn run(context: &Context, args: &MonitorArgs, out: &Output) -> Result<Status, CliError> {
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     let watch = args.watch || args.prometheus.is_some();
     if !watch {

@@ -7,7 +7,7 @@ use deploy_core::plan::{ChangeOp, RefusalKind};
 
 use super::{Context, block_on};
 use crate::commands::validate::print_problems;
-use crate::output::{CliError, Output, Status};
+use crate::output::{CliError, FindingStyle, Output, Sink, Status, print_findings};
 use crate::reporter::Progress;
 
 /// Flags of `plan`.
@@ -93,26 +93,14 @@ pub fn run_fleet(
     out: &Output,
     selection: &[Option<String>],
 ) -> Result<Status, CliError> {
+    let mut connected = Vec::new();
     let mut projects = Vec::new();
-    let mut sessions = Vec::new();
     for pipeline in selection {
         let (project, session) = context.with_pipeline(pipeline.clone()).connect(out)?;
-        projects.push(project);
-        sessions.push(session);
+        projects.push(project.clone());
+        connected.push((pipeline.clone(), project, session));
     }
-    let checked = deploy_core::fleet::check_all(&projects);
-    let members: Vec<deploy_core::fleet::Member> = selection
-        .iter()
-        .zip(sessions)
-        .zip(checked)
-        .zip(&projects)
-        .map(|(((pipeline, session), checked), project)| deploy_core::fleet::Member {
-            pipeline: pipeline.clone(),
-            session,
-            checked,
-            project_dir: project.config().base_dir().to_owned(),
-        })
-        .collect();
+    let members = deploy_core::fleet::Member::all(connected);
     let plans =
         block_on(async { Ok(deploy_core::fleet::plan(&members, &args.options.options(), 16).await) })?;
     let mut worst = Status::Success;
@@ -185,14 +173,8 @@ fn print(
         .collect();
     print_problems(out, &errors, &file, false);
     if let Some(verdict) = &plan.compatibility {
-        for finding in &verdict.policy.findings {
-            out.line(format_args!("compat: {finding}"))?;
-        }
-        for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
-            if finding.severity != deploy_core::Severity::Info {
-                out.line(format_args!("compat: {finding}"))?;
-            }
-        }
+        let style = FindingStyle { prefix: "compat: ", ..FindingStyle::default() };
+        print_findings(out, verdict, Sink::Line, style)?;
     }
     print_diff(out, &plan.diff, "")?;
     if let Some(hint) = &plan.drift.hint {

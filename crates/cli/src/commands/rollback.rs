@@ -13,7 +13,7 @@ use crate::reporter::Progress;
 
 /// Flags of `rollback`.
 #[derive(Debug, clap::Args)]
-pub struct RollbackArgs {
+pub struct Args {
     /// A version, a channel, or `previous` (the version the environment's channel pointed at
     /// before its last move; also `previous-<channel>`).
     #[arg(long = "schema-version", alias = "version", value_name = "VERSION", default_value = "previous", add = clap_complete::ArgValueCandidates::new(crate::complete::versions))]
@@ -23,7 +23,7 @@ pub struct RollbackArgs {
     yes: bool,
 }
 
-pub fn run(context: &Context, args: &RollbackArgs, out: &Output) -> Result<Status, CliError> {
+pub fn run(context: &Context, args: &Args, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     if policy::needs_confirmation(&session.environment) && !args.yes {
         // Say what `previous` (or a channel) means before asking.

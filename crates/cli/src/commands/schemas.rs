@@ -11,7 +11,7 @@ use crate::output::table;
 use deploy_core::session::whoami;
 
 use super::{Context, block_on, confirm};
-use crate::output::{CliError, Output, Status};
+use crate::output::{CliError, FindingStyle, Output, Sink, Status, print_findings};
 
 /// `schemas` subcommands.
 #[derive(Debug, clap::Subcommand)]
@@ -85,27 +85,22 @@ pub fn run(context: &Context, command: &Command, out: &Output) -> Result<Status,
                         if let deploy_core::Error::Breaking { verdict, .. }
                         | deploy_core::Error::DruidDamage { verdict, .. } = &err
                         {
-                            let root = checked.schema.root();
-                            for finding in &verdict.policy.findings {
-                                out.error_line(super::check::located(finding, Path::new(""), root));
-                            }
-                            for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
-                                if finding.severity != deploy_core::Severity::Info {
-                                    out.error_line(super::check::located_druid(finding, Path::new(""), root));
-                                }
-                            }
+                            let style = FindingStyle {
+                                located: Some((Path::new(""), checked.schema.root())),
+                                ..FindingStyle::default()
+                            };
+                            print_findings(out, verdict, Sink::Error, style)?;
                         }
                         return Err(err.into());
                     }
                 };
                 if let Some(verdict) = &outcome.compatibility {
-                    let root = checked.schema.root();
-                    for finding in &verdict.policy.findings {
-                        out.note(super::check::located(finding, Path::new(""), root));
-                    }
-                    for finding in verdict.druid.iter().flat_map(|druid| &druid.findings) {
-                        out.note(super::check::located_druid(finding, Path::new(""), root));
-                    }
+                    let style = FindingStyle {
+                        located: Some((Path::new(""), checked.schema.root())),
+                        prefix: "",
+                        info: true,
+                    };
+                    print_findings(out, verdict, Sink::Note, style)?;
                 }
                 let manifest = &outcome.published.manifest;
                 if out.is_json() {

@@ -8,7 +8,7 @@ use crate::reporter::Progress;
 
 /// `druidctl verify`'s flags.
 #[derive(Debug, Clone, Copy, clap::Args)]
-pub struct VerifyArgs {
+pub struct Args {
     /// Every pipeline of the project file.
     #[command(flatten)]
     pub fleet: super::FleetArgs,
@@ -17,7 +17,7 @@ pub struct VerifyArgs {
     pub require_evidence: bool,
 }
 
-pub fn run(context: &Context, args: VerifyArgs, out: &Output) -> Result<Status, CliError> {
+pub fn run(context: &Context, args: Args, out: &Output) -> Result<Status, CliError> {
     let (_, session) = context.connect(out)?;
     let progress = Arc::new(Progress::new(out.clone(), false));
     let session = session.with_reporter(progress.clone());

@@ -34,6 +34,25 @@ pub struct Member {
     pub project_dir: PathBuf,
 }
 
+impl Member {
+    /// The members of a fleet: each pipeline's name, project and session, checked with each
+    /// distinct proto root compiled once ([`check_all`]).
+    pub fn all(connected: Vec<(Option<String>, crate::Project, Session)>) -> Vec<Self> {
+        let projects: Vec<crate::Project> = connected.iter().map(|(_, project, _)| project.clone()).collect();
+        let checked = check_all(&projects);
+        connected
+            .into_iter()
+            .zip(checked)
+            .map(|((pipeline, project, session), checked)| Self {
+                pipeline,
+                session,
+                checked,
+                project_dir: project.config().base_dir().to_owned(),
+            })
+            .collect()
+    }
+}
+
 /// How a fleet deploy runs.
 #[derive(Debug, Clone)]
 pub struct FleetOptions {
