@@ -1,5 +1,6 @@
 //! Cross-crate integration tests, one binary (linking happens once).
 
+mod architecture;
 mod packaging;
 mod pipeline;
 mod render;
