@@ -44,6 +44,15 @@ impl Planned {
         self.fx.session(&self.druid, &self.clock, &self.fx.environment("dev"))
     }
 
+    /// Publishes the working copy as `name` behind the plan's back.
+    async fn publish(&self, name: &str) {
+        let checked = self.fx.project.check().unwrap();
+        let options = PublishOptions { version: Some(name.into()), ..PublishOptions::default() };
+        publish_to(&self.fx.registry, &checked, &self.fx.environment("dev"), &self.fx.root, &options)
+            .await
+            .unwrap();
+    }
+
     async fn apply_file(&self) -> Result<DeployOutcome, Error> {
         let loaded = plan_file::read(&self.file)?;
         self.session().apply(&loaded.plan).await
@@ -107,11 +116,7 @@ async fn a_console_edit_makes_the_plan_stale() {
 async fn a_channel_move_makes_the_plan_stale() {
     let planned = Planned::new(version("v2")).await;
     // Someone publishes v9 and points the channel at it by hand.
-    let checked = planned.fx.project.check().unwrap();
-    let options = PublishOptions { version: Some("v9".into()), ..PublishOptions::default() };
-    publish_to(&planned.fx.registry, &checked, &planned.fx.environment("dev"), &planned.fx.root, &options)
-        .await
-        .unwrap();
+    planned.publish("v9").await;
     let channel = Channel::parse("develop-latest").unwrap();
     let v9 = Version::parse("v9").unwrap();
     planned.fx.registry.promote(&channel, &v9, Some("someone"), Some("by hand")).await.unwrap();
@@ -125,11 +130,8 @@ async fn a_channel_move_makes_the_plan_stale() {
 #[tokio::test]
 async fn a_new_registry_version_makes_the_plan_stale_and_so_does_an_in_memory_plan() {
     let planned = Planned::new(version("v2")).await;
+    planned.publish("v9").await;
     let checked = planned.fx.project.check().unwrap();
-    let options = PublishOptions { version: Some("v9".into()), ..PublishOptions::default() };
-    publish_to(&planned.fx.registry, &checked, &planned.fx.environment("dev"), &planned.fx.root, &options)
-        .await
-        .unwrap();
     let err = planned.apply_file().await.unwrap_err();
     assert_eq!(err.to_string(), "the plan is stale: version(s) published since the plan: v9");
     // The plan in memory (what `deploy` applies after its prompt) is checked the same way.
