@@ -269,9 +269,14 @@ async fn apply(session: &Session, entry: &Entry) -> String {
     if let Err(closed) = crate::policy::check_window(&session.environment, session.clock.now()) {
         return format!("skipped: {closed}");
     }
-    match session.reapply(version).await {
-        Ok(verification) if verification.passed() => format!("healed: {version} submitted and verified"),
-        Ok(verification) => {
+    // What this reconcile saw must still hold under the lock: a deploy since is not undone.
+    let seen = (entry.state == State::Drifted).then_some(entry.diff.as_slice());
+    match session.reapply_seen(version, seen).await {
+        Ok(None) => format!("skipped: {} runs {version} again", entry.supervisor),
+        Ok(Some(verification)) if verification.passed() => {
+            format!("healed: {version} submitted and verified")
+        }
+        Ok(Some(verification)) => {
             format!("failed: {version} submitted, verification fails {}", verification.failures().join(", "))
         }
         Err(err) => format!("failed: {err}"),

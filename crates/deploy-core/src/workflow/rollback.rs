@@ -36,6 +36,49 @@ impl Session {
         result
     }
 
+    /// [`Session::reapply`] of what a reconcile saw, as a deploy applies its plan: under the
+    /// lock, the live spec must still differ from `version`'s as `seen` says (`None`: no
+    /// supervisor ran). Already in sync again: nothing is submitted (`Ok(None)`). Changed
+    /// otherwise (a deploy or a console edit since the reconcile read it): nothing is
+    /// submitted, [`Error::PlanStale`] says so. Neither undoes the other's work.
+    pub async fn reapply_seen(
+        &self,
+        version: &str,
+        seen: Option<&[crate::plan::SpecChange]>,
+    ) -> Result<Option<Verification>> {
+        let version = Version::parse(version)?;
+        let guard = self.lock().await?;
+        self.close_abandoned().await;
+        let result = async {
+            let rendered = self.render_version(&version).await?;
+            let live = self
+                .druid
+                .get_spec(self.environment.supervisor_id())
+                .await
+                .map_err(self.druid_failed("reading the live spec"))?;
+            let now = live.as_ref().map(|live| crate::plan::spec_changes(Some(live), &rendered));
+            match (seen, now) {
+                (_, Some(now)) if now.is_empty() => return Ok(None),
+                (None, None) => {}
+                (Some(seen), Some(now)) if now.as_slice() == seen => {}
+                (_, now) => {
+                    let supervisor = self.environment.supervisor_id();
+                    return Err(Error::PlanStale {
+                        moved: vec![if now.is_none() {
+                            format!("supervisor {supervisor} is gone from Druid since the reconcile read it")
+                        } else {
+                            format!("the live spec of {supervisor} changed since the reconcile read it")
+                        }],
+                    });
+                }
+            }
+            self.rollback_locked(&version, &guard.token, Action::Reconcile).await.map(Some)
+        }
+        .await;
+        self.unlock(guard).await;
+        result
+    }
+
     /// The version `target` resolves to: a version, a channel, `previous-<channel>`, or
     /// `previous` (the version this environment's channel pointed at before its last move).
     pub async fn rollback_target(&self, target: &str) -> Result<Version> {

@@ -221,3 +221,53 @@ async fn a_refused_plan_is_not_written_and_a_plan_for_another_environment_is_not
         planned.fx.session(&planned.druid, &planned.clock, &staging).apply(&loaded.plan).await.unwrap_err();
     assert!(err.to_string().contains("the plan is for environment dev"), "{err}");
 }
+
+#[tokio::test]
+async fn reconcile_heals_only_what_it_saw_and_never_undoes_a_later_deploy() {
+    use deploy_core::reconcile::{Options, State, reconcile};
+    let fx = fixture();
+    let dev = fx.environment("dev");
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap();
+    let supervisor = "settlement_transactions_dev";
+    let original = druid.get_spec(supervisor).await.unwrap().unwrap();
+    let mut edited = original.clone();
+    edited.spec.as_mut().unwrap().io_config.task_count = Some(7);
+    druid.edit_live_spec(supervisor, edited.clone());
+    let session = fx.session(&druid, &clock, &dev);
+    let pipelines = vec![(None, session.clone())];
+    let seen = reconcile(druid.as_ref(), &pipelines, Options::default()).await.unwrap();
+    let entry = &seen.entries[0];
+    assert_eq!(entry.state, State::Drifted);
+
+    // The console edit is undone by hand before the heal: nothing to submit.
+    druid.edit_live_spec(supervisor, original.clone());
+    let submissions = druid.submitted().len();
+    assert!(session.reapply_seen("v1", Some(&entry.diff)).await.unwrap().is_none());
+    assert_eq!(druid.submitted().len(), submissions);
+
+    // A deploy of v2 lands between the reconcile's read and its heal: the heal is refused.
+    druid.edit_live_spec(supervisor, edited);
+    let seen = reconcile(druid.as_ref(), &pipelines, Options::default()).await.unwrap();
+    fx.change_dimensions();
+    fx.deploy(&druid, &clock, &dev, version("v2")).await.unwrap();
+    let submissions = druid.submitted().len();
+    let err = session.reapply_seen("v1", Some(&seen.entries[0].diff)).await.unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "the plan is stale: the live spec of settlement_transactions_dev changed since the reconcile read it"
+    );
+    assert_eq!(druid.submitted().len(), submissions, "v2 stays live");
+    assert_eq!(fx.channel("develop-latest").await.as_deref(), Some("v2"));
+
+    // What it saw still holds: healed.
+    let mut edited = druid.get_spec(supervisor).await.unwrap().unwrap();
+    edited.spec.as_mut().unwrap().io_config.task_count = Some(7);
+    druid.edit_live_spec(supervisor, edited);
+    let seen = reconcile(druid.as_ref(), &pipelines, Options::default()).await.unwrap();
+    let healed = session.reapply_seen("v2", Some(&seen.entries[0].diff)).await.unwrap().unwrap();
+    assert!(healed.passed());
+    let live = druid.get_spec(supervisor).await.unwrap().unwrap();
+    assert_eq!(live.spec.unwrap().io_config.task_count, Some(1));
+}
