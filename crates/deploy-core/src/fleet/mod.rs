@@ -1,10 +1,11 @@
-//! The fleet layer: many pipelines at once. This module deploys them (docs/fleet.md): plan each first and deploy only those whose plan
-//! changes what Druid runs, at most `parallel` at a time, one at a time per datasource;
-//! after the first failure no new deploy starts unless `keep_going`. Each deploy is the
-//! ordinary verified, rolled-back-on-failure [`Session::deploy`]. [`reconcile`] heals drift
-//! across them; [`service`] reads their state; [`runtime`] is the loop `serve` and `reconcile --watch`
-//! run, and [`page`] what `serve` shows.
-
+//! The fleet layer: many pipelines at once. This module deploys them (docs/fleet.md): plan
+//! each first and deploy only those whose plan changes what Druid runs, at most `parallel` at
+//! a time, one at a time per datasource; after the first failure no new deploy starts unless
+//! `keep_going`. Each deploy is [`Session::apply`] of the plan that put it on the list (the
+//! ordinary verified, rolled-back-on-failure deploy; stale if another deploy moved what the
+//! plan saw). [`reconcile`] heals drift across them; [`service`] reads their state;
+//! [`runtime`] is the loop `serve` and `reconcile --watch` run, and [`page`] what `serve`
+//! shows.
 pub mod page;
 pub mod reconcile;
 pub mod runtime;
