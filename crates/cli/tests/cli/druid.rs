@@ -230,14 +230,25 @@ async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
 
     // --prometheus keeps watching; scrape it, then stop it.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
-        .args(["monitor", "--env", "dev", "--interval", "1s", "--prometheus", &format!("127.0.0.1:{port}")])
-        .current_dir(repo.path())
-        .env("DRUIDCTL_DRUID_URL", server.uri())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    // Stopped by its guard on every way out, a failed assertion included.
+    let child = Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+            .args([
+                "monitor",
+                "--env",
+                "dev",
+                "--interval",
+                "1s",
+                "--prometheus",
+                &format!("127.0.0.1:{port}"),
+            ])
+            .current_dir(repo.path())
+            .env("DRUIDCTL_DRUID_URL", server.uri())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut body = String::new();
     for _ in 0..100 {
         if let Ok(response) = reqwest::get(format!("http://127.0.0.1:{port}/metrics")).await {
@@ -248,8 +259,7 @@ async fn monitor_prints_alerts_and_serves_prometheus_metrics() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(child);
     let scrape = prometheus_parse::Scrape::parse(body.lines().map(|line| Ok(line.to_owned()))).unwrap();
     let lag = scrape
         .samples
@@ -396,21 +406,22 @@ async fn a_watch_survives_druid_errors_and_says_when() {
     too_fast.assert().code(2).stderr(predicate::str::contains("at least 1s"));
     // The next status read fails (a 400 is not retried by the client).
     server.fake.fail(druid_client::testing::Call::SupervisorStatus, 1, 400, r#"{"error":"boom"}"#);
-    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
-        .args(["monitor", "--env", "dev", "--watch", "--interval", "1s", "--output", "json"])
-        .current_dir(repo.path())
-        .env("DRUIDCTL_DRUID_URL", server.uri())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
+    let mut child = Child(
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+            .args(["monitor", "--env", "dev", "--watch", "--interval", "1s", "--output", "json"])
+            .current_dir(repo.path())
+            .env("DRUIDCTL_DRUID_URL", server.uri())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
     let lines = tokio::task::spawn_blocking(move || {
         std::io::BufReader::new(stdout).lines().take(2).map(Result::unwrap).collect::<Vec<_>>()
     });
     let lines = tokio::time::timeout(std::time::Duration::from_secs(30), lines).await.unwrap().unwrap();
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(child);
     let ticks: Vec<Value> = lines.iter().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert_eq!(ticks[0]["kind"], "failed", "{ticks:?}");
     assert!(ticks[0]["error"].as_str().unwrap().contains("boom"), "{ticks:?}");
@@ -682,19 +693,22 @@ async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
     deploy.assert().success();
 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    // Children stopped by their guard on every way out.
     let spawn = |args: &[&str]| {
-        std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
-            .args(args)
-            .current_dir(dir)
-            .env("DRUIDCTL_DRUID_URL", server.uri())
-            .env("DRUIDCTL_DRUID_PASSWORD", PASSWORD)
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
+        Child(
+            std::process::Command::new(assert_cmd::cargo::cargo_bin("druidctl"))
+                .args(args)
+                .current_dir(dir)
+                .env("DRUIDCTL_DRUID_URL", server.uri())
+                .env("DRUIDCTL_DRUID_PASSWORD", PASSWORD)
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .spawn()
+                .unwrap(),
+        )
     };
     let address = format!("127.0.0.1:{port}");
-    let mut child = spawn(&["serve", "--env", "dev", "--listen", &address, "--interval", "1s"]);
+    let child = spawn(&["serve", "--env", "dev", "--listen", &address, "--interval", "1s"]);
     let base = format!("http://{address}");
     let mut status = Value::Null;
     for _ in 0..100 {
@@ -712,8 +726,7 @@ async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
     let history = history.text().await.unwrap();
     let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
     let missing = reqwest::get(format!("{base}/pipelines/nope/history")).await.unwrap().status();
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(child);
     // /api/status is the document `status --all -o json` prints.
     let mut cli = druidctl(dir);
     cli.args(["status", "--all", "--env", "dev", "-o", "json"]);
@@ -753,7 +766,7 @@ async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
     let mut edited = server.fake.get_spec("refunds_dev").await.unwrap().unwrap();
     edited.spec.as_mut().unwrap().io_config.replicas = Some(3);
     server.fake.edit_live_spec("refunds_dev", edited);
-    let mut child =
+    let child =
         spawn(&["reconcile", "--env", "dev", "--watch", "--interval", "1s", "--prometheus", &address]);
     let mut body = String::new();
     for _ in 0..100 {
@@ -765,8 +778,7 @@ async fn serve_shows_every_pipeline_and_reconcile_watch_serves_metrics() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
-    child.kill().unwrap();
-    let _ = child.wait();
+    drop(child);
     assert!(
         body.contains(
             "druidctl_pipeline_in_sync{env=\"dev\",pipeline=\"refunds\",supervisor=\"refunds_dev\"} 0"
