@@ -391,7 +391,15 @@ impl Session {
         {
             let sampled =
                 crate::preflight::Options { druid_sampler: false, ..crate::preflight::Options::default() };
-            match self.preflight(checked, sampled).await {
+            // The live version is the drift's, read above: not looked up again.
+            match self
+                .preflight_knowing(
+                    checked,
+                    sampled,
+                    crate::preflight::LiveVersion::Known(drift.live_version.clone()),
+                )
+                .await
+            {
                 Ok(preflight) => (Some(preflight), None, None),
                 Err(err) => {
                     let unreachable = match &err {

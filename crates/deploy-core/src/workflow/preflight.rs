@@ -55,6 +55,15 @@ impl Preflight {
     }
 }
 
+/// The registry version live, as preflight's caller knows it.
+#[derive(Debug, Clone)]
+pub(crate) enum LiveVersion {
+    /// Not known: preflight reads the drift.
+    LookUp,
+    /// Known (`None`: no registry version runs).
+    Known(Option<String>),
+}
+
 impl Session {
     /// Reads a sample of the topic and predicts what the candidate (`checked`) and the live
     /// schema would make of it.
@@ -63,6 +72,17 @@ impl Session {
     /// [`crate::Error::Kafka`] when the topic cannot be read; a registry failure while reading
     /// the live version.
     pub async fn preflight(&self, checked: &Checked, options: Options) -> Result<Preflight> {
+        self.preflight_knowing(checked, options, LiveVersion::LookUp).await
+    }
+
+    /// [`Session::preflight`] when the caller may know already which registry version is live
+    /// (what [`crate::drift`] found), as a plan does.
+    pub(crate) async fn preflight_knowing(
+        &self,
+        checked: &Checked,
+        options: Options,
+        known: LiveVersion,
+    ) -> Result<Preflight> {
         let settings = &self.environment.preflight;
         let per_partition = options.sample.unwrap_or(settings.sample);
         self.step(
@@ -86,7 +106,7 @@ impl Session {
                 self.environment.kafka.topic
             ));
         }
-        let (live_version, live) = match self.live_predictor().await {
+        let (live_version, live) = match self.live_predictor(known).await {
             Ok(found) => found,
             Err(err) => {
                 notes.push(format!("the live schema could not be read ({err}): no comparison with it"));
@@ -124,9 +144,12 @@ impl Session {
 
     /// The predictor of what the supervisor runs now: the registry version whose descriptor
     /// is live (its schema and mapping).
-    async fn live_predictor(&self) -> Result<(Option<String>, Option<Predictor>)> {
-        let drift = self.drift().await?;
-        let Some(version) = drift.live_version else { return Ok((None, None)) };
+    async fn live_predictor(&self, known: LiveVersion) -> Result<(Option<String>, Option<Predictor>)> {
+        let live_version = match known {
+            LiveVersion::Known(version) => version,
+            LiveVersion::LookUp => self.drift().await?.live_version,
+        };
+        let Some(version) = live_version else { return Ok((None, None)) };
         let baseline = crate::publish::baseline(&self.registry, &Version::parse(&version)?).await?;
         let message = baseline.schema.message(&baseline.message_type)?;
         Ok((Some(version), Some(Predictor::new(&message, &baseline.dimensions))))
