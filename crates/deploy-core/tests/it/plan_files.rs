@@ -271,3 +271,27 @@ async fn reconcile_heals_only_what_it_saw_and_never_undoes_a_later_deploy() {
     let live = druid.get_spec(supervisor).await.unwrap().unwrap();
     assert_eq!(live.spec.unwrap().io_config.task_count, Some(1));
 }
+
+#[tokio::test]
+async fn preflight_out_of_reach_refuses_in_the_plan_and_publishes_nothing() {
+    let fx = fixture();
+    let mut dev = fx.environment("dev");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    dev.preflight.enabled = true;
+    dev.kafka.bootstrap_servers = closed.to_string();
+    let druid = druid();
+    let clock = TestClock::at(TUESDAY_MORNING);
+    let err = fx.deploy(&druid, &clock, &dev, version("v1")).await.unwrap_err();
+    assert!(matches!(err, Error::Kafka(_)), "{err:?}");
+    assert_eq!(err.category(), deploy_core::Category::External, "exit 3, as before the split");
+    assert!(fx.registry.version_names().await.unwrap().is_empty(), "nothing published");
+    assert!(druid.submitted().is_empty(), "nothing submitted");
+    // Skipped with a recorded reason, the deploy goes on.
+    let options = DeployOptions { skip_preflight: Some("Kafka maintenance".into()), ..version("v1") };
+    assert!(matches!(
+        fx.deploy(&druid, &clock, &dev, options).await.unwrap(),
+        DeployOutcome::Deployed { .. }
+    ));
+    let last = fx.ledger().history("dev").await.unwrap().pop().unwrap();
+    assert_eq!(last.overrides.get("preflight").map(String::as_str), Some("Kafka maintenance"));
+}
